@@ -1,0 +1,56 @@
+"""The app factory. No module-level app: tests and the demo hand in a client and a clock."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from bot.errors import QmfError
+from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings
+from handlers.common import reply_for
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, client: WebClient | None = None, *, runtime: Runtime | None = None) -> App:
+    rt = runtime or build_runtime(settings, client)
+    app = App(
+        client=rt.client,
+        signing_secret=settings.slack_signing_secret or "offline-signing-secret",
+        token_verification_enabled=False,
+        request_verification_enabled=True,
+        process_before_response=False,
+        listener_executor=rt.executor,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("qmf.bolt"),
+    )
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any], respond: Any, logger: logging.Logger) -> BoltResponse | None:
+        message = reply_for(error)
+        if not isinstance(error, QmfError):
+            logger.debug("error handled: %s", type(error).__name__)
+        try:
+            if body.get("response_url") or (body.get("response_urls") or []):
+                respond(text=message, response_type="ephemeral", replace_original=False)
+                return None
+            user = (body.get("user") or {}).get("id") or body.get("user_id")
+            if user:
+                rt.client.chat_postMessage(channel=user, text=message)
+        except Exception:  # noqa: BLE001 - telling the person failed too; the log has the reference
+            log.exception("could not tell the person about an error")
+        return None
+
+    from handlers import register_all
+
+    register_all(app, rt)
+    app._qmf_runtime = rt  # type: ignore[attr-defined]
+    return app
+
+
+def runtime_of(app: App) -> Runtime:
+    return app._qmf_runtime  # type: ignore[attr-defined,no-any-return]

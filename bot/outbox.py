@@ -1,0 +1,391 @@
+"""The outbox: every message the bot sends is a row first, then a Slack call.
+
+Work and its messages commit together, so a crash never leaves work done without its message
+or a message about work that rolled back. The sender keeps each channel's messages in order,
+paces itself to Slack's per-channel rate, honours 429 Retry-After, backs off on 5xx and
+connection errors, and records the Slack ``ts``. Each message carries its outbox id in Slack
+message metadata, so a sender that died between Slack's answer and its own commit finds the
+message in the channel's history on restart instead of sending it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.db import Database
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "qmf_outbox"
+RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+LEASE = timedelta(seconds=120)
+MAX_BACKOFF = 300.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _block_dicts(blocks: Sequence[Block | dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if blocks is None:
+        return None
+    return [b.to_dict() if isinstance(b, Block) else b for b in blocks]
+
+
+def enqueue(
+    session: Session,
+    *,
+    channel: str,
+    text: str,
+    blocks: Sequence[Block | dict[str, Any]] | None = None,
+    dedupe_key: str | None = None,
+    thread_ts: str | None = None,
+) -> bool:
+    """Queue a message in the caller's transaction; False if the dedupe key was queued before."""
+    values = {
+        "kind": "post",
+        "channel": channel,
+        "text": text,
+        "blocks": _block_dicts(blocks),
+        "dedupe_key": dedupe_key,
+        "thread_ts": thread_ts,
+        "not_before": _now(),
+        "created_at": _now(),
+    }
+    return _insert(session, values)
+
+
+def enqueue_file(
+    session: Session, *, channel: str, file_name: str, content: bytes, title: str, text: str = "",
+    dedupe_key: str | None = None,
+) -> bool:
+    values = {
+        "kind": "upload",
+        "channel": channel,
+        "text": text,
+        "file_name": file_name,
+        "file_content": content,
+        "blocks": [{"title": title}],
+        "dedupe_key": dedupe_key,
+        "not_before": _now(),
+        "created_at": _now(),
+    }
+    return _insert(session, values)
+
+
+def _insert(session: Session, values: dict[str, Any]) -> bool:
+    dialect = session.get_bind().dialect.name
+    if values.get("dedupe_key") is None:
+        session.add(OutboxMessage(**values))
+        session.flush()
+        return True
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage).values(**values)
+    result = session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass
+class _Pace:
+    tokens: float
+    updated: float
+    blocked_until: float = 0.0
+
+
+class OutboxSender:
+    """Drains the outbox; several processes may run one at once (claims are atomic)."""
+
+    def __init__(self, db: Database, client: WebClient, *, per_channel_rate: float = 1.0, burst: int = 3,
+                 poll_seconds: float = 1.0) -> None:
+        self.db = db
+        self.client = client
+        self.rate = per_channel_rate
+        self.burst = burst
+        self.poll_seconds = poll_seconds
+        self._pace: dict[str, _Pace] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pass_lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> OutboxSender:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="qmf-outbox", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+            try:
+                while not self._stop.is_set() and self.send_due() > 0:
+                    pass
+            except Exception:  # noqa: BLE001 - the loop must survive a database blip
+                log.exception("outbox pass failed; will retry")
+                self._stop.wait(2.0)
+
+    # -- one pass --------------------------------------------------------------------------
+    def send_due(self, limit: int = 1000) -> int:
+        """Send every message that is due now; returns how many were attempted."""
+        with self._pass_lock:
+            self._recover_stale()
+            heads = self._channel_heads(limit)
+            attempted = 0
+            for row_id in heads:
+                attempted += self._send_one(row_id)
+            return attempted
+
+    def pending(self) -> int:
+        with self.db.sessions() as session:
+            rows = session.scalars(
+                select(OutboxMessage.id).where(OutboxMessage.status.in_(("pending", "sending")))
+            ).all()
+            return len(rows)
+
+    def next_due_in(self) -> float | None:
+        """Seconds until the next message may be sent (None if nothing is waiting)."""
+        with self.db.sessions() as session:
+            first = session.scalar(
+                select(OutboxMessage.not_before)
+                .where(OutboxMessage.status.in_(("pending", "sending")))
+                .order_by(OutboxMessage.not_before)
+                .limit(1)
+            )
+        if first is None:
+            return None
+        wait = (first - _now()).total_seconds()
+        paced = [p.blocked_until - time.monotonic() for p in self._pace.values()]
+        return max(0.0, wait, *(w for w in paced if w > 0)) if paced else max(0.0, wait)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Send until nothing is waiting, sleeping through back-offs (tests and the demo)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.send_due()
+            wait = self.next_due_in()
+            if wait is None:
+                return True
+            time.sleep(min(max(wait, 0.01), 0.25, max(0.0, deadline - time.monotonic())))
+        return False
+
+    def _channel_heads(self, limit: int) -> list[int]:
+        """The oldest unsent message of each channel, if it is due and the channel is not paced."""
+        now = _now()
+        with self.db.sessions() as session:
+            rows = session.execute(
+                select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.status, OutboxMessage.not_before)
+                .where(OutboxMessage.status.in_(("pending", "sending")))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            ).all()
+        seen: set[str] = set()
+        heads: list[int] = []
+        for row_id, channel, status, not_before in rows:
+            if channel in seen:
+                continue
+            seen.add(channel)
+            if status == "pending" and not_before <= now:
+                heads.append(row_id)
+        return heads
+
+    def _claim(self, row_id: int) -> OutboxMessage | None:
+        with self.db.sessions() as session:
+            claimed = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
+                .values(status="sending", claimed_at=_now(), attempts=OutboxMessage.attempts + 1)
+            ).rowcount  # type: ignore[attr-defined]
+            session.commit()
+            if not claimed:
+                return None
+            return session.get(OutboxMessage, row_id)
+
+    def _take_token(self, channel: str) -> float:
+        """Seconds to wait before this channel may have another message (0 = go)."""
+        clock = time.monotonic()
+        pace = self._pace.get(channel)
+        if pace is None:
+            pace = self._pace[channel] = _Pace(tokens=float(self.burst), updated=clock)
+        if clock < pace.blocked_until:
+            return pace.blocked_until - clock
+        pace.tokens = min(float(self.burst), pace.tokens + (clock - pace.updated) * self.rate)
+        pace.updated = clock
+        if pace.tokens >= 1.0:
+            pace.tokens -= 1.0
+            return 0.0
+        return (1.0 - pace.tokens) / self.rate
+
+    def _send_one(self, row_id: int) -> int:
+        with self.db.sessions() as session:
+            channel = session.scalar(select(OutboxMessage.channel).where(OutboxMessage.id == row_id))
+        if channel is None:
+            return 0
+        wait = self._take_token(channel)
+        if wait > 0:
+            self._defer(row_id, wait, reason=None, pending_only=True)
+            return 0
+        row = self._claim(row_id)
+        if row is None:
+            return 0
+        try:
+            ts, sent_channel = self._deliver(row)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = str(exc.response.get("error", "")) if exc.response is not None else ""
+            if status == 429 or status >= 500 or error in RETRYABLE_ERRORS:
+                retry_after = _retry_after(exc)
+                if status == 429:
+                    self._pace[channel].blocked_until = time.monotonic() + retry_after
+                delay = retry_after if status == 429 else _backoff(row.attempts)
+                self._release(row_id, delay, f"{status} {error}".strip())
+            else:
+                self._fail(row_id, f"{status} {error}")
+            return 1
+        except (OSError, TimeoutError) as exc:  # connection refused, reset, DNS, timeout
+            self._release(row_id, _backoff(row.attempts), f"connection: {type(exc).__name__}")
+            return 1
+        self._mark_sent(row_id, ts, sent_channel)
+        return 1
+
+    def _deliver(self, row: OutboxMessage) -> tuple[str | None, str | None]:
+        if row.kind == "upload":
+            title = (row.blocks or [{}])[0].get("title", row.file_name)
+            response = self.client.files_upload_v2(
+                channel=row.channel, file=row.file_content, filename=row.file_name, title=title,
+                initial_comment=row.text or None,
+            )
+            file = (response.get("files") or [{}])[0]
+            return str(file.get("id")), row.channel
+        response = self.client.chat_postMessage(
+            channel=row.channel,
+            text=row.text,
+            blocks=row.blocks,
+            thread_ts=row.thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row.id}},
+        )
+        return response.get("ts"), response.get("channel")
+
+    # -- state changes -----------------------------------------------------------------------
+    def _defer(self, row_id: int, seconds: float, reason: str | None, pending_only: bool = False) -> None:
+        with self.db.sessions() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
+                .values(not_before=_now() + timedelta(seconds=seconds))
+            )
+            session.commit()
+
+    def _release(self, row_id: int, seconds: float, reason: str) -> None:
+        log.warning("outbox message %s not sent (%s); retrying in %.1fs", row_id, reason, seconds)
+        with self.db.sessions() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id)
+                .values(status="pending", not_before=_now() + timedelta(seconds=seconds), last_error=reason[:500])
+            )
+            session.commit()
+
+    def _fail(self, row_id: int, reason: str) -> None:
+        log.error("outbox message %s refused by Slack: %s", row_id, reason)
+        with self.db.sessions() as session:
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row_id).values(status="failed", last_error=reason[:500])
+            )
+            session.commit()
+
+    def _mark_sent(self, row_id: int, ts: str | None, channel: str | None) -> None:
+        with self.db.sessions() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id)
+                .values(status="sent", ts=ts, sent_channel=channel, sent_at=_now(), file_content=None)
+            )
+            session.commit()
+
+    def _recover_stale(self) -> None:
+        """A claim older than the lease belongs to a sender that died: find out if Slack has it."""
+        cutoff = _now() - LEASE
+        with self.db.sessions() as session:
+            stale = session.scalars(
+                select(OutboxMessage).where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < cutoff)
+            ).all()
+        for row in stale:
+            try:
+                found = self._find_in_history(row) if row.kind == "post" else None
+            except (SlackApiError, OSError):
+                continue  # Slack still unreachable: decide on a later pass
+            with self.db.sessions() as session:
+                if found:
+                    session.execute(
+                        update(OutboxMessage).where(OutboxMessage.id == row.id, OutboxMessage.status == "sending")
+                        .values(status="sent", ts=found[0], sent_channel=found[1], sent_at=_now())
+                    )
+                else:
+                    session.execute(
+                        update(OutboxMessage).where(OutboxMessage.id == row.id, OutboxMessage.status == "sending")
+                        .values(status="pending", not_before=_now())
+                    )
+                session.commit()
+
+    def _find_in_history(self, row: OutboxMessage) -> tuple[str, str] | None:
+        try:
+            channel = row.channel
+            if channel.startswith(("U", "W")):
+                channel = self.client.conversations_open(users=channel)["channel"]["id"]
+            oldest = (row.claimed_at or row.created_at) - timedelta(seconds=60)
+            history = self.client.conversations_history(
+                channel=channel, oldest=f"{oldest.timestamp():.6f}", include_all_metadata=True, limit=200
+            )
+        except (SlackApiError, OSError) as exc:
+            log.warning("could not check history for outbox message %s: %s", row.id, exc)
+            raise
+        for message in history.get("messages", []):
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == METADATA_EVENT and \
+                    (metadata.get("event_payload") or {}).get("outbox_id") == row.id:
+                return str(message["ts"]), channel
+        return None
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    headers = exc.response.headers if exc.response is not None else {}
+    value = None
+    for key, raw in (headers or {}).items():
+        if key.lower() == "retry-after":
+            value = raw[0] if isinstance(raw, list) else raw
+    try:
+        return max(1.0, float(value)) if value is not None else 1.0
+    except ValueError:
+        return 1.0
+
+
+def _backoff(attempts: int) -> float:
+    return min(MAX_BACKOFF, 0.5 * (2 ** max(0, attempts - 1)))

@@ -1,0 +1,143 @@
+"""What one process needs to do the bot's work: settings, database, Slack client, outbox, clock.
+
+Handlers, jobs and the CLI all take a Runtime rather than reaching for globals, so the tests and
+the offline demo can hand in a fake Slack and a fixed clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.policy import Policy
+from bot.settings import Settings
+from schedules.calendar import WorkingCalendar
+from storage.db import Database
+from storage.models import OrgSetting
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class TrackingExecutor(ThreadPoolExecutor):
+    """A thread pool that knows when all submitted work is finished (tests and demo wait on it)."""
+
+    def __init__(self, max_workers: int = 32) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="qmf-listener")
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._idle:
+            self._pending += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future[Any]) -> None:
+        with self._idle:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    client: WebClient
+    clock: Clock = system_clock
+    executor: TrackingExecutor = field(default_factory=TrackingExecutor)
+    sender: Any = None  # bot.outbox.OutboxSender, set by build_runtime
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def policy(self, session: Session) -> Policy:
+        raw = session.scalar(select(OrgSetting.value).where(OrgSetting.key == "policy"))
+        return Policy.model_validate(raw) if raw else Policy()
+
+    def calendar(self, session: Session) -> WorkingCalendar:
+        extra = session.scalar(select(OrgSetting.value).where(OrgSetting.key == "bank_holidays")) or []
+        policy = self.policy(session)
+        return WorkingCalendar(
+            self.settings.qmf_timezone,
+            extra_holidays=[date.fromisoformat(d) for d in extra],
+            year_start_month=policy.year_start_month,
+        )
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until listeners have finished and the outbox has nothing due (tests, demo)."""
+        self.executor.wait_idle(timeout)
+        if self.sender is not None:
+            self.sender.drain(timeout)
+        self.executor.wait_idle(timeout)
+
+
+def make_client(settings: Settings, *, retries: bool = True) -> WebClient:
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+        ServerErrorRetryHandler,
+    )
+
+    handlers = (
+        [ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2), ServerErrorRetryHandler()]
+        if retries
+        else []
+    )
+    return WebClient(
+        token=settings.slack_bot_token or "xoxb-offline",
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=handlers,
+    )
+
+
+def build_runtime(settings: Settings, client: WebClient | None = None, *, clock: Clock = system_clock,
+                  database: Database | None = None) -> Runtime:
+    from bot.outbox import OutboxSender
+
+    db = database or Database(settings.database_url)
+    client = client or make_client(settings)
+    rt = Runtime(settings=settings, db=db, client=client, clock=clock)
+    sender_client = WebClient(token=client.token, base_url=client.base_url, timeout=10, retry_handlers=[])
+    rt.sender = OutboxSender(db, sender_client)
+    db.after_commit.append(rt.sender.kick)
+    return rt
+
+
+class ShiftedClock:
+    """Real time moved to a chosen moment: it keeps ticking, so back-offs and timeouts still pass.
+
+    The demo and the tests set it to a quarter's dates; production uses ``system_clock``.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._offset = (start - datetime.now(UTC)) if start else datetime.now(UTC) - datetime.now(UTC)
+
+    def set(self, moment: datetime) -> None:
+        if moment.tzinfo is None:
+            raise ValueError("the clock needs an aware datetime")
+        self._offset = moment - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self._offset

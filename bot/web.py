@@ -1,0 +1,58 @@
+"""The ASGI app: POST /slack/events for everything Slack sends, GET /healthz for the platform.
+
+Bolt's dispatch is synchronous, so it runs in the thread pool; the event loop stays free to
+take other requests while one waits for its ack.
+"""
+
+from __future__ import annotations
+
+import json
+
+from slack_bolt import App
+from slack_bolt.request import BoltRequest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.app import runtime_of
+
+MAX_BODY = 1_000_000
+
+
+def create_web_app(bolt_app: App) -> Starlette:
+    rt = runtime_of(bolt_app)
+
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return Response("request too large", status_code=413)
+        bolt_request = BoltRequest(
+            body=body.decode("utf-8", errors="replace"),
+            query=request.url.query,
+            headers={k: v for k, v in request.headers.items()},
+        )
+        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+        return Response(
+            content=bolt_response.body,
+            status_code=bolt_response.status,
+            headers=bolt_response.first_headers_without_set_cookie(),
+        )
+
+    async def healthz(_: Request) -> Response:
+        state = await run_in_threadpool(rt.db.ping)
+        status = 200 if state.get("database") == "ok" else 503
+        state["status"] = "ok" if status == 200 else "unavailable"
+        return JSONResponse(state, status_code=status)
+
+    async def root(_: Request) -> Response:
+        return Response(json.dumps({"app": "qmf-bot"}), media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/", root, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,76 @@
+"""The /qmf router: help, whoami, and dispatch to each flow's subcommands."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import directory
+from bot.blocks.common import context, header, section
+from bot.runtime import Runtime
+from handlers.common import SUBCOMMANDS, CommandCall, reply_for, subcommand
+
+
+def help_blocks(unknown: str | None = None) -> tuple[str, list[Any]]:
+    lines = [f"`/qmf {s.usage}`: {s.summary}" for s in sorted(SUBCOMMANDS.values(), key=lambda s: (s.order, s.name))]
+    lines.append("`/propose-case`: propose a case for this quarter's learning audits")
+    intro = f"I don't know `{unknown}`. " if unknown else ""
+    text = intro + "QMF Bot runs the Quality Management Framework. Commands:\n" + "\n".join(lines)
+    blocks = [
+        header("QMF Bot: commands"),
+        *( [section(f":grey_question: I don't know `/qmf {unknown}`. Here is what I can do.")] if unknown else [] ),
+        section("\n".join(lines)),
+        context("Case references only in Slack: no names or identifying details."),
+    ]
+    return text, [b.to_dict() for b in blocks]
+
+
+@subcommand("help", "help", "list these commands", order=0)
+def show_help(call: CommandCall) -> None:
+    text, blocks = help_blocks()
+    call.reply(text, blocks)
+
+
+@subcommand("whoami", "whoami", "your roles, services and teams in the directory", order=1)
+def whoami(call: CommandCall) -> None:
+    with call.rt.db.session() as session:
+        me = directory.who(session, call.user_id)
+        if not me.known:
+            admins = directory.people_with_role(session, "admin")
+            ask = ", ".join(f"<@{a}>" for a in admins) or "your QMF admin"
+            call.reply(
+                f"You are not in the QMF directory yet, so I can't show you anything that is yours. "
+                f"Ask {ask} to add you to the org file."
+            )
+            return
+        titles = me.titles() or ["In the directory, with no role yet"]
+        org = directory.organisation_name(session)
+    lines = "\n".join(f"• {t}" for t in titles)
+    call.reply(f"You are <@{call.user_id}> in {org}:\n{lines}")
+
+
+def register(app: App, rt: Runtime) -> None:
+    @app.command("/qmf")
+    def qmf(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ack()
+        text = (body.get("text") or "").strip()
+        try:
+            args = shlex.split(text)
+        except ValueError:
+            args = text.split()
+        name = args[0].lower() if args else "help"
+        sub = SUBCOMMANDS.get(name)
+        call = CommandCall(rt=rt, user_id=body["user_id"], args=args[1:], text=text,
+                           trigger_id=body.get("trigger_id", ""), channel_id=body.get("channel_id", ""),
+                           respond=respond, client=client, body=body)
+        if sub is None:
+            help_text, blocks = help_blocks(unknown=name if args else None)
+            call.reply(help_text, blocks)
+            return
+        try:
+            sub.run(call)
+        except Exception as exc:  # noqa: BLE001 - every failure gets words, never a traceback
+            call.reply(reply_for(exc))

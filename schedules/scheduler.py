@@ -1,0 +1,60 @@
+"""The one process that wakes jobs. APScheduler only wakes them; the database decides."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from schedules.jobs import load_jobs, run_job
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def wake(rt: Runtime, name: str) -> None:
+    try:
+        outcome = run_job(rt, name)
+        log.info(outcome.line())
+    except Exception:  # noqa: BLE001 - one failing job must not stop the scheduler
+        log.exception("job %s failed; it will be tried again at its next wake-up", name)
+
+
+def build_scheduler(rt: Runtime) -> BlockingScheduler:
+    tz = rt.settings.qmf_timezone
+    scheduler = BlockingScheduler(
+        timezone=tz,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
+    for spec in load_jobs().values():
+        if not spec.built:
+            continue
+        scheduler.add_job(
+            wake,
+            CronTrigger(timezone=tz, **spec.cron),
+            args=(rt, spec.name),
+            id=spec.name,
+            name=spec.description,
+            replace_existing=True,
+        )
+    return scheduler
+
+
+def run_scheduler(rt: Runtime) -> None:
+    scheduler = build_scheduler(rt)
+    rt.sender.start()
+
+    def _stop(*_: object) -> None:
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, _stop)
+    log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
+    try:
+        scheduler.start()
+    finally:
+        rt.sender.stop()
