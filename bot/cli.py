@@ -151,8 +151,12 @@ def cmd_org_export(args: argparse.Namespace) -> int:
     from bot.directory import export_org
     from bot.orgfile import dump_org_file
 
+    from bot.directory import directory_loaded
+
     db = _database(_settings())
     with db.session() as session:
+        if not directory_loaded(session):
+            raise CliError("the directory is empty: import an org file first (`qmf-bot org import FILE`)")
         text = dump_org_file(export_org(session))
         audit.record(session, "cli", "export", "org")
     if args.output:
@@ -284,8 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="Quarter reports: themes, sample", description="Quarter reports")
     report_sub = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
     for name, help_text, module in (
-        ("themes", "Learning themes for a quarter (and service)", "bot.reports"),
-        ("sample", "The random-sample report for a quarter", "bot.reports"),
+        ("themes", "Learning themes for a quarter (and service)", "bot.themes_report"),
+        ("sample", "The random-sample report for a quarter", "bot.sample_report"),
     ):
         p = add(report_sub, name, help_text, _feature(module, f"cli_{name}"))
         p.add_argument("--quarter", help="the quarter, e.g. 2026-27Q1 (default: the current one)")

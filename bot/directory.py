@@ -450,6 +450,10 @@ def people_with_role(session: Session, role: str) -> list[str]:
         .order_by(PersonRole.id)))
 
 
+def directory_loaded(session: Session) -> bool:
+    return session.scalar(select(OrgSetting.key).where(OrgSetting.key == "organisation")) is not None
+
+
 def organisation_name(session: Session) -> str:
     return session.scalar(select(OrgSetting.value).where(OrgSetting.key == "organisation")) or "QMF"
 

@@ -95,8 +95,8 @@ def _insert(session: Session, values: dict[str, Any]) -> bool:
         session.flush()
         return True
     stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage).values(**values)
-    result = session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id)
+    return session.execute(stmt).scalar() is not None
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_bolt import Respond
+from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot.errors import QmfError
@@ -76,3 +76,76 @@ def reply_for(exc: BaseException) -> str:
     if isinstance(exc, QmfError):
         return exc.message
     return apologise(exc)
+
+
+# ---------------------------------------------------------------------------------------------
+# modals: parse the state once, validate-and-ack, and never lose what the person typed
+
+
+def view_values(view: dict[str, Any]) -> dict[str, Any]:
+    """Flatten a submitted view's state to {block_id: value} whatever the element type."""
+    out: dict[str, Any] = {}
+    for block_id, elements in ((view.get("state") or {}).get("values") or {}).items():
+        for element in elements.values():
+            kind = element.get("type")
+            if kind in ("plain_text_input", "email_text_input", "url_text_input", "number_input",
+                        "rich_text_input"):
+                value = element.get("value")
+                out[block_id] = value.strip() if isinstance(value, str) else value
+            elif kind in ("static_select", "external_select", "radio_buttons"):
+                option = element.get("selected_option")
+                out[block_id] = option.get("value") if option else None
+            elif kind in ("multi_static_select", "multi_external_select", "checkboxes"):
+                out[block_id] = [o.get("value") for o in element.get("selected_options") or []]
+            elif kind == "users_select":
+                out[block_id] = element.get("selected_user")
+            elif kind == "multi_users_select":
+                out[block_id] = list(element.get("selected_users") or [])
+            elif kind in ("conversations_select", "channels_select"):
+                out[block_id] = element.get("selected_conversation") or element.get("selected_channel")
+            elif kind == "datepicker":
+                out[block_id] = element.get("selected_date")
+            elif kind == "timepicker":
+                out[block_id] = element.get("selected_time")
+            else:
+                out[block_id] = element.get("value")
+    return out
+
+
+def submit_modal(ack: Ack, work: Callable[[], dict[str, Any] | None], *, keep_open_block: str) -> bool:
+    """Validate and save, then ack: inline errors keep the modal (and what was typed) open.
+
+    ``work`` raises InvalidInput for inline errors, another QmfError for a refusal, and returns
+    extra ack arguments (e.g. ``{"response_action": "update", "view": ...}``) or None to close.
+    An unexpected failure is shown inline on ``keep_open_block`` so nothing typed is lost.
+    """
+    from bot.blocks.common import notice_view
+    from bot.errors import InvalidInput, NotPermitted
+
+    try:
+        result = work()
+    except InvalidInput as exc:
+        ack(response_action="errors", errors=exc.errors)
+        return False
+    except NotPermitted as exc:
+        ack(response_action="update", view=notice_view("Not saved", exc.message))
+        return False
+    except QmfError as exc:
+        ack(response_action="errors", errors={keep_open_block: exc.message})
+        return False
+    except Exception as exc:  # noqa: BLE001 - keep the modal open with a reference, never a traceback
+        ack(response_action="errors", errors={keep_open_block: apologise(exc)})
+        return False
+    if result:
+        ack(**result)
+    else:
+        ack()
+    return True
+
+
+def guarded(respond: Respond, work: Callable[[], None]) -> None:
+    """Run a button's work; a refusal or failure is an ephemeral reply, never a traceback."""
+    try:
+        work()
+    except Exception as exc:  # noqa: BLE001
+        respond(text=reply_for(exc), response_type="ephemeral", replace_original=False)

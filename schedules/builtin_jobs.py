@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 from schedules.jobs import placeholder
+
+JOB_MODULES = (
+    "bot.proposals",
+    "bot.learning",
+    "schedules.reminders",
+    "bot.themes",
+    "bot.sampling",
+    "bot.commissions",
+    "bot.retention",
+)
 
 CONTRACT_JOBS = {
     "open-proposals": "Ask every Service and Team Manager to propose learning-audit cases for the quarter",
@@ -12,6 +25,10 @@ CONTRACT_JOBS = {
     "post-learning-themes": "Draft each service's learning themes for its Service Manager to review and post",
     "cib-digest": "Send the Continuous Improvement Board its digest before each meeting",
 }
+
+for _module in JOB_MODULES:
+    if importlib.util.find_spec(_module) is not None:
+        importlib.import_module(_module)
 
 for _name, _description in CONTRACT_JOBS.items():
     placeholder(_name, _description)

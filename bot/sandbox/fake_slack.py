@@ -21,7 +21,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP as HTTP_POLICY
 from http import HTTPStatus
@@ -259,7 +259,9 @@ def block_issues(blocks: Any, *, limit: int, where: str, code: str = "invalid_bl
         ]
         repeated = sorted({a for a in action_ids if action_ids.count(a) > 1})
         if repeated and raw["type"] in ("actions", "context_actions"):
-            issues.append(Issue(code, f"{label} repeats action_id {repeated}; they must be unique in a block"))
+            issues.append(
+                Issue(code, f"{label} repeats action_id {repeated}; they must be unique in a block")
+            )
         issues.extend(Issue(code, i.sentence) for i in _plain_text_issues(raw, label))
     return issues
 
@@ -276,7 +278,9 @@ def message_issues(args: dict[str, Any], where: str, *, require_content: bool = 
         issues.append(Issue("invalid_arguments", f"{where}: text must be a string"))
     elif text and len(text) > MESSAGE_TEXT_LIMIT:
         issues.append(
-            Issue("msg_too_long", f"{where}: text is {len(text)} characters; Slack allows {MESSAGE_TEXT_LIMIT}")
+            Issue(
+                "msg_too_long", f"{where}: text is {len(text)} characters; Slack allows {MESSAGE_TEXT_LIMIT}"
+            )
         )
     if blocks is not None:
         issues.extend(block_issues(blocks, limit=MESSAGE_BLOCK_LIMIT, where=where))
@@ -287,7 +291,10 @@ def message_issues(args: dict[str, Any], where: str, *, require_content: bool = 
         or not isinstance(metadata.get("event_payload"), dict)
     ):
         issues.append(
-            Issue("invalid_metadata_format", f"{where}: metadata needs event_type (str) and event_payload (object)")
+            Issue(
+                "invalid_metadata_format",
+                f"{where}: metadata needs event_type (str) and event_payload (object)",
+            )
         )
     return issues
 
@@ -295,7 +302,7 @@ def message_issues(args: dict[str, Any], where: str, *, require_content: bool = 
 def view_issues(view: Any, *, kinds: set[str], where: str) -> list[Issue]:
     """What Slack would refuse in a view given to views.open/push/update/publish or a response_action."""
     if not isinstance(view, dict):
-        return [Issue("invalid_arguments", f"{where}: view must be a JSON object")]
+        return [Issue("invalid_view", f"{where}: view must be a JSON object")]
     issues: list[Issue] = []
     unknown = set(view) - _VIEW_INPUT_KEYS
     if unknown:
@@ -323,12 +330,14 @@ def view_issues(view: Any, *, kinds: set[str], where: str) -> list[Issue]:
             )
         )
     try:
-        View(**{k: v for k, v in view.items() if k != "blocks"}).validate_json()
+        View(**view).validate_json()
     except Exception as exc:
         issues.append(Issue("invalid_arguments", f"{where}: {exc}"))
     issues.extend(block_issues(blocks, limit=VIEW_BLOCK_LIMIT, where=where, code="invalid_arguments"))
-    if vtype == "modal" and not view.get("submit") and any(
-        isinstance(b, dict) and b.get("type") == "input" for b in blocks
+    if (
+        vtype == "modal"
+        and not view.get("submit")
+        and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
     ):
         issues.append(Issue("invalid_arguments", f"{where}: a modal with input blocks needs a submit button"))
     return issues
@@ -407,6 +416,8 @@ class FakeSlack:
         self.bot_user_id = bot_user_id
         self.team_id = team_id
         self.trigger_ttl = 3.0
+        # How long views.update on a modal being submitted waits for Slack to act on the app's answer.
+        self.submission_wait = 2.0
         # Wall clock for message timestamps; the demo swaps in its simulated clock.
         self.clock: Callable[[], float] = time.time
         self._lock = threading.RLock()
@@ -427,7 +438,9 @@ class FakeSlack:
         server.fake = self
         self._server = server
         self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, name="fake-slack", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -470,6 +483,7 @@ class FakeSlack:
         self._triggers: dict[str, _Trigger] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._pending_files: dict[str, dict[str, Any]] = {}
+        self._submitting: set[str] = set()
         self._faults: deque[_Fault] = deque()
         self._outages: list[_Outage] = []
         self._post_times: dict[str, deque[float]] = defaultdict(deque)
@@ -599,7 +613,9 @@ class FakeSlack:
     def fail_for(self, seconds: float, status: int = 500, methods: set[str] | None = None) -> None:
         """An outage: every API call (or those in ``methods``) fails for ``seconds``."""
         with self._lock:
-            self._outages.append(_Outage(time.monotonic() + seconds, status, set(methods) if methods else None))
+            self._outages.append(
+                _Outage(time.monotonic() + seconds, status, set(methods) if methods else None)
+            )
 
     def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Delivered messages in posting order, with later updates applied and deleted ones left out."""
@@ -667,62 +683,80 @@ class FakeSlack:
                 raise LookupError(f"no view {view_id}")
             record.view["state"]["values"].setdefault(block_id, {})[action_id] = value
 
+    def begin_submission(self, view_id: str) -> None:
+        """A view_submission is in flight: Slack handles the app's answer before any follow-up call.
+
+        The app's listener may call views.update the instant it acks, racing the HTTP answer back to
+        the driver; holding such calls until the answer is applied gives the order Slack gives.
+        """
+        with self._lock:
+            self._submitting.add(view_id)
+
+    def end_submission(self, view_id: str) -> None:
+        with self._lock:
+            self._submitting.discard(view_id)
+            self._changed.notify_all()
+
     def apply_submission_response(self, view_id: str, status: int, body: dict[str, Any] | None) -> None:
         """Do to the modal stack what Slack does with the app's answer to a view_submission."""
         with self._lock:
-            record = self._views.get(view_id)
-            if record is None:
-                return
-            user_id = record.user_id
-            stack = self._stacks[user_id]
-            if status != 200:
-                self.problems.append(
-                    f"view_submission for {view_id} answered HTTP {status}; Slack shows the person an error"
-                )
-                return
-            action = (body or {}).get("response_action")
-            if action is None:
-                if view_id in stack:
-                    stack.remove(view_id)
-                record.open = False
-            elif action == "clear":
-                for vid in stack:
-                    self._views[vid].open = False
-                stack.clear()
-            elif action == "errors":
-                errors = (body or {}).get("errors")
-                inputs = {
-                    b.get("block_id") for b in record.view.get("blocks", []) if b.get("type") == "input"
-                }
-                if not isinstance(errors, dict) or not errors:
-                    self.problems.append(f"view_submission for {view_id}: response_action errors without errors")
-                else:
-                    stray = sorted(set(errors) - inputs)
-                    if stray:
-                        self.problems.append(
-                            f"view_submission for {view_id}: errors name {stray}, which are not input block ids "
-                            f"in the view ({sorted(i for i in inputs if i)}); Slack shows a generic failure"
-                        )
-            elif action in ("update", "push"):
-                new_view = (body or {}).get("view")
-                issues = view_issues(new_view, kinds={"modal"}, where=f"response_action {action}")
-                if issues:
-                    self.problems.extend(_sentence_of(issues))
+            try:
+                self._apply_submission_response(view_id, status, body)
+            finally:
+                self.end_submission(view_id)
+
+    def _apply_submission_response(self, view_id: str, status: int, body: dict[str, Any] | None) -> None:
+        record = self._views.get(view_id)
+        if record is None:
+            return
+        user_id = record.user_id
+        stack = self._stacks[user_id]
+        if status != 200:
+            self.problems.append(
+                f"view_submission for {view_id} answered HTTP {status}; Slack shows the person an error"
+            )
+            return
+        action = (body or {}).get("response_action")
+        if action is None:
+            if view_id in stack:
+                stack.remove(view_id)
+            record.open = False
+        elif action == "clear":
+            for vid in stack:
+                self._views[vid].open = False
+            stack.clear()
+        elif action == "errors":
+            errors = (body or {}).get("errors")
+            inputs = {b.get("block_id") for b in record.view.get("blocks", []) if b.get("type") == "input"}
+            if not isinstance(errors, dict) or not errors:
+                self.problems.append(f"view_submission for {view_id}: response_action errors without errors")
+            else:
+                stray = sorted(set(errors) - inputs)
+                if stray:
+                    self.problems.append(
+                        f"view_submission for {view_id}: errors name {stray}, which are not input block ids "
+                        f"in the view ({sorted(i for i in inputs if i)}); Slack shows a generic failure"
+                    )
+        elif action in ("update", "push"):
+            new_view = (body or {}).get("view")
+            issues = view_issues(new_view, kinds={"modal"}, where=f"response_action {action}")
+            if issues:
+                self.problems.extend(_sentence_of(issues))
+                if self.strict or not isinstance(new_view, dict):
+                    return
+            if action == "update":
+                self._replace_view(record, new_view)
+            else:
+                if len(stack) >= VIEW_STACK_LIMIT:
+                    self.problems.append(
+                        f"response_action push would make {len(stack) + 1} views; Slack allows {VIEW_STACK_LIMIT}"
+                    )
                     if self.strict:
                         return
-                if action == "update":
-                    self._replace_view(record, new_view)
-                else:
-                    if len(stack) >= VIEW_STACK_LIMIT:
-                        self.problems.append(
-                            f"response_action push would make {len(stack) + 1} views; Slack allows {VIEW_STACK_LIMIT}"
-                        )
-                        if self.strict:
-                            return
-                    self._open_view(user_id, new_view, push=True)
-            else:
-                self.problems.append(f"view_submission for {view_id}: unknown response_action {action!r}")
-            self._changed.notify_all()
+                self._open_view(user_id, new_view, push=True)
+        else:
+            self.problems.append(f"view_submission for {view_id}: unknown response_action {action!r}")
+        self._changed.notify_all()
 
     def close_view(self, view_id: str) -> None:
         """The person pressed Close (or Esc) on a modal."""
@@ -770,7 +804,9 @@ class FakeSlack:
     def _new_hash(self) -> str:
         return f"{int(self.clock())}.{hashlib.sha1(str(next(self._ids)).encode()).hexdigest()[:8]}"
 
-    def _materialise(self, view: dict[str, Any], *, view_id: str, root: str, previous: str | None) -> dict[str, Any]:
+    def _materialise(
+        self, view: dict[str, Any], *, view_id: str, root: str, previous: str | None
+    ) -> dict[str, Any]:
         stored = copy.deepcopy(view)
         self._fill_ids(stored.get("blocks") or [])
         for key in ("title", "submit", "close"):
@@ -812,7 +848,9 @@ class FakeSlack:
 
     def _replace_view(self, record: _ViewRecord, view: dict[str, Any]) -> dict[str, Any]:
         old = record.view
-        stored = self._materialise(view, view_id=old["id"], root=old["root_view_id"], previous=old["previous_view_id"])
+        stored = self._materialise(
+            view, view_id=old["id"], root=old["root_view_id"], previous=old["previous_view_id"]
+        )
         # Slack keeps what the person typed when the block_id and action_id survive the update.
         kept: dict[str, dict[str, Any]] = {}
         live = {
@@ -838,7 +876,9 @@ class FakeSlack:
     def _take_trigger(self, trigger_id: Any) -> _Trigger:
         trigger = self._triggers.get(trigger_id) if isinstance(trigger_id, str) else None
         if trigger is None or trigger.used:
-            raise ApiError("invalid_trigger_id", [f"trigger_id {trigger_id!r} is unknown or was already used"])
+            raise ApiError(
+                "invalid_trigger_id", [f"trigger_id {trigger_id!r} is unknown or was already used"]
+            )
         trigger.used = True
         age = time.monotonic() - trigger.issued
         if age > self.trigger_ttl:
@@ -931,7 +971,8 @@ class FakeSlack:
             raise ApiError("channel_not_found", [f"{key} is missing"])
         if channel[:1] in ("U", "W"):
             raise ApiError(
-                "channel_not_found", [f"{key} {channel} is a user id; use the D... id that postMessage returned"]
+                "channel_not_found",
+                [f"{key} {channel} is a user id; use the D... id that postMessage returned"],
             )
         return channel
 
@@ -941,7 +982,8 @@ class FakeSlack:
         ephemeral_target = None
         if ctx.message_ts and target is None:
             ephemeral_target = next(
-                (e for e in self._ephemerals if e["ts"] == ctx.message_ts and e["channel"] == ctx.channel), None
+                (e for e in self._ephemerals if e["ts"] == ctx.message_ts and e["channel"] == ctx.channel),
+                None,
             )
         if _truthy(payload.get("delete_original")):
             if target is not None:
@@ -963,7 +1005,9 @@ class FakeSlack:
             return
         self._store_ephemeral(ctx.channel or "", ctx.user_id or "", payload, source="response")
 
-    def _store_ephemeral(self, channel: str, user_id: str, args: dict[str, Any], *, source: str) -> dict[str, Any]:
+    def _store_ephemeral(
+        self, channel: str, user_id: str, args: dict[str, Any], *, source: str
+    ) -> dict[str, Any]:
         blocks = copy.deepcopy(args.get("blocks")) or []
         self._fill_ids(blocks)
         e = {
@@ -979,7 +1023,9 @@ class FakeSlack:
 
     # ---- HTTP routing ------------------------------------------------------------------------
 
-    def _route(self, verb: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    def _route(
+        self, verb: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(path)
         segments = [s for s in parts.path.split("/") if s]
         try:
@@ -1030,13 +1076,15 @@ class FakeSlack:
         return args
 
     def _fault_for(self, method: str) -> tuple[int, int | None, str | None] | None:
+        """The fault to answer with, if any. Faults without a method hit Web API methods only."""
+        api = method not in ("response_url", "upload_url")
         now = time.monotonic()
         self._outages = [o for o in self._outages if o.until > now]
         for outage in self._outages:
-            if outage.methods is None or method in outage.methods:
+            if (outage.methods is None and api) or (outage.methods and method in outage.methods):
                 return outage.status, max(1, math.ceil(outage.until - now)), None
         for fault in self._faults:
-            if fault.method is None or fault.method == method:
+            if (fault.method is None and api) or fault.method == method:
                 fault.count -= 1
                 if fault.count <= 0:
                     self._faults.remove(fault)
@@ -1054,7 +1102,9 @@ class FakeSlack:
     ) -> None:
         ok = bool(response.get("ok")) and status == 200
         error = None if ok else str(response.get("error") or HTTPStatus(status).phrase)
-        self._calls.append(Call(method, copy.deepcopy(args), status, ok, error, response, time.monotonic(), token, url))
+        self._calls.append(
+            Call(method, copy.deepcopy(args), status, ok, error, response, time.monotonic(), token, url)
+        )
         self._changed.notify_all()
 
     @staticmethod
@@ -1114,7 +1164,9 @@ class FakeSlack:
                     raise ApiError("invalid_auth", [f"token {token[:5]}... is not a bot or user token"])
                 handler = _METHODS.get(method)
                 if handler is None:
-                    raise ApiError("unknown_method", [f"{method} is not a Slack Web API method the fake knows"])
+                    raise ApiError(
+                        "unknown_method", [f"{method} is not a Slack Web API method the fake knows"]
+                    )
                 if method == "chat.postMessage" and isinstance(args.get("channel"), str):
                     wait = self._rate_limited(self._dm_channel(args["channel"]))
                     if wait is not None:
@@ -1131,10 +1183,12 @@ class FakeSlack:
             return self._json(200, payload)
 
     def _enforce(self, method: str, issues: list[Issue]) -> None:
+        if any(i.code == "invalid_view" for i in issues):
+            raise ApiError("invalid_arguments", [f"{method}: view must be a JSON object"])
         """Write every issue to problems; in strict mode refuse the call with the first one's code."""
         if not issues:
             return
-        self.problems.extend(f"{method}: {i.sentence}" for i in issues)
+        self.problems.extend(i.sentence for i in issues)
         if self.strict:
             raise ApiError(issues[0].code, _sentence_of(issues))
 
@@ -1144,12 +1198,14 @@ class FakeSlack:
         url = f"{self.root_url.rstrip('/')}{path}"
         with self._lock:
             fault = self._fault_for("response_url")
-            if fault is not None and any(f.method == "response_url" for f in self._faults) is not None:
-                pass
+            if fault is not None:
+                return self._fault_response("response_url", args, None, fault, url)
             ctx = self._response_urls.get(key)
 
             def answer(status: int, text: str, ok: bool = False) -> tuple[int, dict[str, str], bytes]:
-                self._record("response_url", args, status, {"ok": ok, "error": None if ok else text}, None, url)
+                self._record(
+                    "response_url", args, status, {"ok": ok, "error": None if ok else text}, None, url
+                )
                 return status, {"Content-Type": "text/plain; charset=utf-8"}, text.encode("utf-8")
 
             if parse_error is not None:
@@ -1162,7 +1218,9 @@ class FakeSlack:
                 return answer(404, "used_url")
             if time.monotonic() - ctx.issued > RESPONSE_URL_TTL:
                 return answer(404, "expired_url")
-            issues = message_issues(args, "response_url", require_content=not _truthy(args.get("delete_original")))
+            issues = message_issues(
+                args, "response_url", require_content=not _truthy(args.get("delete_original"))
+            )
             if issues:
                 self.problems.extend(_sentence_of(issues))
                 if self.strict:
@@ -1231,7 +1289,9 @@ class FakeSlack:
             raise ApiError("channel_not_found", ["channel is missing"])
         if not isinstance(user, str) or not user:
             raise ApiError("user_not_found", ["user is missing"])
-        self._enforce("chat.postEphemeral", message_issues(args, f"chat.postEphemeral to {user} in {channel}"))
+        self._enforce(
+            "chat.postEphemeral", message_issues(args, f"chat.postEphemeral to {user} in {channel}")
+        )
         e = self._store_ephemeral(self._dm_channel(channel), user, args, source="chat.postEphemeral")
         return {"message_ts": e["ts"]}
 
@@ -1259,7 +1319,9 @@ class FakeSlack:
         trigger = self._take_trigger(args.get("trigger_id") or args.get("interactivity_pointer"))
         self._enforce("views.open", issues)
         external_id = view.get("external_id") if isinstance(view, dict) else None
-        if external_id and any(r.view.get("external_id") == external_id for r in self._views.values() if r.open):
+        if external_id and any(
+            r.view.get("external_id") == external_id for r in self._views.values() if r.open
+        ):
             raise ApiError("duplicate_external_id", [f"external_id {external_id!r} is already in use"])
         stored = self._open_view(trigger.user_id, view, push=False)
         return {"view": copy.deepcopy(stored)}
@@ -1272,12 +1334,17 @@ class FakeSlack:
         stack = self._stacks[trigger.user_id]
         if not stack:
             self._enforce(
-                "views.push", [Issue("invalid_arguments", f"views.push: {trigger.user_id} has no modal open to push onto")]
+                "views.push",
+                [Issue("invalid_arguments", f"views.push: {trigger.user_id} has no modal open to push onto")],
             )
         if len(stack) >= VIEW_STACK_LIMIT:
             self._enforce(
                 "views.push",
-                [Issue("push_limit_reached", f"views.push would stack {len(stack) + 1} views; Slack allows 3")],
+                [
+                    Issue(
+                        "push_limit_reached", f"views.push would stack {len(stack) + 1} views; Slack allows 3"
+                    )
+                ],
             )
         stored = self._open_view(trigger.user_id, view, push=True)
         return {"view": copy.deepcopy(stored)}
@@ -1291,7 +1358,13 @@ class FakeSlack:
         if view_id:
             record = self._views.get(view_id)
         else:
-            record = next((r for r in self._views.values() if r.view.get("external_id") == external_id and r.open), None)
+            record = next(
+                (r for r in self._views.values() if r.view.get("external_id") == external_id and r.open), None
+            )
+        if record is not None and record.view["id"] in self._submitting:
+            deadline = time.monotonic() + self.submission_wait
+            while record.view["id"] in self._submitting and time.monotonic() < deadline:
+                self._changed.wait(deadline - time.monotonic())
         if record is None or not record.open:
             raise ApiError("not_found", [f"view {view_id or external_id} is not open"])
         if args.get("hash") and args["hash"] != record.view["hash"]:
@@ -1371,8 +1444,13 @@ class FakeSlack:
         parent = self._find_message(channel, ts)
         if parent is None:
             raise ApiError("thread_not_found", [f"no message {ts} in {channel}"])
-        replies = [m for m in self._messages if m["channel"] == channel and m["thread_ts"] == ts and m is not parent]
-        return {"messages": [self._slack_message(m) for m in [parent, *replies] if not m["deleted"]], "has_more": False}
+        replies = [
+            m for m in self._messages if m["channel"] == channel and m["thread_ts"] == ts and m is not parent
+        ]
+        return {
+            "messages": [self._slack_message(m) for m in [parent, *replies] if not m["deleted"]],
+            "has_more": False,
+        }
 
     def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._existing_channel(args)

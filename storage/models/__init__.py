@@ -42,3 +42,11 @@ __all__ = [
     "UtcDateTime",
     "utcnow",
 ]
+
+# Feature models that live in their own modules register on Base.metadata when imported.
+import importlib as _importlib  # noqa: E402
+import importlib.util as _importlib_util  # noqa: E402
+
+for _feature in ("storage.models.sampling", "storage.models.commissions", "storage.models.themes"):
+    if _importlib_util.find_spec(_feature) is not None:
+        _importlib.import_module(_feature)
