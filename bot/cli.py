@@ -148,10 +148,8 @@ def cmd_org_import(args: argparse.Namespace) -> int:
 
 def cmd_org_export(args: argparse.Namespace) -> int:
     from bot import audit
-    from bot.directory import export_org
+    from bot.directory import directory_loaded, export_org
     from bot.orgfile import dump_org_file
-
-    from bot.directory import directory_loaded
 
     db = _database(_settings())
     with db.session() as session:

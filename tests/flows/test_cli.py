@@ -192,3 +192,15 @@ def test_serve_with_a_fake_token_answers_healthz_and_signed_commands(tmp_path):
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def test_socket_mode_needs_an_app_token(cli_env, capsys, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-fake")
+    code, _, err = run(capsys, "socket")
+    assert code == 2 and "SLACK_APP_TOKEN" in err
+
+
+def test_a_malformed_token_is_named(cli_env, capsys, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-user-token")
+    code, _, err = run(capsys, "scheduler")
+    assert code == 2 and "SLACK_BOT_TOKEN" in err and "xoxb-" in err

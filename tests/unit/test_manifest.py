@@ -19,8 +19,10 @@ VENDORED_SCHEMA = REPO / "tests" / "data" / SCHEMA_NAME
 EVENTS_PATH = "/slack/events"
 
 # Every bot scope the app asks for, and why: a council's Slack admin approves each one, so an
-# unexplained scope is a reason to refuse the install. im:history is deliberately absent: we
-# subscribe to no message events, and app_home_opened needs no scope.
+# unexplained scope is a reason to refuse the install. The *:history scopes are read-only and used
+# for one thing: after a crash, the outbox looks for its own message (by its metadata) in the
+# conversation before deciding to send it again, so nothing is sent twice. We subscribe to no
+# message events, and app_home_opened needs no scope.
 SCOPE_REASONS = {
     "commands": "the /qmf and /propose-case slash commands",
     "chat:write": "messages and reminders in DMs and in the service and board channels",
@@ -31,6 +33,10 @@ SCOPE_REASONS = {
     "files:write": "uploading the quarter's reports (xlsx, csv, charts) to a channel",
     "channels:read": "conversations.info to check the org file's public channel ids",
     "groups:read": "conversations.info to check the org file's private channel ids",
+    "im:history": "outbox recovery: find the bot's own DM by its metadata before re-sending",
+    "mpim:history": "outbox recovery in the auditor / team manager / case holder group DMs",
+    "channels:history": "outbox recovery in public service and board channels",
+    "groups:history": "outbox recovery in private service and board channels",
 }
 
 
