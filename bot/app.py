@@ -45,11 +45,32 @@ def create_app(settings: Settings, client: WebClient | None = None, *, runtime: 
             log.exception("could not tell the person about an error")
         return None
 
+    @app.middleware
+    def drop_event_retries(body: dict[str, Any], next: Any) -> BoltResponse | None:  # noqa: A002
+        """Slack re-delivers an event it thinks was missed; its id says we already have it."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not _first_delivery(rt, str(event_id)):
+            return BoltResponse(status=200, body="")
+        return next()  # type: ignore[no-any-return]
+
     from handlers import register_all
 
     register_all(app, rt)
     app._qmf_runtime = rt  # type: ignore[attr-defined]
     return app
+
+
+def _first_delivery(rt: Runtime, event_id: str) -> bool:
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.models import SlackEvent
+
+    try:
+        with rt.db.session() as session:
+            session.add(SlackEvent(event_id=event_id))
+    except IntegrityError:
+        return False
+    return True
 
 
 def runtime_of(app: App) -> Runtime:

@@ -15,7 +15,7 @@ from storage.models.directory import (
     TeamMember,
 )
 from storage.models.learning import Action, LearningAudit, LearningRound, Proposal, Reflection, ThemeTag
-from storage.models.ops import AuditLogEntry, JobRun, OutboxMessage
+from storage.models.ops import AuditLogEntry, HomeView, JobRun, OutboxMessage, SlackEvent
 
 __all__ = [
     "Action",
@@ -30,7 +30,9 @@ __all__ = [
     "Division",
     "DivisionLeader",
     "Forum",
+    "HomeView",
     "JobRun",
+    "SlackEvent",
     "OrgChannel",
     "OrgSetting",
     "OutboxMessage",

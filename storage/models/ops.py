@@ -64,3 +64,23 @@ class JobRun(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     summary: Mapped[str | None] = mapped_column(Text)
+
+
+class SlackEvent(Base):
+    """Events API deliveries already taken: Slack retries (X-Slack-Retry-Num) are dropped here."""
+
+    __tablename__ = "slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class HomeView(Base):
+    """The hash of the App Home last published to each person, so it is republished only on change."""
+
+    __tablename__ = "home_views"
+
+    slack_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    view_hash: Mapped[str] = mapped_column(String(64))
+    page: Mapped[int] = mapped_column(default=0)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -119,3 +119,16 @@ def test_every_contract_job_is_listed():
     names = set(load_jobs())
     assert {"open-proposals", "allocate-learning-audits", "draw-random-sample", "send-reminders",
             "post-learning-themes", "cib-digest"} <= names
+
+
+def test_the_migrations_build_exactly_the_models(rt):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from storage.models import Base
+
+    with rt.db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+    assert rt.db.current_revision() == rt.db.head_revision()
+    assert "+" not in (rt.db.head_revision() or "")  # one head: feature branches are merged

@@ -1,0 +1,83 @@
+"""App Home: published when opened and when the person presses its buttons; only when changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import audit, directory, outbox
+from bot.blocks.home import HomeIds, home_view
+from bot.errors import NotPermitted
+from bot.home import HOME_JOBS, build_home
+from bot.runtime import Runtime
+from handlers.common import reply_for
+from storage.models import HomeView
+
+
+def publish_home(rt: Runtime, client: WebClient, slack_id: str, page: int | None = None) -> bool:
+    """Publish this person's Home if it differs from what they last saw; True if published."""
+    with rt.db.session() as session:
+        calendar = rt.calendar(session)
+        now = rt.now()
+        stored = session.get(HomeView, slack_id)
+        page = stored.page if page is None and stored is not None else (page or 0)
+        content = build_home(session, slack_id, today=calendar.today(now), quarter=calendar.quarter(now))
+        view = home_view(content, page).to_dict()
+        digest = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()
+        if stored is not None and stored.view_hash == digest:
+            return False
+        client.views_publish(user_id=slack_id, view=view)
+        if stored is None:
+            session.add(HomeView(slack_id=slack_id, view_hash=digest, page=page))
+        else:
+            stored.view_hash, stored.page, stored.published_at = digest, page, now
+    return True
+
+
+def register(app: App, rt: Runtime) -> None:
+    @app.event("app_home_opened")
+    def opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") == "home":
+            publish_home(rt, client, event["user"])
+
+    @app.action(re.compile(f"^{HomeIds.PAGE}-(prev|next)$"))
+    def page(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        publish_home(rt, client, body["user"]["id"], page=int(body["actions"][0].get("value") or 0))
+
+    @app.action(HomeIds.REFRESH.value)
+    def refresh(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        publish_home(rt, client, body["user"]["id"])
+
+    @app.action(re.compile(f"^{HomeIds.RUN_JOB}-"))
+    def run_job_button(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user = body["user"]["id"]
+        name = body["actions"][0].get("value") or ""
+        try:
+            message = _run_job_for(rt, user, name)
+        except Exception as exc:  # noqa: BLE001 - the person gets words, never a traceback
+            message = reply_for(exc)
+        with rt.db.session() as session:
+            outbox.enqueue(session, channel=user, text=message)
+        publish_home(rt, client, user)
+
+
+def _run_job_for(rt: Runtime, user: str, name: str) -> str:
+    from schedules.jobs import run_job
+
+    with rt.db.session() as session:
+        me = directory.who(session, user)
+        if not me.has("quality_improvement", "admin"):
+            raise NotPermitted("Only Q&I staff and admins can run QMF jobs.")
+        if name not in HOME_JOBS:
+            raise NotPermitted("That is not a job that can be run from Home.")
+        audit.record(session, user, "run-job", "job", name)
+    outcome = run_job(rt, name)
+    return f"`{name}`: {outcome.status}. {outcome.summary}"
