@@ -7,9 +7,11 @@ take other requests while one waits for its ack.
 from __future__ import annotations
 
 import json
+import logging
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,21 +21,35 @@ from starlette.routing import Route
 from bot.app import runtime_of
 
 MAX_BODY = 1_000_000
+log = logging.getLogger(__name__)
+
+
+def _dispatch(bolt_app: App, body: bytes, request: Request) -> BoltResponse:
+    bolt_request = BoltRequest(
+        body=body.decode("utf-8", errors="replace"),
+        query=request.url.query,
+        headers={k: v for k, v in request.headers.items()},
+    )
+    return bolt_app.dispatch(bolt_request)
 
 
 def create_web_app(bolt_app: App) -> Starlette:
     rt = runtime_of(bolt_app)
+    verifier = SignatureVerifier(rt.settings.slack_signing_secret or "offline-signing-secret")
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_BODY:
             return Response("request too large", status_code=413)
-        bolt_request = BoltRequest(
-            body=body.decode("utf-8", errors="replace"),
-            query=request.url.query,
-            headers={k: v for k, v in request.headers.items()},
-        )
-        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+        if not request.headers.get("x-slack-request-timestamp", "").isdigit():
+            return Response("invalid request", status_code=401)  # bolt would fail on a non-numeric one
+        if not verifier.is_valid_request(body, dict(request.headers)):
+            return Response("invalid request", status_code=401)  # before anything parses the body
+        try:
+            bolt_response = await run_in_threadpool(_dispatch, bolt_app, body, request)
+        except Exception:  # noqa: BLE001 - a body bolt cannot parse or route is the sender's fault
+            log.warning("refused a malformed Slack request", exc_info=True)
+            return Response("bad request", status_code=400)
         return Response(
             content=bolt_response.body,
             status_code=bolt_response.status,

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import directory
-from bot.blocks.common import context, header, section
+from bot.blocks.common import context, escape, header, section
 from bot.runtime import Runtime
 from handlers.common import SUBCOMMANDS, CommandCall, reply_for, subcommand
 
@@ -17,6 +17,7 @@ from handlers.common import SUBCOMMANDS, CommandCall, reply_for, subcommand
 def help_blocks(unknown: str | None = None) -> tuple[str, list[Any]]:
     lines = [f"`/qmf {s.usage}`: {s.summary}" for s in sorted(SUBCOMMANDS.values(), key=lambda s: (s.order, s.name))]
     lines.append("`/propose-case`: propose a case for this quarter's learning audits")
+    unknown = escape(unknown[:40]) if unknown else None
     intro = f"I don't know `{unknown}`. " if unknown else ""
     text = intro + "QMF Bot runs the Quality Management Framework. Commands:\n" + "\n".join(lines)
     blocks = [

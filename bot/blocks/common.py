@@ -26,6 +26,11 @@ NO_NAMES_HINT = "No names or identifying details."
 SECTION_LIMIT = 3000
 
 
+def escape(text: str) -> str:
+    """Slack's control characters, so what a person typed can never become a mention or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def header(text: str) -> HeaderBlock:
     return HeaderBlock(text=PlainTextObject(text=text[:150]))
 
