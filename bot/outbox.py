@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -110,8 +111,10 @@ class OutboxSender:
     """Drains the outbox; several processes may run one at once (claims are atomic)."""
 
     def __init__(self, db: Database, client: WebClient, *, per_channel_rate: float = 1.0, burst: int = 3,
-                 poll_seconds: float = 1.0) -> None:
+                 poll_seconds: float = 1.0, workers: int = 8) -> None:
         self.db = db
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qmf-outbox-send")
         self.client = client
         self.rate = per_channel_rate
         self.burst = burst
@@ -156,10 +159,10 @@ class OutboxSender:
         with self._pass_lock:
             self._recover_stale()
             heads = self._channel_heads(limit)
-            attempted = 0
-            for row_id in heads:
-                attempted += self._send_one(row_id)
-            return attempted
+            if len(heads) <= 1 or self.workers <= 1:
+                return sum(self._send_one(head) for head in heads)
+            # Different channels have separate rate limits: send their heads side by side.
+            return sum(self._pool.map(self._send_one, heads))
 
     def pending(self) -> int:
         with self.db.sessions() as session:
@@ -194,7 +197,7 @@ class OutboxSender:
             time.sleep(min(max(wait, 0.01), 0.25, max(0.0, deadline - time.monotonic())))
         return False
 
-    def _channel_heads(self, limit: int) -> list[int]:
+    def _channel_heads(self, limit: int) -> list[tuple[int, str]]:
         """The oldest unsent message of each channel, if it is due and the channel is not paced."""
         now = _now()
         with self.db.sessions() as session:
@@ -205,13 +208,13 @@ class OutboxSender:
                 .limit(limit)
             ).all()
         seen: set[str] = set()
-        heads: list[int] = []
+        heads: list[tuple[int, str]] = []
         for row_id, channel, status, not_before in rows:
             if channel in seen:
                 continue
             seen.add(channel)
             if status == "pending" and not_before <= now:
-                heads.append(row_id)
+                heads.append((row_id, channel))
         return heads
 
     def _claim(self, row_id: int) -> OutboxMessage | None:
@@ -241,11 +244,8 @@ class OutboxSender:
             return 0.0
         return (1.0 - pace.tokens) / self.rate
 
-    def _send_one(self, row_id: int) -> int:
-        with self.db.sessions() as session:
-            channel = session.scalar(select(OutboxMessage.channel).where(OutboxMessage.id == row_id))
-        if channel is None:
-            return 0
+    def _send_one(self, head: tuple[int, str]) -> int:
+        row_id, channel = head
         wait = self._take_token(channel)
         if wait > 0:
             self._defer(row_id, wait, reason=None, pending_only=True)
