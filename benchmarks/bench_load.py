@@ -1,0 +1,187 @@
+"""Load: `qmf-bot serve` on PostgreSQL against a bare bolt app, in the same run.
+
+16 concurrent users send signed slash commands and modal submissions (2,000 requests per app by
+default): `/qmf help`, `/propose-case` (opens the proposal modal) and the modal's submission
+(validated and stored by QMF Bot; acked by the bare app). Reports p50/p99 ack latency and
+modal-open latency (request sent -> views.open reaching Slack), their ratio to the bare app,
+and the resident memory of the `qmf-bot serve` process after the run.
+
+    python benchmarks/bench_load.py [--requests 2000] [--users 16] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.sandbox.driver import SlackDriver  # noqa: E402
+from bot.sandbox.fake_slack import FakeSlack  # noqa: E402
+from bot.sandbox.harness import SAMPLE_ORG  # noqa: E402
+
+SECRET = "bench-signing-secret"
+USERS = [f"U0SM{i}" for i in range(1, 5)] + [f"U0TM{i}" for i in range(1, 9)] + \
+        [f"U0QI{i}" for i in range(1, 5)]
+REASON = "Why would this case give most learning?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+        try:
+            httpx.post(url + "/slack/events", content=b"", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit("server did not start")
+
+
+def prepare_database(url: str) -> None:
+    import psycopg
+
+    from storage.db import Database
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0].replace("postgresql+psycopg", "postgresql") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    from sqlalchemy import text
+
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    db.upgrade()
+    db.dispose()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] * 1000
+
+
+def drive(url: str, fake: FakeSlack, requests: int, users: int, qmf: bool) -> dict[str, list[float]]:
+    acks: list[float] = []
+    opens: list[float] = []
+    lock = threading.Lock()
+    counter = itertools.count(1)
+    budget = itertools.count(1)
+
+    def worker(index: int) -> None:
+        user = USERS[index % len(USERS)]
+        driver = SlackDriver(url, SECRET, fake)
+        driver.ack_deadline = 3.0
+        while True:
+            for step in ("help", "open", "submit"):
+                if next(budget) > requests:
+                    return
+                started = time.monotonic()
+                if step == "help":
+                    reply = driver.command(user, "/qmf", "help")
+                    took = time.monotonic() - started
+                elif step == "open":
+                    before = (fake.latest_view(user) or {}).get("id")
+                    reply = driver.command(user, "/propose-case")
+                    took = time.monotonic() - started
+                    while (fake.latest_view(user) or {}).get("id") in (before, None):
+                        if time.monotonic() - started > 10:
+                            raise SystemExit(f"no modal opened for {user}")
+                        time.sleep(0.0005)
+                    with lock:
+                        opens.append(time.monotonic() - started)
+                else:
+                    n = next(counter)
+                    values = ({"Case reference": f"CIC-{100000 + n}", "Service and team": "cic-north",
+                               "Case holder": "U0P1", REASON: "Strong multi-agency practice to learn from."}
+                              if qmf else {"Case reference": f"CIC-{100000 + n}"})
+                    reply = driver.submit(user, values)
+                    took = time.monotonic() - started
+                    if reply.status != 200 or reply.errors:
+                        raise SystemExit(f"submission refused: {reply.status} {reply.body[:200]}")
+                if reply.status != 200:
+                    raise SystemExit(f"{step} answered {reply.status}")
+                with lock:
+                    acks.append(took)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(users)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"acks": acks, "opens": opens, "seconds": [time.monotonic() - started]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--users", type=int, default=16)
+    parser.add_argument("--database-url", default=os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/qmf_bench_load"))
+    args = parser.parse_args()
+    prepare_database(args.database_url)
+    results = {}
+    with FakeSlack() as fake:
+        env = os.environ | {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
+                            "SLACK_API_URL": fake.base_url, "DATABASE_URL": args.database_url,
+                            "QMF_ORG_FILE": str(SAMPLE_ORG)}
+        qmf_port, bare_port = free_port(), free_port()
+        qmf = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(qmf_port)], env=env,
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        bare = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "bare_app.py"), str(bare_port), SECRET,
+                                 fake.base_url], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            wait_up(f"http://127.0.0.1:{qmf_port}", qmf)
+            wait_up(f"http://127.0.0.1:{bare_port}", bare)
+            for name, port, is_qmf in (("bare bolt app", bare_port, False), ("qmf-bot serve", qmf_port, True)):
+                drive(f"http://127.0.0.1:{port}", fake, 60, args.users, is_qmf)  # warm up
+                results[name] = drive(f"http://127.0.0.1:{port}", fake, args.requests, args.users, is_qmf)
+            memory = rss_mb(qmf.pid)
+        finally:
+            qmf.terminate()
+            bare.terminate()
+            qmf.wait(10)
+            bare.wait(10)
+    print(f"{args.requests} requests per app from {args.users} concurrent users (PostgreSQL):")
+    for name, r in results.items():
+        print(f"  {name:14} ack p50 {percentile(r['acks'], 50):6.1f} ms  p99 {percentile(r['acks'], 99):6.1f} ms"
+              f"  max {max(r['acks']) * 1000:6.1f} ms | modal open p50 {percentile(r['opens'], 50):6.1f} ms"
+              f"  p99 {percentile(r['opens'], 99):6.1f} ms | {len(r['acks']) / r['seconds'][0]:.0f} req/s")
+    q, b = results["qmf-bot serve"], results["bare bolt app"]
+    print(f"  ratio qmf/bare: ack p99 {percentile(q['acks'], 99) / percentile(b['acks'], 99):.2f}x, "
+          f"modal open p99 {percentile(q['opens'], 99) / percentile(b['opens'], 99):.2f}x "
+          f"(median ack {statistics.median(q['acks']) / statistics.median(b['acks']):.2f}x)")
+    print(f"  qmf-bot serve resident memory after the run: {memory:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
