@@ -186,11 +186,15 @@ def reminder_message(*, quarter: str, deadline: date, quarter_key: str) -> tuple
     return text, blocks
 
 
-def confirmation_message(*, card: ProposalCard, quarter: str, edited: bool,
-                         deadline: date) -> tuple[str, list[Block]]:
-    verb = "updated your proposal of" if edited else "proposed"
-    text = f"Thank you: you {verb} {card.case_ref} ({card.team_label}) for {quarter} learning audits."
-    lines = [f":white_check_mark: Thank you: you {verb} *{card.case_ref}* ({card.team_label}) "
+def confirmation_message(*, card: ProposalCard, quarter: str, edited: bool, deadline: date,
+                         changed_by: str | None = None) -> tuple[str, list[Block]]:
+    """The proposer's receipt, sent again after each edit (by them, or by Q&I on their behalf)."""
+    if changed_by:
+        opening = f"<@{changed_by}> updated your proposal of"
+    else:
+        opening = "Thank you: you updated your proposal of" if edited else "Thank you: you proposed"
+    text = f"{opening} {card.case_ref} ({card.team_label}) for {quarter} learning audits."
+    lines = [f":white_check_mark: {opening} *{card.case_ref}* ({card.team_label}) "
              f"for *{quarter}* learning audits."]
     if card.flags:
         lines.append("Flagged: " + "; ".join(FLAG_WORDS[f] for f in card.flags if f in FLAG_WORDS) + ".")
@@ -310,7 +314,8 @@ def proposal_modal(*, meta: ProposalMeta, quarter: str, deadline: date, teams: S
             optional=True,
             hint="Leave empty to use the team's manager.",
             element=UserSelectElement(action_id=team_manager_action(prefill.team_key),
-                                      placeholder="Choose the team manager", initial_user=prefill.team_manager),
+                                      placeholder="Choose the team manager",
+                                      initial_user=prefill.team_manager),
         ),
         InputBlock(
             block_id=ProposalIds.REASON,

@@ -204,3 +204,30 @@ def test_a_malformed_token_is_named(cli_env, capsys, monkeypatch):
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-user-token")
     code, _, err = run(capsys, "scheduler")
     assert code == 2 and "SLACK_BOT_TOKEN" in err and "xoxb-" in err
+
+
+def test_two_jobs_run_at_the_same_moment_do_the_work_once(cli_env, tmp_path):
+    """Two operators (or two schedulers) start the same job for the same period at once."""
+    from sqlalchemy import func, select
+
+    from bot.sandbox.harness import SAMPLE_ORG
+    from storage.models import JobRun, OutboxMessage
+
+    env = os.environ | {"DATABASE_URL": cli_env}
+    env.pop("SLACK_BOT_TOKEN", None)
+    subprocess.run([sys.executable, "-m", "bot.cli", "org", "import", str(SAMPLE_ORG)], env=env, check=True,
+                   capture_output=True, cwd=tmp_path)
+    command = [sys.executable, "-m", "bot.cli", "jobs", "run", "open-proposals", "--at", "2026-04-01T09:30"]
+    runs = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], outputs
+    lines = sorted(out.strip().splitlines()[0] for out, _ in outputs)
+    assert any(": done." in line for line in lines), lines
+    assert any("already-done" in line for line in lines), lines
+    db = Database(cli_env)
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(JobRun)) == 1
+        dms = session.scalar(select(func.count()).select_from(OutboxMessage))
+    db.dispose()
+    assert dms == 12  # one invitation to each of the 4 Service Managers and 8 Team Managers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from collections import Counter
@@ -14,13 +15,26 @@ from bot.allocation import AllocationPlan, Auditor, Candidate, allocate, conflic
 SERVICES = ("cic", "cp", "cin", "fost")
 
 
-def sm(person_id: str, *services: str, teams: Sequence[str] = (), last: Sequence[str] = (),
-       capacity: int | None = None) -> Auditor:
+def sm(
+    person_id: str,
+    *services: str,
+    teams: Sequence[str] = (),
+    last: Sequence[str] = (),
+    capacity: int | None = None,
+) -> Auditor:
     return Auditor(person_id, frozenset(services), frozenset(teams), frozenset(last), capacity)
 
 
-def case(pid: int, service: str, *, team: str | None = None, by: str = "TM", holder: str | None = None,
-         manager: str | None = None, flagged: bool = False) -> Candidate:
+def case(
+    pid: int,
+    service: str,
+    *,
+    team: str | None = None,
+    by: str = "TM",
+    holder: str | None = None,
+    manager: str | None = None,
+    flagged: bool = False,
+) -> Candidate:
     return Candidate(
         proposal_id=pid,
         case_ref=f"{service.upper()}-{pid:04d}",
@@ -155,8 +169,12 @@ def test_no_auditor_gets_two_cases_from_one_service_when_avoidable(seed: int) ->
     # outranks nothing above it here, because each SM can still take one flagged cp case.
     auditors = [sm("A", "cic"), sm("B", "cin")]
     cases = [
-        case(1, "cp", flagged=True), case(2, "cp", flagged=True, team="cp-s"),
-        case(3, "fost"), case(4, "fost", team="fost-s"), case(5, "cp"), case(6, "cp", team="cp-s"),
+        case(1, "cp", flagged=True),
+        case(2, "cp", flagged=True, team="cp-s"),
+        case(3, "fost"),
+        case(4, "fost", team="fost-s"),
+        case(5, "cp"),
+        case(6, "cp", team="cp-s"),
     ]
     plan = allocate(auditors, cases, per_auditor=2, seed=seed)
     for auditor_id, assigned in plan.by_auditor().items():
@@ -241,6 +259,25 @@ def test_more_sms_reach_two_rather_than_many_sms_getting_one() -> None:
         assert len(plan.short) == 2
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_cases_are_chosen_again_after_moving_cases_to_fill_more_sms(seed: int) -> None:
+    # A and B can both be full only as A {3, 5} and B {2, 4}; C, who could take 2 or 5, goes without.
+    auditors = [sm("A", "s1"), sm("B", "s3", "s1"), sm("C", "s3")]
+    cases = [
+        case(1, "s3", by="C", holder="A", manager="C"),
+        case(2, "s0", manager="A", flagged=True),
+        case(3, "s3", manager="C"),
+        case(4, "s2", manager="C"),
+        case(5, "s0", team="s0-x", flagged=True),
+    ]
+    plan = allocate(auditors, cases, per_auditor=2, seed=seed)
+    assert {a.proposal_id: a.auditor_id for a in plan.assignments} == {2: "B", 3: "A", 4: "B", 5: "A"}
+    assert plan.short == {
+        "C": "the 2 cases they could take went to other Service Managers, "
+        "and giving them one would leave another Service Manager short"
+    }
+
+
 def test_short_sm_is_told_how_few_cases_they_are_independent_of() -> None:
     auditors = [sm("A", "cic"), sm("B", "cp", "fost", "cin")]
     cases = [case(1, "cp"), case(2, "fost"), case(3, "cin"), case(4, "cic")]
@@ -253,10 +290,15 @@ def test_short_sm_is_told_how_few_cases_they_are_independent_of() -> None:
 def test_short_sm_is_told_their_cases_went_to_others() -> None:
     # C is independent of cp only; A and B can take only cp cases as well... so someone is short.
     auditors = [sm("A", "cic", "cin", "fost"), sm("B", "cic", "cin", "fost"), sm("C", "cic", "cin", "fost")]
-    cases = [case(1, "cp"), case(2, "cp", team="cp-s"), case(3, "cp", team="cp-e"), case(4, "cp", team="cp-w")]
+    cases = [
+        case(1, "cp"),
+        case(2, "cp", team="cp-s"),
+        case(3, "cp", team="cp-e"),
+        case(4, "cp", team="cp-w"),
+    ]
     plan = allocate(auditors, cases, per_auditor=2, seed=2)
     assert len(plan.assignments) == 4
-    (who, reason), = plan.short.items()
+    ((who, reason),) = plan.short.items()
     assert reason == (
         "the 4 cases they could take went to other Service Managers, "
         "and giving them one would leave another Service Manager short"
@@ -276,7 +318,7 @@ def test_unallocated_case_says_every_independent_sm_is_full() -> None:
     auditors = [sm("A", "cic")]
     cases = [case(1, "cp"), case(2, "fost"), case(3, "cin")]
     plan = allocate(auditors, cases, per_auditor=2, seed=4)
-    (pid, reason), = plan.unallocated.items()
+    ((pid, reason),) = plan.unallocated.items()
     assert reason == "every independent Service Manager already has 2 cases (A)"
 
 
@@ -309,7 +351,9 @@ def test_duplicates_are_refused_so_no_case_is_audited_twice(
 # --- reproducibility --------------------------------------------------------------------------------
 
 
-def random_org(rng: random.Random, n_sms: int, n_cases: int, n_services: int = 4):  # type: ignore[no-untyped-def]
+def random_org(
+    rng: random.Random, n_sms: int, n_cases: int, n_services: int = 4
+) -> tuple[list[Auditor], list[Candidate]]:
     services = [f"s{i}" for i in range(n_services)]
     auditors = []
     for i in range(n_sms):
@@ -335,8 +379,14 @@ def random_org(rng: random.Random, n_sms: int, n_cases: int, n_services: int = 4
     return auditors, cases
 
 
-def as_tuples(plan: AllocationPlan):  # type: ignore[no-untyped-def]
-    return [(a.proposal_id, a.auditor_id, tuple(a.notes)) for a in plan.assignments], plan.unallocated, plan.short
+def as_tuples(
+    plan: AllocationPlan,
+) -> tuple[list[tuple[int, str, tuple[str, ...]]], dict[int, str], dict[str, str]]:
+    return (
+        [(a.proposal_id, a.auditor_id, tuple(a.notes)) for a in plan.assignments],
+        plan.unallocated,
+        plan.short,
+    )
 
 
 def test_same_seed_gives_the_same_plan_whatever_the_input_order() -> None:
@@ -385,25 +435,47 @@ def max_allocation_size(auditors: Sequence[Auditor], cases: Sequence[Candidate],
     return sum(augment(i, set()) for i in range(len(slots)))
 
 
-def brute_force_best(auditors: Sequence[Auditor], cases: Sequence[Candidate], per: int) -> tuple[int, int, int]:
-    """(cases allocated, SMs reaching their number, flagged allocated), maximised lexicographically."""
+Score = tuple[int, int, int, int, int]
+
+
+def score(
+    plan_or_combo: AllocationPlan | Sequence[str | None],
+    auditors: Sequence[Auditor],
+    cases: Sequence[Candidate],
+    per: int,
+) -> Score:
+    """(cases, SMs full, flagged, -same-service pairs, -last-quarter repeats): larger is better."""
+    if isinstance(plan_or_combo, AllocationPlan):
+        by_pid = {a.proposal_id: a.auditor_id for a in plan_or_combo.assignments}
+        combo: Sequence[str | None] = [by_pid.get(c.proposal_id) for c in cases]
+    else:
+        combo = plan_or_combo
+    by_id = {a.person_id: a for a in auditors}
+    taken = [(c, by_id[p]) for c, p in zip(cases, combo, strict=True) if p is not None]
+    load = Counter(a.person_id for _, a in taken)
+    full = sum(load[a.person_id] == target_of(a, per) for a in auditors)
+    flagged = sum(c.flagged for c, _ in taken)
+    per_service = Counter((a.person_id, c.service_key) for c, a in taken)
+    pairs = sum(n - 1 for n in per_service.values())
+    repeats = sum(c.service_key in a.last_quarter_service_keys for c, a in taken)
+    return len(taken), full, flagged, -pairs, -repeats
+
+
+def brute_force(
+    auditors: Sequence[Auditor], cases: Sequence[Candidate], per: int, *, loads: Counter[str] | None = None
+) -> Score:
+    """The best score over every independent allocation (only those with these `loads`, if given)."""
     choices = [[None] + [a.person_id for a in auditors if not conflicts(a, c)] for c in cases]
     cap = {a.person_id: target_of(a, per) for a in auditors}
-    best = (-1, -1, -1)
+    best: Score | None = None
     for combo in itertools.product(*choices):
         load = Counter(p for p in combo if p is not None)
-        if any(load[p] > cap[p] for p in load):
+        if any(load[p] > cap[p] for p in load) or (loads is not None and load != loads):
             continue
-        full = sum(load[p] == cap[p] for p in cap)
-        flagged = sum(c.flagged for c, p in zip(cases, combo, strict=True) if p is not None)
-        best = max(best, (sum(load.values()), full, flagged))
+        candidate = score(combo, auditors, cases, per)
+        best = candidate if best is None or candidate > best else best
+    assert best is not None  # allocating nothing is always possible
     return best
-
-
-def summary(plan: AllocationPlan, auditors: Sequence[Auditor], cases: Sequence[Candidate], per: int):  # type: ignore[no-untyped-def]
-    load = Counter(a.auditor_id for a in plan.assignments)
-    full = sum(load[a.person_id] == target_of(a, per) for a in auditors)
-    return len(plan.assignments), full, sum(a.flagged for a in plan.assignments)
 
 
 @pytest.mark.parametrize("seed", range(50))
@@ -426,9 +498,25 @@ def test_random_orgs_never_break_independence_and_allocate_the_most_cases(seed: 
 
 
 @pytest.mark.parametrize("seed", range(50))
-def test_small_random_orgs_match_a_brute_force_on_cases_full_sms_and_flagged(seed: int) -> None:
+def test_small_orgs_where_everyone_can_be_full_get_the_brute_force_best_on_every_priority(seed: int) -> None:
+    rng = random.Random(2000 + seed)
+    while True:  # draw until every SM can be given their full number (deterministic per seed)
+        per = rng.choice([1, 2, 2, 3])
+        auditors, cases = random_org(rng, rng.randrange(1, 4), rng.randrange(3, 8), rng.randrange(2, 5))
+        auditors = [dataclasses.replace(a, capacity=None) for a in auditors]
+        best = brute_force(auditors, cases, per)
+        if best[1] == len(auditors):
+            break
+    plan = allocate(auditors, cases, per_auditor=per, seed=seed)
+    assert score(plan, auditors, cases, per) == best
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_small_random_orgs_get_the_best_cases_for_the_numbers_each_sm_is_given(seed: int) -> None:
     rng = random.Random(1000 + seed)
     per = rng.choice([1, 2, 2])
     auditors, cases = random_org(rng, rng.randrange(1, 5), rng.randrange(1, 8), rng.randrange(2, 5))
     plan = allocate(auditors, cases, per_auditor=per, seed=seed)
-    assert summary(plan, auditors, cases, per) == brute_force_best(auditors, cases, per)
+    loads = Counter(a.auditor_id for a in plan.assignments)
+    assert score(plan, auditors, cases, per) == brute_force(auditors, cases, per, loads=loads)
+    assert score(plan, auditors, cases, per)[0] == brute_force(auditors, cases, per)[0]

@@ -1,0 +1,143 @@
+"""Slack listeners for case proposals: /propose-case, /qmf propose, /qmf proposals, the "Propose a case",
+"Edit" and "Withdraw" buttons, and the proposal modal. The rules live in bot.proposals."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import IntegrityError
+
+from bot import proposals
+from bot.blocks.common import notice_view
+from bot.blocks.proposals import ProposalIds, ProposalMeta
+from bot.errors import NotPermitted, QmfError
+from bot.runtime import Runtime
+from handlers.common import CommandCall, reply_for, subcommand, submit_modal, view_values
+
+log = logging.getLogger(__name__)
+
+
+def _open_modal(rt: Runtime, client: WebClient, *, trigger_id: str, user: str,
+                proposal_id: int | None = None) -> None:
+    with rt.db.session() as session:
+        view = proposals.proposal_view(session, actor=user, now=rt.now(), calendar=rt.calendar(session),
+                                       policy=rt.policy(session), proposal_id=proposal_id)
+    client.views_open(trigger_id=trigger_id, view=view)
+
+
+def _tell(body: dict[str, Any], client: WebClient, respond: Respond, text: str,
+          title: str = "QMF Bot") -> None:
+    """Answer where the person pressed: in the conversation if there is one, else in a small modal
+    (App Home and modals have no response_url)."""
+    if body.get("response_url"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    elif body.get("trigger_id"):
+        client.views_open(trigger_id=body["trigger_id"], view=notice_view(title, text))
+
+
+def _open_or_explain(rt: Runtime, body: dict[str, Any], client: WebClient, respond: Respond, *, user: str,
+                     proposal_id: int | None = None) -> None:
+    try:
+        _open_modal(rt, client, trigger_id=body.get("trigger_id", ""), user=user, proposal_id=proposal_id)
+    except Exception as exc:  # noqa: BLE001 - a refusal or failure gets words, never a traceback
+        _tell(body, client, respond, reply_for(exc))
+
+
+def _proposal_id(body: dict[str, Any]) -> int | None:
+    try:
+        return int((body.get("actions") or [{}])[0].get("value") or "")
+    except ValueError:
+        return None
+
+
+@subcommand("propose", "propose", "propose a case for this quarter's learning audits", order=10)
+def qmf_propose(call: CommandCall) -> None:
+    try:
+        _open_modal(call.rt, call.client, trigger_id=call.trigger_id, user=call.user_id)
+    except QmfError as exc:
+        call.reply(exc.message)
+
+
+@subcommand("proposals", "proposals", "your case proposals this quarter, to edit or withdraw", order=11)
+def qmf_proposals(call: CommandCall) -> None:
+    with call.rt.db.session() as session:
+        text, blocks = proposals.your_proposals(session, actor=call.user_id, now=call.rt.now(),
+                                                calendar=call.rt.calendar(session))
+    call.reply(text, blocks)
+
+
+def register(app: App, rt: Runtime) -> None:
+    @app.command("/propose-case")
+    def propose_case(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        _open_or_explain(rt, body, client, respond, user=body["user_id"])
+
+    @app.action(ProposalIds.PROPOSE.value)
+    def propose_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        _open_or_explain(rt, body, client, respond, user=body["user"]["id"])
+
+    @app.action(ProposalIds.EDIT.value)
+    def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        _open_or_explain(rt, body, client, respond, user=body["user"]["id"], proposal_id=_proposal_id(body))
+
+    @app.action(ProposalIds.WITHDRAW.value)
+    def withdraw_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        user = body["user"]["id"]
+        try:
+            with rt.db.session() as session:
+                words = proposals.withdraw_proposal(session, actor=user, proposal_id=_proposal_id(body),
+                                                    now=rt.now(), calendar=rt.calendar(session))
+        except Exception as exc:  # noqa: BLE001
+            _tell(body, client, respond, reply_for(exc))
+            return
+        _tell(body, client, respond, words, title="Withdrawn")
+
+    @app.action(ProposalIds.TEAM.value)
+    def team_chosen(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """The team manager follows the chosen team; everything typed so far stays."""
+        ack()
+        view = body.get("view") or {}
+        meta = ProposalMeta.load(view.get("private_metadata"))
+        if meta is None:
+            return
+        form = proposals.ProposalForm.model_validate(view_values(view))
+        with rt.db.session() as session:
+            updated = proposals.refreshed_view(session, meta=meta, form=form, calendar=rt.calendar(session),
+                                               policy=rt.policy(session))
+        try:
+            client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+        except SlackApiError as exc:  # the person moved on (submitted, or changed it again): nothing lost
+            log.info("proposal modal not refreshed: %s", exc.response.get("error"))
+
+    @app.view(ProposalIds.MODAL.value)
+    def submitted(ack: Ack, body: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        view = body["view"]
+        form = proposals.ProposalForm.model_validate(view_values(view))
+        meta = ProposalMeta.load(view.get("private_metadata"))
+
+        def save() -> dict[str, Any] | None:
+            if meta is None:
+                raise NotPermitted("This form is out of date. Please open it again with `/propose-case`.")
+            for attempt in (1, 2):
+                try:
+                    with rt.db.session() as session:
+                        proposals.save_proposal(session, actor=user, form=form, proposal_id=meta.proposal_id,
+                                                now=rt.now(), calendar=rt.calendar(session),
+                                                policy=rt.policy(session))
+                    return None
+                except IntegrityError:
+                    if attempt == 2:  # a second clash is not a duplicate the check can name
+                        raise
+                except proposals.ProposalsClosed as exc:
+                    return {"response_action": "update", "view": notice_view("Proposals closed", exc.message)}
+            return None
+
+        submit_modal(ack, save, keep_open_block=ProposalIds.REASON)
