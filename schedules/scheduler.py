@@ -41,6 +41,9 @@ def build_scheduler(rt: Runtime) -> BlockingScheduler:
             id=spec.name,
             name=spec.description,
             replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
         )
     return scheduler
 

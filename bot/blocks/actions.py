@@ -14,19 +14,33 @@ from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
+    ContextBlock,
     DatePickerElement,
     InputBlock,
+    MarkdownTextObject,
     PlainTextInputElement,
     PlainTextObject,
     UserSelectElement,
 )
+from slack_sdk.models.views import View
 
-from bot.blocks.common import NO_NAMES_HINT, actions, button, context, header, section, split_text
+from bot.blocks.common import (
+    NO_NAMES_HINT,
+    actions,
+    button,
+    context,
+    header,
+    modal,
+    privacy_notice,
+    section,
+    split_text,
+)
 from bot.errors import InvalidInput
 from storage.models import Action
 
 DESCRIPTION_MAX = 3000
 MESSAGE_BLOCK_LIMIT = 50
+HINT_BLOCK = "action-hint"
 
 
 class ActionIds(StrEnum):
@@ -82,6 +96,14 @@ def action_input_blocks(initial_owner: str | None = None) -> list[Block]:
     ]
 
 
+def action_modal(*, callback_id: str, private_metadata: str | None = None, initial_owner: str | None = None,
+                 title: str = "Add an action") -> View:
+    """A ready pushed modal for one action (the privacy notice, then the three inputs)."""
+    return modal(title=title[:24], callback_id=callback_id, submit="Add action", close="Back",
+                 private_metadata=private_metadata,
+                 blocks=[privacy_notice(), *action_input_blocks(initial_owner)])
+
+
 def parse_action_values(values: dict[str, Any]) -> tuple[str, date, str]:
     """(owner, due_on, description) from ``handlers.common.view_values``; missing answers are inline errors.
 
@@ -125,6 +147,11 @@ def mark_done_button(action_id: int) -> Any:
     return button("Mark done", ActionIds.MARK_DONE.value, str(action_id), style="primary")
 
 
+def _hint(text: str) -> Block:
+    """A line about the button, dropped with the button once the action is done."""
+    return ContextBlock(block_id=HINT_BLOCK, elements=[MarkdownTextObject(text=text)])
+
+
 def _action_block(action_id: int) -> Block:
     return actions(mark_done_button(action_id), block_id=f"action-{action_id}")
 
@@ -137,7 +164,7 @@ def assigned_message(action: Action, source: str) -> tuple[str, list[Block]]:
         section(f":pushpin: *You have a new action*, {source}.\n*Due:* {due}"),
         *[section(chunk) for chunk in split_text(quote(action.description))],
         _action_block(action.id),
-        context("Press *Mark done* when it is done. `/qmf actions` lists all your open actions."),
+        _hint("Press *Mark done* when it is done. `/qmf actions` lists all your open actions."),
     ]
     return text, blocks
 
@@ -167,11 +194,11 @@ def escalation_message(action: Action, source: str, owner: str, manager_role: st
     blocks: list[Block] = [
         section(
             f":warning: *An action owned by <@{owner}> is overdue.* It was due on {due}, {source}. "
-            f"You are told as their {manager_role}."
+            f"You are told as {manager_role}."
         ),
         *[section(chunk) for chunk in split_text(quote(action.description))],
         _action_block(action.id),
-        context("Please follow it up with them; either of you can press *Mark done* once it is done."),
+        _hint("Please follow it up with them; either of you can press *Mark done* once it is done."),
     ]
     return text, blocks
 
@@ -203,6 +230,8 @@ def done_message_blocks(original: Sequence[dict[str, Any]] | None, action: Actio
         replaced = False
         for block in original:
             elements = (block.get("elements") or []) if block.get("type") == "actions" else []
+            if block.get("block_id") == HINT_BLOCK:
+                continue
             if any(isinstance(e, dict) and e.get("action_id") == ActionIds.MARK_DONE.value for e in elements):
                 if not replaced:
                     out.append(note)
