@@ -161,6 +161,10 @@ def main() -> int:
         try:
             wait_up(f"http://127.0.0.1:{qmf_port}", qmf)
             wait_up(f"http://127.0.0.1:{bare_port}", bare)
+            if os.environ.get("BENCH_PROFILE"):
+                subprocess.Popen(["py-spy", "record", "-o", os.environ["BENCH_PROFILE"], "-d", "20", "-f",
+                                  "raw", "-p", str(qmf.pid)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for name, port, is_qmf in (("bare bolt app", bare_port, False), ("qmf-bot serve", qmf_port, True)):
                 drive(f"http://127.0.0.1:{port}", fake, 60, args.users, is_qmf)  # warm up
                 results[name] = drive(f"http://127.0.0.1:{port}", fake, args.requests, args.users, is_qmf)

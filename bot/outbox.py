@@ -22,7 +22,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -104,7 +104,8 @@ def _insert(session: Session, values: dict[str, Any]) -> bool:
 class _Pace:
     tokens: float
     updated: float
-    blocked_until: float = 0.0
+    blocked_until: float = 0.0  # a 429's Retry-After
+    ready_at: float = 0.0  # when the channel may send next (token bucket or Retry-After)
 
 
 class OutboxSender:
@@ -144,7 +145,7 @@ class OutboxSender:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.poll_seconds)
+            self._wake.wait(self._idle_wait())
             self._wake.clear()
             try:
                 while not self._stop.is_set() and self.send_due() > 0:
@@ -152,6 +153,12 @@ class OutboxSender:
             except Exception:  # noqa: BLE001 - the loop must survive a database blip
                 log.exception("outbox pass failed; will retry")
                 self._stop.wait(2.0)
+
+    def _idle_wait(self) -> float:
+        """Sleep until a paced channel may send again (or the poll interval), unless kicked."""
+        clock = time.monotonic()
+        waits = [p.ready_at - clock for p in self._pace.values() if p.ready_at > clock]
+        return max(0.01, min([self.poll_seconds, *waits]))
 
     # -- one pass --------------------------------------------------------------------------
     def send_due(self, limit: int = 1000) -> int:
@@ -182,9 +189,10 @@ class OutboxSender:
             )
         if first is None:
             return None
-        wait = (first - _now()).total_seconds()
-        paced = [p.blocked_until - time.monotonic() for p in self._pace.values()]
-        return max(0.0, wait, *(w for w in paced if w > 0)) if paced else max(0.0, wait)
+        due_wait = (first - _now()).total_seconds()
+        clock = time.monotonic()
+        candidates = [w for w in (due_wait, *(p.ready_at - clock for p in self._pace.values())) if w > 0]
+        return min(candidates) if candidates else 0.0
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Send until nothing is waiting, sleeping through back-offs (tests and the demo)."""
@@ -200,20 +208,25 @@ class OutboxSender:
     def _channel_heads(self, limit: int) -> list[tuple[int, str]]:
         """The oldest unsent message of each channel, if it is due and the channel is not paced."""
         now = _now()
+        clock = time.monotonic()
+        waiting = ("pending", "sending")
+        first = (
+            select(func.min(OutboxMessage.id).label("id"))
+            .where(OutboxMessage.status.in_(waiting))
+            .group_by(OutboxMessage.channel)
+            .subquery()
+        )
         with self.db.sessions() as session:
             rows = session.execute(
                 select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.status, OutboxMessage.not_before)
-                .where(OutboxMessage.status.in_(("pending", "sending")))
+                .join(first, OutboxMessage.id == first.c.id)
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             ).all()
-        seen: set[str] = set()
         heads: list[tuple[int, str]] = []
         for row_id, channel, status, not_before in rows:
-            if channel in seen:
-                continue
-            seen.add(channel)
-            if status == "pending" and not_before <= now:
+            pace = self._pace.get(channel)
+            if status == "pending" and not_before <= now and (pace is None or pace.ready_at <= clock):
                 heads.append((row_id, channel))
         return heads
 
@@ -236,20 +249,21 @@ class OutboxSender:
         if pace is None:
             pace = self._pace[channel] = _Pace(tokens=float(self.burst), updated=clock)
         if clock < pace.blocked_until:
+            pace.ready_at = pace.blocked_until
             return pace.blocked_until - clock
         pace.tokens = min(float(self.burst), pace.tokens + (clock - pace.updated) * self.rate)
         pace.updated = clock
         if pace.tokens >= 1.0:
             pace.tokens -= 1.0
+            pace.ready_at = clock if pace.tokens >= 1.0 else clock + (1.0 - pace.tokens) / self.rate
             return 0.0
-        return (1.0 - pace.tokens) / self.rate
+        pace.ready_at = clock + (1.0 - pace.tokens) / self.rate
+        return pace.ready_at - clock
 
     def _send_one(self, head: tuple[int, str]) -> int:
         row_id, channel = head
-        wait = self._take_token(channel)
-        if wait > 0:
-            self._defer(row_id, wait, reason=None, pending_only=True)
-            return 0
+        if self._take_token(channel) > 0:
+            return 0  # paced: the channel's ready_at says when to look again
         row = self._claim(row_id)
         if row is None:
             return 0
@@ -261,7 +275,8 @@ class OutboxSender:
             if status == 429 or status >= 500 or error in RETRYABLE_ERRORS:
                 retry_after = _retry_after(exc)
                 if status == 429:
-                    self._pace[channel].blocked_until = time.monotonic() + retry_after
+                    pace = self._pace[channel]
+                    pace.blocked_until = pace.ready_at = time.monotonic() + retry_after
                 delay = retry_after if status == 429 else _backoff(row.attempts)
                 self._release(row_id, delay, f"{status} {error}".strip())
             else:
@@ -294,15 +309,6 @@ class OutboxSender:
         return response.get("ts"), response.get("channel")
 
     # -- state changes -----------------------------------------------------------------------
-    def _defer(self, row_id: int, seconds: float, reason: str | None, pending_only: bool = False) -> None:
-        with self.db.sessions() as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
-                .values(not_before=_now() + timedelta(seconds=seconds))
-            )
-            session.commit()
-
     def _release(self, row_id: int, seconds: float, reason: str) -> None:
         log.warning("outbox message %s not sent (%s); retrying in %.1fs", row_id, reason, seconds)
         with self.db.sessions() as session:

@@ -299,12 +299,16 @@ class ProposalForm(BaseModel):
 
 
 def team_options(session: Session) -> list[TeamOption]:
-    return [
-        TeamOption(key=t.key, service_name=s.name, team_name=t.name, manager=t.team_manager.slack_id)
-        for s in directory.active_services(session)
-        for t in s.teams
-        if t.active
-    ]
+    """Every active team with its service and manager, in one query (it is on the modal-open path)."""
+    rows = session.execute(
+        select(Team.key, Service.name, Team.name, Person.slack_id)
+        .join(Service, Team.service_id == Service.id)
+        .join(Person, Team.team_manager_id == Person.id)
+        .where(Team.active, Service.active)
+        .order_by(Service.position, Service.id, Team.position, Team.id)
+    ).all()
+    return [TeamOption(key=key, service_name=service, team_name=team, manager=manager)
+            for key, service, team, manager in rows]
 
 
 def _own_team(who: directory.Who) -> Team | None:

@@ -6,8 +6,10 @@ the offline demo can hand in a fake Slack and a fixed clock.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from functools import lru_cache
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +29,21 @@ from storage.models import OrgSetting
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+
+_DEFAULT_POLICY = Policy()
+
+
+@lru_cache(maxsize=32)
+def _policy_from(raw_json: str) -> Policy:
+    """Policies are frozen; parsing one per request would be wasted work on the ack path."""
+    return Policy.model_validate(json.loads(raw_json))
+
+
+@lru_cache(maxsize=32)
+def _calendar(tz: str, extra: tuple[str, ...], start_month: int) -> WorkingCalendar:
+    """Building the bank-holiday table is slow; a calendar never changes for the same inputs."""
+    return WorkingCalendar(tz, extra_holidays=[date.fromisoformat(d) for d in extra], year_start_month=start_month)
 
 
 def system_clock() -> datetime:
@@ -73,16 +90,14 @@ class Runtime:
 
     def policy(self, session: Session) -> Policy:
         raw = session.scalar(select(OrgSetting.value).where(OrgSetting.key == "policy"))
-        return Policy.model_validate(raw) if raw else Policy()
+        return _policy_from(json.dumps(raw, sort_keys=True)) if raw else _DEFAULT_POLICY
 
     def calendar(self, session: Session) -> WorkingCalendar:
-        extra = session.scalar(select(OrgSetting.value).where(OrgSetting.key == "bank_holidays")) or []
-        policy = self.policy(session)
-        return WorkingCalendar(
-            self.settings.qmf_timezone,
-            extra_holidays=[date.fromisoformat(d) for d in extra],
-            year_start_month=policy.year_start_month,
-        )
+        rows = dict(session.execute(
+            select(OrgSetting.key, OrgSetting.value).where(OrgSetting.key.in_(("bank_holidays", "policy")))
+        ).all())
+        start_month = (rows.get("policy") or {}).get("year_start_month", 4)
+        return _calendar(self.settings.qmf_timezone, tuple(rows.get("bank_holidays") or ()), start_month)
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until listeners have finished and the outbox has nothing due (tests, demo)."""

@@ -392,6 +392,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    # The app's WebClient opens a connection per call; the default backlog of 5 drops SYNs under
+    # load and adds a 1 s retransmit to the odd call, which would be the fake's delay, not the app's.
+    request_queue_size = 256
     daemon_threads = True
     fake: FakeSlack
 

@@ -32,7 +32,11 @@ def upgrade() -> None:
     )
 
 
+    op.create_index("ix_outbox_channel_queue", "outbox", ["status", "channel", "id"], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_index("ix_outbox_channel_queue", table_name="outbox")
     op.drop_table("home_views")
     op.drop_index(op.f("ix_slack_events_received_at"), table_name="slack_events")
     op.drop_table("slack_events")

@@ -1,0 +1,457 @@
+"""Learning audits as people meet them in Slack, through signed requests: the allocation DMs, "Set up
+meeting", the case holder's reflection, the auditor's record with a pushed action, and refusals."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.sandbox.render import render_blocks
+from storage.models import LearningAudit, LearningRound, Person, Proposal, Reflection, Team, ThemeTag
+from tests.conftest import london
+
+QUARTER = "2026-27Q1"
+ALLOCATION_DAY = london(2026, 4, 20, 9)  # the first working day after the 17 April deadline
+
+# (case reference, team, case holder, proposed by, flagged): 4 services, 13 proposals.
+PROPOSALS = [
+    ("CIC-1001", "cic-north", "U0P1", "U0TM1", True),
+    ("CIC-1002", "cic-north", "U0P2", "U0SM1", False),
+    ("CIC-1003", "cic-south", "U0P4", "U0TM2", False),
+    ("CP-2001", "cp-east", "U0P6", "U0TM3", False),
+    ("CP-2002", "cp-east", "U0P7", "U0SM2", True),
+    ("CP-2003", "cp-west", "U0P9", "U0TM4", False),
+    ("CIN-3001", "cin-central", "U0P11", "U0TM5", False),
+    ("CIN-3002", "cin-central", "U0P12", "U0TM5", True),
+    ("CIN-3003", "cin-outreach", "U0P14", "U0SM3", False),
+    ("FD-4001", "fd-mash", "U0P16", "U0TM7", False),
+    ("FD-4002", "fd-mash", "U0P17", "U0SM4", False),
+    ("FD-4003", "fd-assessment", "U0P19", "U0TM8", True),
+    ("FD-4004", "fd-assessment", "U0P20", "U0TM8", False),
+]
+
+REFLECTION = {
+    "What were you trying to achieve for the child and family?": "Keep the children safe at home.",
+    "What difference did your work make, and how do you know?": "Attendance is up; school says so.",
+    "What did the child or family say?": "The eldest said she felt listened to.",
+    "What would you do differently?": "Ask health to join sooner.",
+    "What support do you need? (private to you and your team manager)": "Reflective supervision time.",
+    "Themes": ["Multi-agency working"],
+}
+
+AUDIT = {
+    "Outcomes and the difference made for the child and family": "The children stayed safely at home.",
+    "Direct service-user feedback: what was said": "Mum said the worker was honest and kind.",
+    "Who gave the feedback, or why there was none": "Mum, by phone, before the meeting.",
+    "Impact on the worker": "Confident, and proud of the direct work.",
+    "What would have been needed to improve the case?": "An earlier health referral.",
+    "Good practice to share": "Direct work tools used with the eldest child.",
+    "Wider learning for the service": "Share the direct work tools across teams.",
+    "Themes: areas to improve": ["Timeliness, drift and delay"],
+    "Themes: good practice": ["Voice and lived experience of the child"],
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    audit_id: int
+    case_ref: str
+    auditor: str
+    holder: str
+    manager: str
+    other_sm: str  # a Service Manager who is not this case's auditor
+
+
+def _person_id(session, slack_id: str) -> int:  # noqa: ANN001
+    return session.scalar(select(Person.id).where(Person.slack_id == slack_id))
+
+
+@pytest.fixture
+def case(bot) -> Case:  # noqa: ANN001
+    """The quarter's proposals made and allocated by the real job; one allocated case to follow."""
+    with bot.rt.db.session() as session:
+        calendar = bot.rt.calendar(session)
+        closes = calendar.add_working_days(date(2026, 4, 1), 10)
+        session.add(LearningRound(quarter=QUARTER, deadline=closes, audits_due=date(2026, 6, 5)))
+        for case_ref, team_key, holder, proposer, flagged in PROPOSALS:
+            team = session.scalar(select(Team).where(Team.key == team_key))
+            session.add(
+                Proposal(
+                    quarter=QUARTER,
+                    case_ref=case_ref,
+                    live_ref=case_ref,
+                    service_id=team.service_id,
+                    team_id=team.id,
+                    case_holder_id=_person_id(session, holder),
+                    team_manager_id=team.team_manager_id,
+                    proposed_by_id=_person_id(session, proposer),
+                    reason="Lots to learn from",
+                    revisit=flagged,
+                )
+            )
+    outcome = bot.run_job("allocate-learning-audits", at=ALLOCATION_DAY, seed=2026)
+    assert outcome.status == "done", outcome.summary
+    with bot.rt.db.session() as session:
+        first = session.scalar(select(LearningAudit).order_by(LearningAudit.id))
+        auditor = first.auditor.slack_id
+        other = next(s for s in ("U0SM1", "U0SM2", "U0SM3", "U0SM4") if s != auditor)
+        return Case(
+            first.id, first.case_ref, auditor, first.case_holder.slack_id, first.team_manager.slack_id, other
+        )
+
+
+def dm_about(fake, user: str, case_ref: str, button: str) -> dict[str, Any]:  # noqa: ANN001
+    """The newest DM to ``user`` about this case that carries ``button``."""
+    for message in reversed(fake.dms(user)):
+        if case_ref in (message.get("text") or "") and button in render_blocks(message.get("blocks") or []):
+            return message
+    raise AssertionError(f"{user} has no DM about {case_ref} with {button!r}")
+
+
+def stored(bot, case: Case) -> LearningAudit:  # noqa: ANN001
+    with bot.rt.db.session() as session:
+        row = session.get(LearningAudit, case.audit_id)
+        session.expunge(row)
+        return row
+
+
+def count(bot, model, *where) -> int:  # noqa: ANN001
+    with bot.rt.db.session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+# ---------------------------------------------------------------------------------------------
+# allocation DMs and the meeting
+
+
+def test_the_three_people_are_told_and_the_auditor_sets_up_the_meeting_once(bot, slack, fake, case):
+    to_auditor = dm_about(fake, case.auditor, case.case_ref, "Set up meeting")
+    seen = render_blocks(to_auditor["blocks"])
+    for expected in (
+        f"<@{case.manager}>",
+        f"<@{case.holder}>",
+        "Friday 5 June 2026",
+        "strengths-based",
+        "Record learning audit",
+    ):
+        assert expected in seen
+    assert "Start reflection" in render_blocks(
+        dm_about(fake, case.holder, case.case_ref, "Start reflection")["blocks"]
+    )
+    told = [m for m in fake.dms(case.manager) if case.case_ref in m["text"]]
+    assert len(told) == 1 and f"<@{case.auditor}>" in told[0]["text"] and "reflection" in told[0]["text"]
+
+    reply = slack.click(case.auditor, "Set up meeting", message=to_auditor)
+    assert "I've opened a group DM" in reply.text
+    [opened] = fake.calls("conversations.open")
+    assert set(str(opened.args["users"]).split(",")) == {case.auditor, case.manager, case.holder}
+    channel = stored(bot, case).meeting_channel
+    assert channel and channel.startswith("G")
+    [post] = fake.messages(channel)
+    posted = render_blocks(post["blocks"])
+    assert (
+        "meet in person" in posted and "Wider learning for the service" in posted and case.case_ref in posted
+    )
+
+    again = slack.click(case.auditor, "Set up meeting", message=to_auditor)
+    assert "already set up" in again.text
+    assert len(fake.messages(channel)) == 1
+    assert fake.problems == []
+
+
+def test_someone_else_pressing_the_auditors_buttons_is_refused_politely(bot, slack, fake, case):
+    to_auditor = dm_about(fake, case.auditor, case.case_ref, "Set up meeting")
+    for label in ("Set up meeting", "Record learning audit"):
+        reply = slack.click(case.other_sm, label, message=to_auditor)
+        assert "Sorry, only the Service Manager allocated to this learning audit" in reply.text
+    assert fake.calls("conversations.open") == []
+    assert fake.latest_view(case.other_sm) is None
+    assert stored(bot, case).meeting_channel is None
+    assert fake.problems == []
+
+
+# ---------------------------------------------------------------------------------------------
+# the reflection
+
+
+def test_the_case_holder_saves_then_amends_their_reflection(bot, slack, fake, case):
+    slack.click(
+        case.holder,
+        "Start reflection",
+        message=dm_about(fake, case.holder, case.case_ref, "Start reflection"),
+    )
+    view = fake.latest_view(case.holder)
+    assert view["title"]["text"] == "Reflection" and view["submit"]["text"] == "Save reflection"
+    assert "No names or identifying details." in json.dumps(view["blocks"])
+    reply = slack.submit(case.holder, REFLECTION)
+    assert reply.errors == {} and fake.latest_view(case.holder) is None
+    with bot.rt.db.session() as session:
+        reflection = session.scalar(select(Reflection).where(Reflection.audit_id == case.audit_id))
+        assert reflection.do_differently == "Ask health to join sooner."
+        assert reflection.themes == ["Multi-agency working"]
+    assert count(bot, ThemeTag, ThemeTag.audit_id == case.audit_id, ThemeTag.source == "reflection") == 1
+    assert any("written their reflection" in m["text"] for m in fake.dms(case.auditor))
+    support = [m for m in fake.dms(case.manager) if "support" in m["text"]]
+    assert len(support) == 1 and "Reflective supervision time." in render_blocks(support[0]["blocks"])
+
+    slack.click(
+        case.holder,
+        "View or amend reflection",
+        message=dm_about(fake, case.holder, case.case_ref, "View or amend reflection"),
+    )
+    amend = fake.latest_view(case.holder)
+    assert "Ask health to join sooner." in json.dumps(amend["blocks"])  # what they wrote, to change
+    reply = slack.submit(
+        case.holder,
+        {
+            "What would you do differently?": "Ask health and school to join sooner.",
+            "Themes": ["Risk and safety", "Multi-agency working"],
+        },
+    )
+    assert reply.errors == {}
+    with bot.rt.db.session() as session:
+        reflection = session.scalar(select(Reflection).where(Reflection.audit_id == case.audit_id))
+        assert reflection.do_differently == "Ask health and school to join sooner."
+        assert reflection.trying_to_achieve == "Keep the children safe at home."
+        tags = session.scalars(select(ThemeTag.theme).where(ThemeTag.audit_id == case.audit_id)).all()
+        assert sorted(tags) == ["Multi-agency working", "Risk and safety"]
+    assert (
+        len([m for m in fake.dms(case.holder) if "View or amend reflection" in render_blocks(m["blocks"])])
+        == 1
+    )
+    assert fake.problems == []
+
+
+def test_a_postcode_or_a_blank_answer_in_the_reflection_is_an_inline_error_and_nothing_is_stored(
+    bot, slack, fake, case
+):
+    slack.click(
+        case.holder,
+        "Start reflection",
+        message=dm_about(fake, case.holder, case.case_ref, "Start reflection"),
+    )
+    reply = slack.submit(
+        case.holder,
+        {
+            **REFLECTION,
+            "What did the child or family say?": "We moved to M1 1AE",
+            "What would you do differently?": "   ",
+        },
+    )
+    assert set(reply.errors) == {"reflection-family-said", "reflection-differently"}
+    assert "postcode" in reply.errors["reflection-family-said"]
+    assert "Please answer" in reply.errors["reflection-differently"]
+    assert fake.latest_view(case.holder) is not None  # still open, with what was typed
+    assert count(bot, Reflection) == 0
+    assert fake.problems == []
+
+
+def test_only_the_case_holder_may_open_or_submit_the_reflection_even_with_a_copied_payload(
+    bot, slack, fake, case
+):
+    start = dm_about(fake, case.holder, case.case_ref, "Start reflection")
+    refused = slack.click(case.manager, "Start reflection", message=start)
+    assert "Sorry, only the case holder" in refused.text
+    assert fake.latest_view(case.manager) is None
+
+    slack.click(case.holder, "Start reflection", message=start)
+    copied = fake.latest_view(case.holder)
+    reply = slack.submit(case.auditor, REFLECTION, view=copied)
+    assert reply.json["response_action"] == "update"
+    assert "only the case holder" in json.dumps(reply.json["view"])
+    assert count(bot, Reflection) == 0
+    assert fake.problems == []
+
+
+# ---------------------------------------------------------------------------------------------
+# the learning-audit record
+
+
+def open_audit_form(slack, fake, case: Case) -> dict[str, Any]:  # noqa: ANN001
+    slack.click(
+        case.auditor,
+        "Record learning audit",
+        message=dm_about(fake, case.auditor, case.case_ref, "Record learning audit"),
+    )
+    view = fake.latest_view(case.auditor)
+    assert view["title"]["text"] == "Learning audit" and view["submit"]["text"] == "Record audit"
+    return view
+
+
+def type_into(fake, view: dict[str, Any], block_id: str, text: str) -> None:  # noqa: ANN001
+    """What Slack's client keeps while the person types, before any submission."""
+    fake.set_view_state(view["id"], block_id, block_id, {"type": "plain_text_input", "value": text})
+
+
+def test_the_auditor_records_the_audit_with_an_action_added_in_a_pushed_modal(bot, slack, fake, case):
+    pytest.importorskip("bot.actions")
+    slack.click(
+        case.holder,
+        "Start reflection",
+        message=dm_about(fake, case.holder, case.case_ref, "Start reflection"),
+    )
+    slack.submit(case.holder, REFLECTION)
+
+    form = open_audit_form(slack, fake, case)
+    seen = render_blocks(form["blocks"])
+    assert "Attendance is up; school says so." in seen  # the reflection's summary
+    assert "Reflective supervision time." not in seen  # never the private support answer
+    assert "grade" not in json.dumps(form).lower().replace("not graded", "")
+    type_into(fake, form, "audit-outcomes", "Typed before adding the action.")
+
+    slack.click(case.auditor, "Add an action", view=form)
+    pushed = fake.latest_view(case.auditor)
+    assert pushed["title"]["text"] == "Add an action" and len(fake.views(case.auditor)) == 2
+    reply = slack.submit(
+        case.auditor,
+        {
+            "Owner": case.holder,
+            "Due date": date(2026, 6, 30),
+            "What needs to happen": "Update the chronology after each review.",
+        },
+    )
+    assert reply.errors == {}
+    [parent] = fake.views(case.auditor)
+    assert parent["id"] == form["id"]
+    assert "Update the chronology after each review." in render_blocks(parent["blocks"])
+    assert (
+        parent["state"]["values"]["audit-outcomes"]["audit-outcomes"]["value"]
+        == "Typed before adding the action."
+    )
+    assert fake.dms(case.holder)[-1]["text"].startswith("Your reflection")  # a draft is not sent yet
+
+    reply = slack.submit(case.auditor, {k: v for k, v in AUDIT.items() if not k.startswith("Outcomes")})
+    assert reply.errors == {} and fake.latest_view(case.auditor) is None
+    row = stored(bot, case)
+    assert row.status == "recorded" and row.outcomes == "Typed before adding the action."
+    assert count(bot, ThemeTag, ThemeTag.audit_id == case.audit_id, ThemeTag.source == "audit") == 2
+
+    mark_done = [m for m in fake.dms(case.holder) if m["text"].startswith("New action for you")]
+    assert len(mark_done) == 1 and "Update the chronology" in render_blocks(mark_done[0]["blocks"])
+    assert "Mark done" in render_blocks(mark_done[0]["blocks"])
+    feedback = [m for m in fake.dms(case.holder) if m["text"].startswith("The learning from the audit")]
+    assert len(feedback) == 1
+    learnt = render_blocks(feedback[0]["blocks"])
+    for expected in (
+        "Direct work tools used with the eldest child.",
+        "An earlier health referral.",
+        "Share the direct work tools across teams.",
+        "Update the chronology after each review.",
+    ):
+        assert expected in learnt
+    assert "Mum, by phone" not in learnt  # not the whole record, not the feedback source
+    to_manager = [m for m in fake.dms(case.manager) if m["text"].startswith("The learning from the audit")]
+    assert len(to_manager) == 1 and "No individual actions were set for you" in render_blocks(
+        to_manager[0]["blocks"]
+    )
+
+    again = slack.click(
+        case.auditor,
+        "Record learning audit",
+        message=dm_about(fake, case.auditor, case.case_ref, "Record learning audit"),
+    )
+    assert "already recorded on Monday 20 April 2026" in again.text
+
+    slack.click(
+        case.holder,
+        "View or amend reflection",
+        message=dm_about(fake, case.holder, case.case_ref, "View or amend reflection"),
+    )
+    read_only = fake.latest_view(case.holder)
+    assert not read_only.get("submit") and "can no longer be changed" in render_blocks(read_only["blocks"])
+    assert fake.problems == []
+
+
+def test_a_pushed_action_with_a_phone_number_is_refused_inline_and_not_drafted(bot, slack, fake, case):
+    pytest.importorskip("bot.actions")
+    from storage.models import Action
+
+    form = open_audit_form(slack, fake, case)
+    slack.click(case.auditor, "Add an action", view=form)
+    reply = slack.submit(
+        case.auditor,
+        {
+            "Owner": case.holder,
+            "Due date": date(2026, 6, 30),
+            "What needs to happen": "Ring mum on 07700 900123 weekly",
+        },
+    )
+    assert "phone number" in reply.errors["action-description"]
+    assert count(bot, Action) == 0
+    assert len(fake.views(case.auditor)) == 2
+    assert fake.problems == []
+
+
+def test_the_auditor_removes_a_drafted_action_and_keeps_what_was_typed(bot, slack, fake, case):
+    pytest.importorskip("bot.actions")
+    from storage.models import Action
+
+    form = open_audit_form(slack, fake, case)
+    type_into(fake, form, "audit-good-practice", "Kept through the removal.")
+    slack.click(case.auditor, "Add an action", view=form)
+    slack.submit(
+        case.auditor,
+        {
+            "Owner": case.manager,
+            "Due date": date(2026, 6, 30),
+            "What needs to happen": "Review the plan in supervision.",
+        },
+    )
+    assert count(bot, Action, Action.status == "draft") == 1
+    slack.click(case.auditor, "Remove", view=fake.latest_view(case.auditor))
+    parent = fake.latest_view(case.auditor)
+    assert "Review the plan in supervision." not in render_blocks(parent["blocks"])
+    assert "No actions yet." in render_blocks(parent["blocks"])
+    assert (
+        parent["state"]["values"]["audit-good-practice"]["audit-good-practice"]["value"]
+        == "Kept through the removal."
+    )
+    assert count(bot, Action) == 0
+    assert fake.problems == []
+
+
+def test_missing_answers_and_a_postcode_in_the_audit_are_inline_errors_and_nothing_is_stored(
+    bot, slack, fake, case
+):
+    open_audit_form(slack, fake, case)
+    assert "No reflection yet" in render_blocks(fake.latest_view(case.auditor)["blocks"])
+    reply = slack.submit(
+        case.auditor,
+        {
+            **AUDIT,
+            "Outcomes and the difference made for the child and family": " ",
+            "Wider learning for the service": "The family centre at SW1A 1AA helps",
+        },
+    )
+    assert set(reply.errors) == {"audit-outcomes", "audit-wider-learning"}
+    assert "postcode" in reply.errors["audit-wider-learning"]
+    assert stored(bot, case).status == "allocated"
+    assert count(bot, ThemeTag) == 0
+    assert fake.problems == []
+
+
+def test_a_copied_audit_form_submitted_by_someone_else_is_refused(bot, slack, fake, case):
+    copied = open_audit_form(slack, fake, case)
+    reply = slack.submit(case.other_sm, AUDIT, view=copied)
+    assert reply.json["response_action"] == "update"
+    assert "only the Service Manager allocated" in json.dumps(reply.json["view"])
+    assert stored(bot, case).status == "allocated"
+    assert fake.problems == []
+
+
+def test_app_home_offers_the_same_next_steps_as_the_dms(bot, slack, fake, case):
+    slack.open_home(case.holder)
+    assert "Start reflection" in render_blocks(fake.home(case.holder)["blocks"])
+    slack.click(case.holder, "Start reflection", home=True)
+    assert fake.latest_view(case.holder)["title"]["text"] == "Reflection"
+
+    slack.open_home(case.auditor)
+    slack.click(case.auditor, "Set up meeting", home=True)
+    assert stored(bot, case).meeting_channel is not None
+    assert fake.latest_view(case.auditor)["title"]["text"] == "Meeting"  # told in a modal: Home has no thread
+    assert fake.problems == []
