@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -87,18 +88,11 @@ def _import_org_file(db: Database, path: str, *, dry_run: bool, quiet: bool = Fa
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.app import create_app
-    from bot.web import create_web_app
-
     settings = _settings().require("serve")
-    rt = _runtime(settings)
-    app = create_app(settings, runtime=rt)
-    rt.sender.start()
-    try:
-        uvicorn.run(create_web_app(app), host=args.host, port=args.port, log_level="warning",
-                    access_log=False, timeout_keep_alive=30)
-    finally:
-        rt.sender.stop()
+    _runtime(settings).db.dispose()  # check the schema and load QMF_ORG_FILE once, before any worker
+    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "1"))
+    uvicorn.run("bot.web:serve_from_environment", factory=True, host=args.host, port=args.port,
+                workers=workers, log_level="warning", access_log=False, timeout_keep_alive=30)
     return 0
 
 
@@ -248,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(sub, "serve", "Run the HTTP app (POST /slack/events, GET /healthz) under uvicorn", cmd_serve)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="worker processes (default $WEB_CONCURRENCY or 1); each also sends the outbox")
     add(sub, "socket", "Run the app in Socket Mode (no public URL needed; needs SLACK_APP_TOKEN)", cmd_socket)
     add(sub, "scheduler", "Run the one process that wakes scheduled jobs", cmd_scheduler)
 

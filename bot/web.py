@@ -72,3 +72,21 @@ def create_web_app(bolt_app: App) -> Starlette:
             Route("/", root, methods=["GET"]),
         ]
     )
+
+
+def serve_from_environment() -> Starlette:
+    """uvicorn's factory for `qmf-bot serve`: each worker process builds its own app and sender."""
+    import atexit
+
+    from bot.app import create_app
+    from bot.runtime import build_runtime
+    from bot.settings import load_settings
+    from storage.db import Database
+
+    settings = load_settings().require("serve")
+    rt = build_runtime(settings, database=Database(settings.database_url))
+    rt.db.ensure_schema()
+    app = create_app(settings, runtime=rt)
+    rt.sender.start()
+    atexit.register(rt.sender.stop)
+    return create_web_app(app)

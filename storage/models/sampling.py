@@ -66,7 +66,9 @@ class SampleDraw(Base):
     seed: Mapped[int]
     per_auditor: Mapped[int]
     pool: Mapped[list[Any]] = mapped_column(JSON)  # the service's register rows at draw time
-    recently_audited: Mapped[dict[str, Any]] = mapped_column(JSON)  # person -> {case_ref: iso date}
+    # the rest of the draw's inputs: {"qi": [...], "pcs": [...], "previous_pairs": [[qi, pc]],
+    # "recently_audited": {person: {case_ref: iso date}}}
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     exclusions: Mapped[list[Any]] = mapped_column(JSON)  # [{case_ref, person, reason}]
     shortfalls: Mapped[dict[str, Any]] = mapped_column(JSON)  # qi -> why they got fewer cases
     explanation: Mapped[str] = mapped_column(Text)

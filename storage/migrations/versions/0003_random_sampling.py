@@ -65,7 +65,7 @@ def upgrade() -> None:
         sa.Column("seed", sa.Integer(), nullable=False),
         sa.Column("per_auditor", sa.Integer(), nullable=False),
         sa.Column("pool", sa.JSON(), nullable=False),
-        sa.Column("recently_audited", sa.JSON(), nullable=False),
+        sa.Column("inputs", sa.JSON(), nullable=False),
         sa.Column("exclusions", sa.JSON(), nullable=False),
         sa.Column("shortfalls", sa.JSON(), nullable=False),
         sa.Column("explanation", sa.Text(), nullable=False),
