@@ -40,10 +40,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import maximum_bipartite_matching
+from bot.lazy import LazyModule, lazy_function
+
+np = LazyModule("numpy")
+linear_sum_assignment = lazy_function("scipy.optimize", "linear_sum_assignment")
+csr_matrix = lazy_function("scipy.sparse", "csr_matrix")
+maximum_bipartite_matching = lazy_function("scipy.sparse.csgraph", "maximum_bipartite_matching")
 
 _MAX_SPREAD_ROUNDS = 12
 """Each round adds at least one (SM, service) to the priced set; real quarters settle in 1-3."""

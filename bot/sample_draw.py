@@ -12,8 +12,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-import numpy as np
-from scipy.optimize import linear_sum_assignment
+from bot.lazy import LazyModule, lazy_function
+
+np = LazyModule("numpy")
+linear_sum_assignment = lazy_function("scipy.optimize", "linear_sum_assignment")
 
 EVERYONE = ""
 """`Exclusion.person` for reasons that keep every auditor off a case (it is closed)."""
