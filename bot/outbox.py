@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,6 +87,36 @@ def enqueue_file(
         "created_at": _now(),
     }
     return _insert(session, values)
+
+
+def enqueue_chart(
+    session: Session, *, channel: str, file_name: str, title: str, categories: Sequence[str],
+    series: dict[str, Sequence[float]], chart_title: str, xlabel: str = "", horizontal: bool = True,
+    text: str = "", dedupe_key: str | None = None,
+) -> bool:
+    """Queue a bar chart to be drawn by the sender and uploaded: matplotlib stays off the ack path."""
+    spec = {"title": title, "chart": {"categories": list(categories),
+                                      "series": {k: list(v) for k, v in series.items()},
+                                      "title": chart_title, "xlabel": xlabel, "horizontal": horizontal}}
+    values = {
+        "kind": "chart",
+        "channel": channel,
+        "text": text,
+        "file_name": file_name,
+        "blocks": [spec],
+        "dedupe_key": dedupe_key,
+        "not_before": _now(),
+        "created_at": _now(),
+    }
+    return _insert(session, values)
+
+
+def render_chart(spec: dict[str, Any]) -> bytes:
+    from bot.charts import bar_chart_png
+
+    chart = spec["chart"]
+    return bar_chart_png(chart["categories"], chart["series"], title=chart["title"], xlabel=chart["xlabel"],
+                         horizontal=chart["horizontal"])
 
 
 def _insert(session: Session, values: dict[str, Any]) -> bool:
@@ -289,10 +319,12 @@ class OutboxSender:
         return 1
 
     def _deliver(self, row: OutboxMessage) -> tuple[str | None, str | None]:
-        if row.kind == "upload":
-            title = (row.blocks or [{}])[0].get("title", row.file_name)
+        if row.kind in ("upload", "chart"):
+            spec = (row.blocks or [{}])[0]
+            title = spec.get("title", row.file_name)
+            content = render_chart(spec) if row.kind == "chart" else row.file_content
             response = self.client.files_upload_v2(
-                channel=row.channel, file=row.file_content, filename=row.file_name, title=title,
+                channel=row.channel, file=content, filename=row.file_name, title=title,
                 initial_comment=row.text or None,
             )
             file = (response.get("files") or [{}])[0]

@@ -715,11 +715,18 @@ def build_report(session: Session, row: SampleDraw, *, policy: Policy) -> Sample
     return SampleReport(quarter=quarter, view=view, cases=rows, complete=complete)
 
 
+def grade_chart_spec(view: blocks.ReportView) -> dict[str, Any]:
+    return {"categories": [g.label for g in Grade],
+            "series": {"Agreed grade": [view.by_grade.get(g, 0) for g in Grade]},
+            "chart_title": f"Random sample {view.quarter_label}: {view.service}", "xlabel": "Cases",
+            "horizontal": False}
+
+
 def grade_chart(view: blocks.ReportView) -> bytes:
     from bot.charts import bar_chart_png
 
-    return bar_chart_png([g.label for g in Grade], {"Agreed grade": [view.by_grade.get(g, 0) for g in Grade]},
-                         title=f"Random sample {view.quarter_label}: {view.service}", xlabel="Cases",
+    spec = grade_chart_spec(view)
+    return bar_chart_png(spec["categories"], spec["series"], title=spec["chart_title"], xlabel=spec["xlabel"],
                          horizontal=False)
 
 
@@ -737,9 +744,9 @@ def maybe_post_report(session: Session, row: SampleDraw, *, policy: Policy, now:
         return False
     text, message = blocks.report_blocks(report.view, final=True)
     outbox.enqueue(session, channel=channel, text=text, blocks=message, dedupe_key=f"sample-report:{row.quarter}")
-    outbox.enqueue_file(session, channel=channel, file_name=f"random-sample-{row.quarter}-grades.png",
-                        content=grade_chart(report.view), title=f"Random sample {report.quarter.label}: grades",
-                        dedupe_key=f"sample-report-chart:{row.quarter}")
+    outbox.enqueue_chart(session, channel=channel, file_name=f"random-sample-{row.quarter}-grades.png",
+                         title=f"Random sample {report.quarter.label}: grades", **grade_chart_spec(report.view),
+                         dedupe_key=f"sample-report-chart:{row.quarter}")
     row.report_posted_at = now
     audit.record(session, "system", "export", "sample_report", row.quarter, channel=channel)
     return True

@@ -66,8 +66,6 @@ def open_moderation(rt: Runtime, body: dict[str, Any], client: WebClient) -> Non
 
 
 def register(app: App, rt: Runtime) -> None:
-    import bot.charts  # noqa: F401  - load matplotlib now, not inside the last moderation's 3-second ack
-
     @app.action(SampleIds.RECORD_AUDIT.value)
     def on_record_audit(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
