@@ -28,13 +28,17 @@ class LocalBot:
     """Start with ``with LocalBot(database_url) as bot:``; drive with ``bot.slack``."""
 
     def __init__(self, database_url: str, *, fake: FakeSlack | None = None, start: datetime | None = None,
-                 migrate: bool = True, background_sender: bool = False) -> None:
+                 migrate: bool = True, background_sender: bool = False,
+                 per_channel_rate: float = 200.0) -> None:
         self.fake = fake or FakeSlack()
         self._own_fake = fake is None
         self.database_url = database_url
         self.clock = ShiftedClock(start)
         self.migrate = migrate
         self.background_sender = background_sender
+        # The stand-in does not rate-limit unless asked to, so the tests and the demo do not wait
+        # out Slack's 1-a-second pacing; the pacing itself is tested against a limiting fake.
+        self.per_channel_rate = per_channel_rate
         self.rt: Runtime
         self.slack: SlackDriver
         self._server: uvicorn.Server | None = None
@@ -61,6 +65,7 @@ class LocalBot:
         if self.migrate:
             db.ensure_schema() if db.is_sqlite else db.upgrade()
         self.rt = build_runtime(self.settings, clock=self.clock, database=db)
+        self.rt.sender.rate = self.per_channel_rate
         app = create_app(self.settings, runtime=self.rt)
         from bot.web import create_web_app
 

@@ -69,3 +69,31 @@ def test_a_non_qi_person_cannot_run_jobs_with_a_copied_button(slack, fake, bot):
 
     with bot.rt.db.session() as session:
         assert session.scalar(select(func.count()).select_from(JobRun)) == 0
+
+
+def test_a_long_to_do_list_is_paged_within_slacks_block_limit_and_nothing_is_cut(slack, fake, bot):
+    from datetime import date, timedelta
+
+    from bot.actions import add_action
+
+    with bot.rt.db.session() as session:
+        for n in range(60):
+            add_action(session, source_kind="learning_audit", source_id=1000 + n, owner="U0P1",
+                       description=f"Update the chronology, item {n:02d}", due_on=date(2026, 5, 1) + timedelta(days=n),
+                       created_by="U0SM2", service_id=None, quarter="2026-27Q1", today=date(2026, 4, 1))
+    bot.rt.wait_idle()
+    slack.open_home("U0P1")
+    seen: list[str] = []
+    for page in range(1, 4):
+        view = fake.home("U0P1")
+        assert len(view["blocks"]) <= 100
+        text = render_view(view)
+        assert f"Page {page} of 3" in text
+        seen += [line for line in text.splitlines() if "Update the chronology, item" in line]
+        if page < 3:
+            slack.click("U0P1", "Next page", home=True)
+    numbers = sorted({int(line.split("item ")[1][:2]) for line in seen})
+    assert numbers == list(range(60))  # every action shown once across the pages, in due-date order
+    first_page = [int(line.split("item ")[1][:2]) for line in seen[:25]]
+    assert first_page == sorted(first_page)
+    assert fake.problems == []
