@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -11,10 +12,18 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+_PYPLOT = threading.Lock()  # pyplot keeps global state: one figure at a time across threads
+
 
 def bar_chart_png(categories: Sequence[str], series: Mapping[str, Sequence[float]], *, title: str,
                   xlabel: str = "", horizontal: bool = True) -> bytes:
     """A grouped bar chart; one colour per series (e.g. this quarter vs last)."""
+    with _PYPLOT:
+        return _bar_chart_png(categories, series, title=title, xlabel=xlabel, horizontal=horizontal)
+
+
+def _bar_chart_png(categories: Sequence[str], series: Mapping[str, Sequence[float]], *, title: str,
+                   xlabel: str, horizontal: bool) -> bytes:
     count = max(1, len(categories))
     height = max(3.0, 0.45 * count * max(1, len(series)) + 1.5) if horizontal else 4.5
     fig, ax = plt.subplots(figsize=(9, height), dpi=100)

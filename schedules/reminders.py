@@ -25,6 +25,7 @@ REMINDERS: tuple[tuple[str, str, str], ...] = (
     ("actions", "bot.actions", "send_action_reminders"),
     ("random sampling", "bot.sampling", "send_sampling_reminders"),
     ("commissions", "bot.commissions", "send_commission_reminders"),
+    ("learning themes", "bot.themes", "send_theme_reminders"),
 )
 
 
