@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 METADATA_EVENT = "qmf_outbox"
 RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 LEASE = timedelta(seconds=120)
+RECOVERY_EVERY = 30.0  # seconds between looks for claims abandoned by a dead sender
 MAX_BACKOFF = 300.0
 
 
@@ -155,6 +156,7 @@ class OutboxSender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pass_lock = threading.Lock()
+        self._next_recovery = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> OutboxSender:
@@ -194,7 +196,9 @@ class OutboxSender:
     def send_due(self, limit: int = 1000) -> int:
         """Send every message that is due now; returns how many were attempted."""
         with self._pass_lock:
-            self._recover_stale()
+            if time.monotonic() >= self._next_recovery:
+                self._next_recovery = time.monotonic() + RECOVERY_EVERY
+                self._recover_stale()
             heads = self._channel_heads(limit)
             if len(heads) <= 1 or self.workers <= 1:
                 return sum(self._send_one(head) for head in heads)
