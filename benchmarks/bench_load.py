@@ -97,6 +97,7 @@ def drive(url: str, fake: FakeSlack, requests: int, users: int, qmf: bool) -> di
     budget = itertools.count(1)
 
     errors: list[str] = []
+    by_step: dict[str, list[float]] = {}
 
     def worker(index: int) -> None:
         try:
@@ -139,6 +140,7 @@ def drive(url: str, fake: FakeSlack, requests: int, users: int, qmf: bool) -> di
                     raise SystemExit(f"{step} answered {reply.status}")
                 with lock:
                     acks.append(took)
+                    by_step.setdefault(step, []).append(took)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(users)]
     started = time.monotonic()
@@ -150,7 +152,7 @@ def drive(url: str, fake: FakeSlack, requests: int, users: int, qmf: bool) -> di
         raise SystemExit("requests failed:\n" + "\n".join(errors[:10]))
     if len(acks) != requests:
         raise SystemExit(f"only {len(acks)} of {requests} requests were answered")
-    return {"acks": acks, "opens": opens, "seconds": [time.monotonic() - started]}
+    return {"acks": acks, "opens": opens, "seconds": [time.monotonic() - started], **by_step}
 
 
 def main() -> int:
@@ -193,6 +195,9 @@ def main() -> int:
         print(f"  {name:14} ack p50 {percentile(r['acks'], 50):6.1f} ms  p99 {percentile(r['acks'], 99):6.1f} ms"
               f"  max {max(r['acks']) * 1000:6.1f} ms | modal open p50 {percentile(r['opens'], 50):6.1f} ms"
               f"  p99 {percentile(r['opens'], 99):6.1f} ms | {len(r['acks']) / r['seconds'][0]:.0f} req/s")
+        print("    ack p50/p99 by request: " + ", ".join(
+            f"{step} {percentile(r[step], 50):.0f}/{percentile(r[step], 99):.0f} ms"
+            for step in ("help", "open", "submit") if step in r))
     q, b = results["qmf-bot serve"], results["bare bolt app"]
     print(f"  ratio qmf/bare: ack p99 {percentile(q['acks'], 99) / percentile(b['acks'], 99):.2f}x, "
           f"modal open p99 {percentile(q['opens'], 99) / percentile(b['opens'], 99):.2f}x "

@@ -3,7 +3,9 @@ is set), and ``slack``: the real app over HTTP with the local Slack stand-in."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import datetime
@@ -74,6 +76,7 @@ def bot(database_url: str) -> Iterator[LocalBot]:
     with LocalBot(database_url, start=london(2026, 4, 1, 9, 0)) as local:
         local.import_org(SAMPLE_ORG)
         yield local
+        assert_channels_carry_no_case_detail(local)
 
 
 @pytest.fixture
@@ -84,3 +87,20 @@ def slack(bot: LocalBot):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def fake(bot: LocalBot):  # type: ignore[no-untyped-def]
     return bot.fake
+
+
+CASE_REF = re.compile(r"\b[A-Z]{2,5}-?\d{3,10}\b")
+PERSON = re.compile(r"<@[UW][A-Z0-9]+>|\bU0[A-Z0-9]+\b")
+
+
+def assert_channels_carry_no_case_detail(local: LocalBot) -> None:
+    """Privacy, checked after every flow: nothing the bot posted in a channel (as opposed to a DM or
+    the auditor's group DM) names a case or a person."""
+    for message in local.fake.messages():
+        if not message["channel"].startswith("C") or message["channel"] == "C0GENERAL":
+            continue
+        words = json.dumps([message.get("text"), message.get("blocks")])
+        assert not CASE_REF.search(words), f"a case reference reached {message['channel']}: {words[:300]}"
+        assert not PERSON.search(words), f"a person reached {message['channel']}: {words[:300]}"
+    for upload in local.fake.files:
+        assert not CASE_REF.search(str(upload.get("initial_comment") or "") + str(upload.get("title") or ""))
