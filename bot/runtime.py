@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from functools import lru_cache
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from slack_sdk import WebClient

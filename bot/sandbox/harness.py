@@ -121,3 +121,4 @@ class LocalBot:
 
 
 SAMPLE_ORG = Path(__file__).with_name("sample_org.yaml")
+SAMPLE_CASES = Path(__file__).with_name("cases.csv")

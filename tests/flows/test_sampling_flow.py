@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +14,11 @@ from sqlalchemy import select
 from bot import sampling
 from bot.case_register import import_register, stored_policy
 from bot.grades import Grade, needs_qi_attention, sample_stats
+from bot.sandbox.harness import SAMPLE_CASES as CASES_CSV  # noqa: E402
 from storage.models import Action, AuditLogEntry
 from storage.models.sampling import CaseRegisterEntry, SampleAudit, SampledCase, SampleDraw, SampleFlag
 from tests.conftest import london
 
-CASES_CSV = Path(__file__).parent.parent / "data" / "cases.csv"
 QI = ["U0QI1", "U0QI2", "U0QI3", "U0QI4", "U0QI5"]
 PCS = ["U0PC1", "U0PC2", "U0PC3", "U0PC4", "U0PC5"]
 QUARTER_STARTS = [london(2026, 4, 1, 9, 0), london(2026, 7, 1, 9, 0), london(2026, 10, 1, 9, 0),

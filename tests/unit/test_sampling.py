@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +16,12 @@ from bot.errors import Conflict, InvalidInput, NotPermitted
 from bot.grades import Grade, sample_stats
 from bot.orgfile import load_org_file
 from bot.policy import Policy
+from bot.sandbox.harness import SAMPLE_CASES as CASES_CSV  # noqa: E402
 from bot.sandbox.harness import SAMPLE_ORG
 from schedules.calendar import Quarter, WorkingCalendar
 from storage.models import OutboxMessage
 from storage.models.sampling import CaseRegisterEntry, SampleAudit, SampledCase, SampleDraw
 
-CASES_CSV = Path(__file__).parent.parent / "data" / "cases.csv"
 HEADER = "case_ref,service,team,case_holder,team_manager,reviewing_officer,status\n"
 CALENDAR = WorkingCalendar()
 NOW = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
