@@ -221,6 +221,8 @@ def _feature(module: str, attr: str) -> Callable[[argparse.Namespace], int]:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.sandbox.demo import run_demo
 
+    logging.getLogger("schedules").setLevel(logging.WARNING)  # the transcript tells the story
+
     return run_demo(Path(args.out))
 
 
