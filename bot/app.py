@@ -34,6 +34,8 @@ def create_app(settings: Settings, client: WebClient | None = None, *, runtime: 
         message = reply_for(error)
         if not isinstance(error, QmfError):
             logger.debug("error handled: %s", type(error).__name__)
+        if body.get("type") == "event_callback" and body.get("event_id"):
+            _forget_delivery(rt, str(body["event_id"]))  # the work failed: let Slack's retry do it
         try:
             if body.get("response_url") or (body.get("response_urls") or []):
                 respond(text=message, response_type="ephemeral", replace_original=False)
@@ -71,6 +73,20 @@ def _first_delivery(rt: Runtime, event_id: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def _forget_delivery(rt: Runtime, event_id: str) -> None:
+    """Listeners run after the ack, so the middleware cannot see them fail; without this, a retry of
+    an event whose first handling failed would be dropped and the work never done."""
+    from sqlalchemy import delete
+
+    from storage.models import SlackEvent
+
+    try:
+        with rt.db.session() as session:
+            session.execute(delete(SlackEvent).where(SlackEvent.event_id == event_id))
+    except Exception:  # noqa: BLE001 - the database may be what failed; the log has the first error
+        log.exception("could not forget event %s after its handler failed", event_id)
 
 
 def runtime_of(app: App) -> Runtime:
