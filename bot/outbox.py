@@ -194,16 +194,26 @@ class OutboxSender:
 
     # -- one pass --------------------------------------------------------------------------
     def send_due(self, limit: int = 1000) -> int:
-        """Send every message that is due now; returns how many were attempted."""
+        """Send every message that is due now; returns how many were attempted.
+
+        One pass claims the head of every ready channel in one statement, posts them side by
+        side (channels have separate rate limits) and records the successes in one statement:
+        a few database round trips a pass rather than several a message.
+        """
         with self._pass_lock:
             if time.monotonic() >= self._next_recovery:
                 self._next_recovery = time.monotonic() + RECOVERY_EVERY
                 self._recover_stale()
-            heads = self._channel_heads(limit)
-            if len(heads) <= 1 or self.workers <= 1:
-                return sum(self._send_one(head) for head in heads)
-            # Different channels have separate rate limits: send their heads side by side.
-            return sum(self._pool.map(self._send_one, heads))
+            heads = [row_id for row_id, channel in self._channel_heads(limit) if self._take_token(channel) == 0]
+            rows = self._claim(heads)
+            if not rows:
+                return 0
+            if len(rows) == 1 or self.workers <= 1:
+                outcomes = [self._attempt(row) for row in rows]
+            else:
+                outcomes = list(self._pool.map(self._attempt, rows))
+            self._mark_sent([o for o in outcomes if o is not None])
+            return len(rows)
 
     def pending(self) -> int:
         with self.db.sessions() as session:
@@ -264,17 +274,19 @@ class OutboxSender:
                 heads.append((row_id, channel))
         return heads
 
-    def _claim(self, row_id: int) -> OutboxMessage | None:
+    def _claim(self, row_ids: list[int]) -> list[OutboxMessage]:
+        """Atomically take these rows (another sender may have taken some first)."""
+        if not row_ids:
+            return []
         with self.db.sessions() as session:
-            claimed = session.execute(
+            rows = list(session.scalars(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending")
+                .where(OutboxMessage.id.in_(row_ids), OutboxMessage.status == "pending")
                 .values(status="sending", claimed_at=_now(), attempts=OutboxMessage.attempts + 1)
-            ).rowcount  # type: ignore[attr-defined]
+                .returning(OutboxMessage)
+            ))
             session.commit()
-            if not claimed:
-                return None
-            return session.get(OutboxMessage, row_id)
+        return sorted(rows, key=lambda r: r.id)
 
     def _take_token(self, channel: str) -> float:
         """Seconds to wait before this channel may have another message (0 = go)."""
@@ -294,13 +306,8 @@ class OutboxSender:
         pace.ready_at = clock + (1.0 - pace.tokens) / self.rate
         return pace.ready_at - clock
 
-    def _send_one(self, head: tuple[int, str]) -> int:
-        row_id, channel = head
-        if self._take_token(channel) > 0:
-            return 0  # paced: the channel's ready_at says when to look again
-        row = self._claim(row_id)
-        if row is None:
-            return 0
+    def _attempt(self, row: OutboxMessage) -> dict[str, Any] | None:
+        """Post one claimed message; the values to mark it sent, or None if it was not sent."""
         try:
             ts, sent_channel = self._deliver(row)
         except SlackApiError as exc:
@@ -309,18 +316,18 @@ class OutboxSender:
             if status == 429 or status >= 500 or error in RETRYABLE_ERRORS:
                 retry_after = _retry_after(exc)
                 if status == 429:
-                    pace = self._pace[channel]
+                    pace = self._pace[row.channel]
                     pace.blocked_until = pace.ready_at = time.monotonic() + retry_after
                 delay = retry_after if status == 429 else _backoff(row.attempts)
-                self._release(row_id, delay, f"{status} {error}".strip())
+                self._release(row.id, delay, f"{status} {error}".strip())
             else:
-                self._fail(row_id, f"{status} {error}")
-            return 1
+                self._fail(row.id, f"{status} {error}")
+            return None
         except (OSError, TimeoutError) as exc:  # connection refused, reset, DNS, timeout
-            self._release(row_id, _backoff(row.attempts), f"connection: {type(exc).__name__}")
-            return 1
-        self._mark_sent(row_id, ts, sent_channel)
-        return 1
+            self._release(row.id, _backoff(row.attempts), f"connection: {type(exc).__name__}")
+            return None
+        return {"id": row.id, "status": "sent", "ts": ts, "sent_channel": sent_channel, "sent_at": _now(),
+                "file_content": None}
 
     def _deliver(self, row: OutboxMessage) -> tuple[str | None, str | None]:
         if row.kind in ("upload", "chart"):
@@ -363,13 +370,11 @@ class OutboxSender:
             )
             session.commit()
 
-    def _mark_sent(self, row_id: int, ts: str | None, channel: str | None) -> None:
+    def _mark_sent(self, sent: list[dict[str, Any]]) -> None:
+        if not sent:
+            return
         with self.db.sessions() as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row_id)
-                .values(status="sent", ts=ts, sent_channel=channel, sent_at=_now(), file_content=None)
-            )
+            session.execute(update(OutboxMessage), sent)  # executemany, by primary key
             session.commit()
 
     def _recover_stale(self) -> None:
