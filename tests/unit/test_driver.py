@@ -6,8 +6,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,35 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.runtime import TrackingExecutor
 from bot.sandbox.driver import SlackDriver, SubmitBlocked
 from bot.sandbox.fake_slack import FakeSlack
 
 SECRET = "secret"
-
-
-class IdleExecutor(ThreadPoolExecutor):
-    """Bolt's listener pool, which can say when all listeners have finished."""
-
-    def __init__(self) -> None:
-        super().__init__(max_workers=8)
-        self._pending = 0
-        self._idle = threading.Condition()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        with self._idle:
-            self._pending += 1
-        future = super().submit(fn, *args, **kwargs)
-        future.add_done_callback(self._done)
-        return future
-
-    def _done(self, _future: Future[Any]) -> None:
-        with self._idle:
-            self._pending -= 1
-            self._idle.notify_all()
-
-    def wait_idle(self) -> None:
-        with self._idle:
-            self._idle.wait_for(lambda: self._pending == 0, timeout=10)
 
 
 def text_input(block_id: str, label: str, **element: Any) -> dict[str, Any]:
@@ -137,7 +112,7 @@ class Seen:
     errors: list[str] = field(default_factory=list)
 
 
-def build_app(fake: FakeSlack, seen: Seen, executor: IdleExecutor) -> App:
+def build_app(fake: FakeSlack, seen: Seen, executor: TrackingExecutor) -> App:
     client = WebClient(token="xoxb-test", base_url=fake.base_url)
     app = App(
         token="xoxb-test",
@@ -327,7 +302,7 @@ def rig() -> Iterator[Rig]:
     fake = FakeSlack().start()
     fake.add_user("U0SM1", name="sam")
     seen = Seen()
-    executor = IdleExecutor()
+    executor = TrackingExecutor(max_workers=8)
     server, thread, url = serve(build_app(fake, seen, executor))
     driver = SlackDriver(url, SECRET, fake, wait_idle=executor.wait_idle)
     try:
