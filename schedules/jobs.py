@@ -140,6 +140,10 @@ def run_job(rt: Runtime, name: str, *, at: datetime | None = None, dry_run: bool
         except NotDue as why:
             session.rollback()
             return JobOutcome(name, "not-due", None, str(why))
+        if dry_run:  # show what the job would do now, even for a period already done; keep nothing
+            summary = spec.run(ctx)
+            session.rollback()
+            return JobOutcome(name, "dry-run", period, summary)
         done = session.scalar(select(JobRun).where(JobRun.job == name, JobRun.period == period))
         if done is not None:
             session.rollback()
@@ -153,9 +157,6 @@ def run_job(rt: Runtime, name: str, *, at: datetime | None = None, dry_run: bool
             session.rollback()
             return JobOutcome(name, "already-done", period, "Another process did this period's work.")
         summary = spec.run(ctx)
-        if dry_run:
-            session.rollback()
-            return JobOutcome(name, "dry-run", period, summary)
         run.summary = summary[:4000]
         run.finished_at = utcnow()
         try:

@@ -132,3 +132,12 @@ def test_the_migrations_build_exactly_the_models(rt):
     assert differences == []
     assert rt.db.current_revision() == rt.db.head_revision()
     assert "+" not in (rt.db.head_revision() or "")  # one head: feature branches are merged
+
+
+def test_a_dry_run_after_the_period_is_done_still_shows_the_work_and_keeps_nothing(rt):
+    at = datetime(2026, 4, 2, 9, tzinfo=LONDON)
+    run_job(rt, "test-slow-job", at=at)
+    again = run_job(rt, "test-slow-job", at=at, dry_run=True)
+    assert again.status == "dry-run" and again.summary == "did the work"
+    assert _count(rt, JobRun) == 1
+    assert _count(rt, OutboxMessage) == 1
