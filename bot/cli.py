@@ -187,7 +187,9 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         raise CliError(f"there is no job called {args.name!r}; `qmf-bot jobs list` shows them all")
     settings = _settings()
     rt = _runtime(settings)
-    outcome = run_job(rt, args.name, at=_parse_at(args.at, settings.qmf_timezone), dry_run=args.dry_run)
+    options = {"seed": args.seed} if args.seed is not None else {}
+    outcome = run_job(rt, args.name, at=_parse_at(args.at, settings.qmf_timezone), dry_run=args.dry_run,
+                      options=options)
     print(outcome.line())
     if outcome.status == "done":
         _flush_outbox(rt, settings)
@@ -280,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the job's name (see `jobs list`)")
     p.add_argument("--at", help="ISO-8601 time to run as (council time if no offset), e.g. 2026-04-01T09:00")
     p.add_argument("--dry-run", action="store_true", help="print what the job would do and change nothing")
+    p.add_argument("--seed", type=int, help="the random seed for allocate-learning-audits and draw-random-sample "
+                   "(default: a new one, recorded), to replay a dry run's plan for real")
 
     report = sub.add_parser("report", help="Quarter reports: themes, sample", description="Quarter reports")
     report_sub = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
