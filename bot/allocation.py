@@ -39,10 +39,14 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.lazy import LazyModule, lazy_function
 
-np = LazyModule("numpy")
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy")  # loaded on first use: the web process never needs it
 linear_sum_assignment = lazy_function("scipy.optimize", "linear_sum_assignment")
 csr_matrix = lazy_function("scipy.sparse", "csr_matrix")
 maximum_bipartite_matching = lazy_function("scipy.sparse.csgraph", "maximum_bipartite_matching")

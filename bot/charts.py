@@ -40,12 +40,12 @@ def _bar_chart_png(categories: Sequence[str], series: Mapping[str, Sequence[floa
         ax.set_yticklabels([_wrap(c) for c in categories])
         ax.invert_yaxis()
         ax.set_xlabel(xlabel)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
     else:
         ax.set_xticks(positions)
         ax.set_xticklabels([_wrap(c, 14) for c in categories])
         ax.set_ylabel(xlabel)
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
     ax.set_title(title)
     if len(series) > 1:
         ax.legend()

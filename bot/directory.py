@@ -126,31 +126,31 @@ def import_org(session: Session, org: OrgFile) -> ImportReport:
     # divisions
     divisions = {d.name: d for d in session.scalars(select(Division))}
     seen_divisions: set[str] = set()
-    for spec in org.divisions:
-        seen_divisions.add(spec.name)
-        division = divisions.get(spec.name)
+    for dspec in org.divisions:
+        seen_divisions.add(dspec.name)
+        division = divisions.get(dspec.name)
         if division is None:
-            division = Division(name=spec.name, channel=spec.channel, active=True)
+            division = Division(name=dspec.name, channel=dspec.channel, active=True)
             session.add(division)
             session.flush()
-            divisions[spec.name] = division
-            report.add(f"+ division {spec.name}")
+            divisions[dspec.name] = division
+            report.add(f"+ division {dspec.name}")
         else:
-            imp.set_attr(division, f"division {spec.name}", "channel", spec.channel)
+            imp.set_attr(division, f"division {dspec.name}", "channel", dspec.channel)
             if not division.active:
                 division.active = True
-                report.add(f"~ division {spec.name}: active again")
-        wanted = [use(s).id for s in spec.leadership_team]
-        current = {leader.person_id: leader for leader in division.leaders}
+                report.add(f"~ division {dspec.name}: active again")
+        wanted = [use(s).id for s in dspec.leadership_team]
+        current_leaders = {leader.person_id: leader for leader in division.leaders}
         for position, person_id in enumerate(wanted):
-            if person_id in current:
-                current.pop(person_id).position = position
+            if person_id in current_leaders:
+                current_leaders.pop(person_id).position = position
             else:
                 division.leaders.append(DivisionLeader(person_id=person_id, position=position))
-                report.add(f"+ {spec.name} leadership team: {_slack(imp, person_id)}")
-        for leader in current.values():
+                report.add(f"+ {dspec.name} leadership team: {_slack(imp, person_id)}")
+        for leader in current_leaders.values():
             division.leaders.remove(leader)
-            report.add(f"- {spec.name} leadership team: {_slack(imp, leader.person_id)}")
+            report.add(f"- {dspec.name} leadership team: {_slack(imp, leader.person_id)}")
     for name, division in divisions.items():
         if name not in seen_divisions and division.active:
             division.active = False
@@ -161,31 +161,31 @@ def import_org(session: Session, org: OrgFile) -> ImportReport:
     teams = {t.key: t for t in session.scalars(select(Team))}
     seen_services: set[str] = set()
     seen_teams: set[str] = set()
-    for s_pos, spec in enumerate(org.services):
-        seen_services.add(spec.key)
-        manager = use(spec.service_manager)
-        division = divisions[spec.division]
-        service = services.get(spec.key)
+    for s_pos, sspec in enumerate(org.services):
+        seen_services.add(sspec.key)
+        manager = use(sspec.service_manager)
+        division = divisions[sspec.division]
+        service = services.get(sspec.key)
         if service is None:
-            service = Service(key=spec.key, name=spec.name, division_id=division.id,
-                              service_manager_id=manager.id, channel=spec.channel, position=s_pos)
+            service = Service(key=sspec.key, name=sspec.name, division_id=division.id,
+                              service_manager_id=manager.id, channel=sspec.channel, position=s_pos)
             session.add(service)
             session.flush()
-            services[spec.key] = service
-            report.add(f"+ service {spec.key} ({spec.name})")
+            services[sspec.key] = service
+            report.add(f"+ service {sspec.key} ({sspec.name})")
         else:
-            label = f"service {spec.key}"
-            imp.set_attr(service, label, "name", spec.name)
+            label = f"service {sspec.key}"
+            imp.set_attr(service, label, "name", sspec.name)
             imp.set_attr(service, label, "division_id", division.id,
-                         (_division_name(divisions, service.division_id), spec.division))
+                         (_division_name(divisions, service.division_id), sspec.division))
             imp.set_attr(service, label, "service_manager_id", manager.id,
-                         (_slack(imp, service.service_manager_id), spec.service_manager))
-            imp.set_attr(service, label, "channel", spec.channel)
+                         (_slack(imp, service.service_manager_id), sspec.service_manager))
+            imp.set_attr(service, label, "channel", sspec.channel)
             service.position = s_pos
             if not service.active:
                 service.active = True
                 report.add(f"~ {label}: active again")
-        for t_pos, tspec in enumerate(spec.teams):
+        for t_pos, tspec in enumerate(sspec.teams):
             seen_teams.add(tspec.key)
             tm = use(tspec.team_manager)
             team = teams.get(tspec.key)
@@ -195,12 +195,12 @@ def import_org(session: Session, org: OrgFile) -> ImportReport:
                 session.add(team)
                 session.flush()
                 teams[tspec.key] = team
-                report.add(f"+ team {tspec.key} ({tspec.name}) in {spec.key}")
+                report.add(f"+ team {tspec.key} ({tspec.name}) in {sspec.key}")
             else:
                 label = f"team {tspec.key}"
                 imp.set_attr(team, label, "name", tspec.name)
                 imp.set_attr(team, label, "service_id", service.id,
-                             (_service_key(services, team.service_id), spec.key))
+                             (_service_key(services, team.service_id), sspec.key))
                 imp.set_attr(team, label, "team_manager_id", tm.id,
                              (_slack(imp, team.team_manager_id), tspec.team_manager))
                 team.position = t_pos
@@ -208,14 +208,14 @@ def import_org(session: Session, org: OrgFile) -> ImportReport:
                     team.active = True
                     report.add(f"~ {label}: active again")
             wanted = [use(p).id for p in tspec.practitioners]
-            current = {m.person_id: m for m in team.members}
+            current_members = {m.person_id: m for m in team.members}
             for position, person_id in enumerate(wanted):
-                if person_id in current:
-                    current.pop(person_id).position = position
+                if person_id in current_members:
+                    current_members.pop(person_id).position = position
                 else:
                     team.members.append(TeamMember(person_id=person_id, position=position))
                     report.add(f"+ team {tspec.key} practitioner {_slack(imp, person_id)}")
-            for member in current.values():
+            for member in current_members.values():
                 team.members.remove(member)
                 report.add(f"- team {tspec.key} practitioner {_slack(imp, member.person_id)}")
     for key, team in teams.items():

@@ -126,9 +126,9 @@ def _insert(session: Session, values: dict[str, Any]) -> bool:
         session.add(OutboxMessage(**values))
         session.flush()
         return True
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage).values(**values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id)
-    return session.execute(stmt).scalar() is not None
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage).values(**values)
+    returning = insert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id)
+    return session.execute(returning).scalar() is not None
 
 
 @dataclass
@@ -414,8 +414,9 @@ class OutboxSender:
         except (SlackApiError, OSError) as exc:
             log.warning("could not check history for outbox message %s: %s", row.id, exc)
             raise
+        message: dict[str, Any]
         for message in history.get("messages", []):
-            metadata = message.get("metadata") or {}
+            metadata: dict[str, Any] = message.get("metadata") or {}
             if metadata.get("event_type") == METADATA_EVENT and \
                     (metadata.get("event_payload") or {}).get("outbox_id") == row.id:
                 return str(message["ts"]), channel

@@ -93,7 +93,7 @@ class Runtime:
         return _policy_from(json.dumps(raw, sort_keys=True)) if raw else _DEFAULT_POLICY
 
     def calendar(self, session: Session) -> WorkingCalendar:
-        rows = dict(session.execute(
+        rows: dict[str, Any] = dict(session.execute(
             select(OrgSetting.key, OrgSetting.value).where(OrgSetting.key.in_(("bank_holidays", "policy")))
         ).all())
         start_month = (rows.get("policy") or {}).get("year_start_month", 4)

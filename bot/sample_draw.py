@@ -11,10 +11,14 @@ import random
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from bot.lazy import LazyModule, lazy_function
 
-np = LazyModule("numpy")
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy")  # loaded on first use: the web process never needs it
 linear_sum_assignment = lazy_function("scipy.optimize", "linear_sum_assignment")
 
 EVERYONE = ""
