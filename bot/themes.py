@@ -295,7 +295,7 @@ def _points(session: Session, quarter: str, service_id: int | None, kind: str, o
     rows = [(theme, audit_id, body) for theme, audit_id, body in found if theme is not None]
     untagged = [(audit_id, body) for theme, audit_id, body in found if theme is None]
 
-    rank = {c.theme: i for i, c in enumerate(order)}
+    rank: dict[str | None, int] = {c.theme: i for i, c in enumerate(order)}
     by_theme: dict[str | None, list[tuple[int, str]]] = {}
     for theme, audit_id, body in rows:
         by_theme.setdefault(theme, []).append((audit_id, body))
@@ -1039,10 +1039,10 @@ def digest_lines(session: Session, since: date, until: date) -> list[str]:
     if len(lines) > 1:
         parts = []
         for kind, words in (("improve", "to improve"), ("good", "good practice")):
-            top = sorted(((n, t) for (k, t), n in totals.items() if k == kind), key=lambda x: (-x[0], x[1]))
-            if top:
+            overall = sorted(((n, t) for (k, t), n in totals.items() if k == kind), key=lambda x: (-x[0], x[1]))
+            if overall:
                 parts.append(f"{words}: " + ", ".join(
-                    f"{escape(t)} ({shown.count(n)})" for n, t in top[:TOP_THEMES_IN_DIGEST]))
+                    f"{escape(t)} ({shown.count(n)})" for n, t in overall[:TOP_THEMES_IN_DIGEST]))
         if parts:
             lines.append("*Across these services*: " + "; ".join(parts))
     return lines

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -208,7 +209,7 @@ def cli_themes(args: argparse.Namespace) -> int:
             audit.record(session, "cli", "export", "learning_themes", quarter.key,
                          service=getattr(args, "service", None) or "all", format=fmt)
             if fmt == "xlsx":
-                write_xlsx(Path(output), collations, shown)
+                write_xlsx(Path(cast(str, output)), collations, shown)  # xlsx without --output refused above
                 text = None
             elif fmt == "csv":
                 text = report_csv(collations, shown)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -294,7 +294,7 @@ def edit_modal(draft_id: int, content: ThemeContent) -> View:
 def modal_line_ids(view: dict[str, object]) -> list[str]:
     """The line ids the person was offered in the submitted modal (so unseen lines keep their state)."""
     out: list[str] = []
-    for block in view.get("blocks") or []:  # type: ignore[union-attr]
+    for block in cast("list[Any]", view.get("blocks") or []):  # a view's blocks are a JSON array
         if not isinstance(block, dict) or not str(block.get("block_id", "")).startswith(ThemesAction.DROP.value):
             continue
         for option in (block.get("element") or {}).get("options") or []:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from bot.sandbox.harness import SAMPLE_ORG, LocalBot
@@ -24,8 +24,8 @@ from bot.sandbox.render import render_blocks, render_view
 LONDON = ZoneInfo("Europe/London")
 
 
-def london(*args: int) -> datetime:
-    return datetime(*args, tzinfo=LONDON)  # type: ignore[misc]
+def london(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=LONDON)
 
 
 @dataclass
@@ -130,7 +130,7 @@ class Narrator:
 
                     view = json.loads(view)
                 owner = fake.view_owner(str(call.response.get("view", {}).get("id", ""))) or "someone"
-                self._seen_by(owner, f"Modal for {self.name(owner)}", render_view(view),
+                self._seen_by(owner, f"Modal for {self.name(owner)}", render_view(cast("dict[str, Any]", view)),
                              in_transcript=visible(owner))
             if call.method == "views.publish" and call.ok:
                 view = call.args.get("view")
@@ -139,7 +139,7 @@ class Narrator:
 
                     view = json.loads(view)
                 user = str(call.args.get("user_id"))
-                self._seen_by(user, f"App Home of {self.name(user)}", render_view(view),
+                self._seen_by(user, f"App Home of {self.name(user)}", render_view(cast("dict[str, Any]", view)),
                              in_transcript=visible(user))
         self._calls_seen = len(calls)
         for f in fake.files[self._files_seen:]:

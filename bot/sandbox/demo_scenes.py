@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -360,7 +361,10 @@ def learning_audit_allocation(n: Narrator) -> None:
     from storage.models import LearningRound
 
     with p.bot.rt.db.session() as session:
-        explanation = session.get(LearningRound, QUARTER).allocation_explanation or ""
+        learning_round = session.get(LearningRound, QUARTER)
+        if learning_round is None:
+            raise LookupError(f"no learning round for {QUARTER}")
+        explanation = learning_round.allocation_explanation or ""
     n.note("Why the other proposals were not allocated (what `qmf-bot jobs run allocate-learning-audits "
            "--dry-run` explains):\n\n```\n" + explanation.strip() + "\n```")
 
@@ -414,8 +418,10 @@ def learning_audit_meetings_and_records(n: Narrator) -> None:
           lambda: p.slack.click(first.auditor, "Set up meeting",
                                 message=p.dm_with(first.auditor, "Set up meeting", first.case_ref)))
     for a in audits[1:]:
-        p.quietly(lambda a=a: p.slack.click(a.auditor, "Set up meeting",
-                                            message=p.dm_with(a.auditor, "Set up meeting", a.case_ref)))
+        def set_up(a: Audit = a) -> Any:
+            return p.slack.click(a.auditor, "Set up meeting",
+                                 message=p.dm_with(a.auditor, "Set up meeting", a.case_ref))
+        p.quietly(set_up)
     n.note("The other auditors set up their meetings the same way.")
 
     n.bot.set_time(london(2026, 4, 22, 14, 0))
@@ -425,7 +431,7 @@ def learning_audit_meetings_and_records(n: Narrator) -> None:
     p.submit(first.holder, "writes their reflection and presses *Save reflection*", _reflection(STORIES[0]))
     n.bot.set_time(london(2026, 4, 24, 11, 0))
     for a, story in zip(audits[1:], STORIES[1:], strict=True):
-        p.quietly(lambda a=a, story=story: _reflect(p, a, story))
+        p.quietly(partial(_reflect, p, a, story))
     n.note("The other seven case holders write their reflections before their meetings.")
 
     n.bot.set_time(london(2026, 5, 11, 14, 0))
@@ -450,7 +456,7 @@ def learning_audit_meetings_and_records(n: Narrator) -> None:
     for i, a in enumerate(audits[1:], 1):
         if a != second:
             action = plan_review if a == third else None
-            p.quietly(lambda a=a, i=i, action=action: _record(p, a, STORIES[i], action))
+            p.quietly(partial(_record, p, a, STORIES[i], action))
     n.note(f"The other audits are recorded by Fri 15 May; {third.auditor} adds an action for "
            f"{third.manager} on {third.case_ref}. All {len(audits)} audits of the quarter are now recorded.")
 
@@ -507,8 +513,9 @@ def learning_themes(n: Narrator) -> None:
     p.act("U0SM1", "presses *Post to channel*",
           lambda: p.slack.click("U0SM1", "Post to channel", message=draft))
     for manager in ("U0SM2", "U0SM3"):
-        p.quietly(lambda m=manager: p.slack.click(m, "Post to channel",
-                                                  message=p.dm_saying(m, "Learning themes to review")))
+        def post(m: str = manager) -> Any:
+            return p.slack.click(m, "Post to channel", message=p.dm_saying(m, "Learning themes to review"))
+        p.quietly(post)
     n.note("U0SM2 and U0SM3 post theirs too. U0SM4 is busy and leaves the Front Door/MASH draft waiting; "
            "after five working days Q&I are told.")
     n.job("send-reminders", london(escalate.year, escalate.month, escalate.day, 9, 30), only={"U0QI1"})
@@ -527,7 +534,10 @@ def _themes_days(p: Play) -> tuple[date, date]:
 
     with p.bot.rt.db.session() as session:
         calendar, policy = p.bot.rt.calendar(session), p.bot.rt.policy(session)
-        due = session.get(LearningRound, QUARTER).audits_due
+        learning_round = session.get(LearningRound, QUARTER)
+        if learning_round is None or learning_round.audits_due is None:
+            raise LookupError(f"no audits due date for {QUARTER}")
+        due = learning_round.audits_due
         review = calendar.add_working_days(due, policy.themes_review_working_days)
         return review, calendar.add_working_days(review, policy.themes_escalate_working_days)
 
@@ -689,11 +699,11 @@ def random_sample(n: Narrator) -> None:
     plan = dict(zip([c[0] for c in rest], SAMPLE_PLAN[1:], strict=True))  # SAMPLE_PLAN[0] was narrated
     for cid, _ref, q, c_pc in rest:
         for user, grade, is_pc in ((q, plan[cid][0], False), (c_pc, plan[cid][1], True)):
-            p.quietly(lambda u=user, g=grade, pc=is_pc, cid=cid: _blind_audit(p, u, cid, g, pc))
+            p.quietly(partial(_blind_audit, p, user, cid, grade, is_pc))
     n.bot.set_time(london(2026, 5, 22, 10, 0))
     last = rest[-1]
     for cid, _ref, q, _pc in rest[:-1]:
-        p.quietly(lambda q=q, cid=cid: _moderate(p, q, cid, plan[cid][2]))
+        p.quietly(partial(_moderate, p, q, cid, plan[cid][2]))
     n.note("An agreed *Inadequate* grade alerted that case's team manager and Service Manager at once and "
            "opened an improvement action for the team manager.")
     n.bot.set_time(london(2026, 5, 29, 10, 0))

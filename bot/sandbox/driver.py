@@ -268,10 +268,10 @@ def _client_checks(block: dict[str, Any], value: dict[str, Any]) -> None:
     elif etype == "url_text_input" and not str(value["value"]).startswith(("http://", "https://")):
         raise SubmitBlocked(f"{label!r} needs a web address")
     elif etype in ("multi_static_select", "multi_users_select", "multi_conversations_select"):
-        chosen = next((v for k, v in value.items() if k != "type"), [])
-        top = element.get("max_selected_items")
-        if top and len(chosen) > int(top):
-            raise SubmitBlocked(f"{label!r} takes at most {top} choices")
+        chosen: list[Any] = next((v for k, v in value.items() if k != "type"), [])
+        most = element.get("max_selected_items")
+        if most and len(chosen) > int(most):
+            raise SubmitBlocked(f"{label!r} takes at most {most} choices")
 
 
 class SlackDriver:
@@ -628,11 +628,11 @@ class SlackDriver:
             by_key.setdefault(_text(block.get("label")), block)
         chosen: dict[str, Any] = {}
         for key, given in values.items():
-            block = by_key.get(key)
-            if block is None:
+            field_block = by_key.get(key)
+            if field_block is None:
                 labels = [_text(b.get("label")) for b in inputs]
                 raise LookupError(f"modal has no field {key!r}; its fields are {labels}")
-            chosen[str(block["block_id"])] = given
+            chosen[str(field_block["block_id"])] = given
         state: dict[str, dict[str, Any]] = {
             k: dict(v) for k, v in (current.get("state") or {}).get("values", {}).items()
         }

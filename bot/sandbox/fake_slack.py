@@ -26,7 +26,7 @@ from email.parser import BytesParser
 from email.policy import HTTP as HTTP_POLICY
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from slack_sdk.models.blocks import Block
@@ -252,7 +252,7 @@ def block_issues(blocks: Any, *, limit: int, where: str, code: str = "invalid_bl
             parsed.to_dict()  # validates the block and, recursively, every element and text object
         except Exception as exc:
             issues.append(Issue(code, f"{label}: {exc}"))
-        action_ids = [
+        action_ids: list[Any] = [
             e.get("action_id")
             for e in (raw.get("elements") or [])
             if isinstance(e, dict) and e.get("action_id") is not None
@@ -747,6 +747,8 @@ class FakeSlack:
                 self.problems.extend(_sentence_of(issues))
                 if self.strict or not isinstance(new_view, dict):
                     return
+            # view_issues flags anything but a dict, and that returned above, so new_view is a dict here.
+            new_view = cast("dict[str, Any]", new_view)
             if action == "update":
                 self._replace_view(record, new_view)
             else:
@@ -943,7 +945,8 @@ class FakeSlack:
         return out
 
     def _store_message(self, channel: str, args: dict[str, Any]) -> dict[str, Any]:
-        blocks = copy.deepcopy(args.get("blocks")) if args.get("blocks") else []
+        given_blocks = args.get("blocks")
+        blocks: list[Any] = copy.deepcopy(given_blocks) if given_blocks else []
         self._fill_ids(blocks)
         m = {
             "channel": channel,
@@ -1062,7 +1065,8 @@ class FakeSlack:
             )
             for part in message.iter_parts():
                 name = part.get_param("name", header="content-disposition")
-                payload = part.get_payload(decode=True) or b""
+                # decode=True gives the part's bytes (or None for a nested multipart), never a Message.
+                payload = cast("bytes | None", part.get_payload(decode=True)) or b""
                 args[str(name)] = payload if part.get_filename() else payload.decode("utf-8")
         elif raw:
             try:
@@ -1321,6 +1325,7 @@ class FakeSlack:
         issues = view_issues(view, kinds={"modal"}, where="views.open")
         trigger = self._take_trigger(args.get("trigger_id") or args.get("interactivity_pointer"))
         self._enforce("views.open", issues)
+        view = cast("dict[str, Any]", view)  # _enforce refused anything that is not a dict
         external_id = view.get("external_id") if isinstance(view, dict) else None
         if external_id and any(
             r.view.get("external_id") == external_id for r in self._views.values() if r.open
@@ -1334,6 +1339,7 @@ class FakeSlack:
         issues = view_issues(view, kinds={"modal"}, where="views.push")
         trigger = self._take_trigger(args.get("trigger_id") or args.get("interactivity_pointer"))
         self._enforce("views.push", issues)
+        view = cast("dict[str, Any]", view)  # _enforce refused anything that is not a dict
         stack = self._stacks[trigger.user_id]
         if not stack:
             self._enforce(
