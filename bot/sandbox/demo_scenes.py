@@ -812,6 +812,18 @@ def _run_cli(fn: Callable[[argparse.Namespace], int], **args: Any) -> str:
 
 
 @scene
+def app_home(n: Narrator) -> None:
+    n.chapter("App Home: what is yours to do now",
+              "Everyone who opens the bot's Home tab sees what is theirs to do, in order of due date, with "
+              "the button for each, and what is coming; Q&I and admins also see the quarter's progress "
+              "across services and the jobs they may run.")
+    n.bot.set_time(london(2026, 5, 11, 9, 0))
+    slack = n.bot.slack
+    for who in ("U0P4", "U0TM1", "U0QI1"):
+        n.act(who, "opens QMF Bot's Home tab", partial(slack.open_home, who), only={who})
+
+
+@scene
 def quarter_reports(n: Narrator) -> None:
     import importlib.util
 
