@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from bot.orgfile import Division as DivisionSpec
 from bot.orgfile import Forum as ForumSpec
@@ -388,6 +389,8 @@ class Who:
     teams_managed: list[Team] = field(default_factory=list)
     teams_member: list[Team] = field(default_factory=list)
     divisions_led: list[Division] = field(default_factory=list)
+    person: Person | None = field(default=None, repr=False, compare=False)
+    """The stored row when known: holding it keeps it in the session, so relationships to it load free."""
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -413,22 +416,51 @@ class Who:
         return out
 
 
+@cache
+def _who_statements() -> tuple[Select[Person, Service, Division], Select[Team, int]]:
+    """Built once: composing the statements costs more Python than running them."""
+    person_id: BindParameter[int] = bindparam("person_id")
+    person = (
+        select(Person, Service, Division)
+        .outerjoin(Service, and_(Service.service_manager_id == Person.id, Service.active))
+        .outerjoin(DivisionLeader, DivisionLeader.person_id == Person.id)
+        .outerjoin(Division, and_(Division.id == DivisionLeader.division_id, Division.active))
+        .options(joinedload(Person.roles))
+        .where(Person.slack_id == bindparam("slack_id"), Person.active)
+        .order_by(Service.position, Service.id, Division.id)
+    )
+    teams = (
+        select(Team, TeamMember.id)
+        .join(Team.service)
+        .outerjoin(TeamMember, and_(TeamMember.team_id == Team.id, TeamMember.person_id == person_id))
+        .options(contains_eager(Team.service))
+        .where(Team.active, Service.active, or_(Team.team_manager_id == person_id, TeamMember.id.is_not(None)))
+        .order_by(Service.position, Team.position, Service.id, Team.id)
+    )
+    return person, teams
+
+
 def who(session: Session, slack_id: str) -> Who:
-    person = session.scalar(select(Person).where(Person.slack_id == slack_id, Person.active))
-    if person is None:
+    """Two statements, as every request starts here: the person with their roles, services managed
+    and divisions led (a small cross product), then the teams they manage or work in, with services."""
+    person_stmt, teams_stmt = _who_statements()
+    rows = session.execute(person_stmt, {"slack_id": slack_id}).unique().all()
+    if not rows:
         return Who(slack_id=slack_id, known=False)
-    result = Who(slack_id=slack_id, known=True, roles={r.role for r in person.roles})
-    result.services_managed = list(session.scalars(
-        select(Service).where(Service.service_manager_id == person.id, Service.active).order_by(Service.position)))
-    result.teams_managed = list(session.scalars(
-        select(Team).join(Service).where(Team.team_manager_id == person.id, Team.active, Service.active)
-        .order_by(Service.position, Team.position)))
-    result.teams_member = list(session.scalars(
-        select(Team).join(TeamMember).join(Service)
-        .where(TeamMember.person_id == person.id, Team.active, Service.active)
-        .order_by(Service.position, Team.position)))
-    result.divisions_led = list(session.scalars(
-        select(Division).join(DivisionLeader).where(DivisionLeader.person_id == person.id, Division.active)))
+    person = rows[0][0]
+    result = Who(slack_id=slack_id, known=True, roles={r.role for r in person.roles}, person=person)
+    services: dict[int, Service] = {}
+    divisions: dict[int, Division] = {}
+    for _person, service, division in rows:
+        if service is not None:
+            services.setdefault(service.id, service)
+        if division is not None:
+            divisions.setdefault(division.id, division)
+    result.services_managed = list(services.values())
+    result.divisions_led = list(divisions.values())
+    membership = session.execute(teams_stmt, {"person_id": person.id}).all()
+    result.teams_managed = [team for team, _member in membership if team.team_manager_id == person.id]
+    result.teams_member = [team for team, member in membership if member is not None]
     if result.services_managed:
         result.roles.add("service_manager")
     if result.teams_managed:

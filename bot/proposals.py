@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from slack_sdk.models.views import View
-from sqlalchemy import select
+from sqlalchemy import Executable, and_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from bot import directory, outbox
 from bot.audit import record
@@ -298,15 +299,30 @@ class ProposalForm(BaseModel):
         return [] if value is None else [str(v) for v in value]
 
 
-def team_options(session: Session) -> list[TeamOption]:
-    """Every active team with its service and manager, in one query (it is on the modal-open path)."""
-    rows = session.execute(
-        select(Team.key, Service.name, Team.name, Person.slack_id)
+@cache
+def _statements() -> dict[str, Executable]:
+    """The statements of the modal-open and submission paths, built once: composing a statement
+    costs more Python than running it, and these run on every request."""
+    return {
+        "team_options": select(Team.key, Service.name, Team.name, Person.slack_id)
         .join(Service, Team.service_id == Service.id)
         .join(Person, Team.team_manager_id == Person.id)
         .where(Team.active, Service.active)
-        .order_by(Service.position, Service.id, Team.position, Team.id)
-    ).all()
+        .order_by(Service.position, Service.id, Team.position, Team.id),
+        "team": select(Team).join(Team.service).options(contains_eager(Team.service))
+        .where(Team.key == bindparam("key"), Team.active),
+        "people": select(Person).where(or_(
+            and_(Person.slack_id.in_(bindparam("slack_ids", expanding=True)), Person.active),
+            Person.id == bindparam("also_id"))),
+        "clash": select(Proposal).where(Proposal.quarter == bindparam("quarter"),
+                                        Proposal.live_ref == bindparam("case_ref"),
+                                        Proposal.id != bindparam("not_id")),
+    }
+
+
+def team_options(session: Session) -> list[TeamOption]:
+    """Every active team with its service and manager, in one query (it is on the modal-open path)."""
+    rows = session.execute(_statements()["team_options"]).all()
     return [TeamOption(key=key, service_name=service, team_name=team, manager=manager)
             for key, service, team, manager in rows]
 
@@ -334,8 +350,11 @@ def proposal_view(session: Session, *, actor: str, now: datetime, calendar: Work
         _require_open(round_, quarter, calendar)
         deadline = round_.deadline if round_ else round_dates(calendar, policy, quarter).deadline
         team = _own_team(who)
-        prefill = ProposalPrefill(team_key=team.key if team else None,
-                                  team_manager=team.team_manager.slack_id if team else None)
+        # the options already name each team's manager: no need to load the person again
+        manager = next((t.manager for t in teams if team is not None and t.key == team.key), None)
+        if team is not None and manager is None:
+            manager = team.team_manager.slack_id
+        prefill = ProposalPrefill(team_key=team.key if team else None, team_manager=manager)
     else:
         proposal = _changeable(session, who, proposal_id, calendar)
         quarter = _quarter_of(calendar, proposal.quarter)
@@ -392,10 +411,33 @@ def normalise_case_ref(text: str, policy: Policy) -> str | None:
     return None
 
 
-def _active_person(session: Session, slack_id: str | None) -> Person | None:
-    if not slack_id:
-        return None
-    return session.scalar(select(Person).where(Person.slack_id == slack_id, Person.active))
+def _team(session: Session, who: directory.Who, key: str) -> Team | None:
+    """The active team with this key, with its service: the proposer's own teams are already loaded."""
+    for team in who.teams_managed + who.teams_member:
+        if team.key == key:
+            return team
+    return session.scalar(_statements()["team"], {"key": key})
+
+
+def _people(session: Session, who: directory.Who, slack_ids: set[str],
+            also_id: int | None = None) -> dict[str, Person]:
+    """The active people with these Slack ids, in one statement (none if the proposer is all it needs).
+
+    ``also_id`` loads one more person whatever their state (the team's manager, read through
+    ``team.team_manager``), so that relationship is then answered from the session.
+    """
+    found: dict[str, Person] = {}
+    if who.person is not None and who.person.slack_id in slack_ids:
+        found[who.person.slack_id] = who.person
+    wanted = slack_ids - found.keys()
+    if not wanted and also_id is None:
+        return found
+    for person in session.scalars(_statements()["people"], {"slack_ids": sorted(wanted), "also_id": also_id}):
+        if person.slack_id in wanted and person.active:
+            found[person.slack_id] = person
+        elif person.id == also_id:
+            found.setdefault(f"id:{person.id}", person)
+    return found
 
 
 def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_id: int | None, now: datetime,
@@ -409,12 +451,14 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
     who = directory.who(session, actor)
     _require_proposer(session, who)
     editing: Proposal | None = None
+    open_round: LearningRound | None = None  # held, so ensure_round finds it in the session
     if proposal_id is not None:
         editing = _changeable(session, who, proposal_id, calendar)
         quarter = _quarter_of(calendar, editing.quarter)
     else:
         quarter = calendar.quarter(now)
-        _require_open(current_round(session, quarter.key), quarter, calendar)
+        open_round = current_round(session, quarter.key)
+        _require_open(open_round, quarter, calendar)
 
     errors: dict[str, str] = {}
     case_ref = normalise_case_ref(form.case_ref, policy)
@@ -423,19 +467,21 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
     elif case_ref is None:
         errors[ProposalIds.CASE_REF] = (f"That is not a case reference in the council's format: use the "
                                         f"case-management reference, e.g. {policy.case_reference_example}.")
-    team = directory.team_by_key(session, form.team_key) if form.team_key else None
+    team = _team(session, who, form.team_key) if form.team_key else None
     if editing is not None and team is None and form.team_key == editing.team.key:
         team = editing.team
     if team is None:
         errors[ProposalIds.TEAM] = "Please choose the service and team that hold the case."
-    holder = _active_person(session, form.case_holder)
+    people = _people(session, who, {s for s in (form.case_holder, form.team_manager) if s},
+                     also_id=team.team_manager_id if team is not None and not form.team_manager else None)
+    holder = people.get(form.case_holder) if form.case_holder else None
     if not form.case_holder:
         errors[ProposalIds.CASE_HOLDER] = "Please choose the case holder (the allocated worker)."
     elif holder is None:
         errors[ProposalIds.CASE_HOLDER] = (
             f"<@{form.case_holder}> is not in the QMF directory, so they can't be the "
             f"{CASE_HOLDER_LABEL.lower()} here. Ask {_ask_admins(session)} to add them to the org file.")
-    manager = _active_person(session, form.team_manager)
+    manager = people.get(form.team_manager) if form.team_manager else None
     if form.team_manager and manager is None:
         errors[ProposalIds.TEAM_MANAGER] = (
             f"<@{form.team_manager}> is not in the QMF directory. Leave the "
@@ -450,9 +496,8 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
         if problem:
             errors[ProposalIds.REASON] = problem
     if case_ref is not None:
-        clash = session.scalar(select(Proposal).where(
-            Proposal.quarter == quarter.key, Proposal.live_ref == case_ref,
-            Proposal.id != (editing.id if editing else -1)))
+        clash = session.scalar(_statements()["clash"], {"quarter": quarter.key, "case_ref": case_ref,
+                                                        "not_id": editing.id if editing else -1})
         if clash is not None:
             on = short_date(calendar.today(clash.created_at))
             if clash.proposed_by.slack_id == actor:
@@ -468,7 +513,7 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
     flags = {f: f in form.flags for f in FLAG_WORDS}
     round_ = ensure_round(session, calendar=calendar, policy=policy, quarter=quarter, now=now)
     if editing is None:
-        proposer = _active_person(session, actor)
+        proposer = who.person  # the same active row directory.who found for the actor
         assert proposer is not None
         proposal = Proposal(quarter=quarter.key, case_ref=case_ref, live_ref=case_ref,
                             service_id=team.service_id, team_id=team.id, case_holder_id=holder.id,
@@ -478,6 +523,7 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
         session.add(proposal)
         session.flush()
         record(session, actor, "create", "proposal", proposal.id, quarter=quarter.key, case_ref=case_ref)
+        # every column was set above and its team, service and people are in the session: no refresh
     else:
         proposal = editing
         changed = {
@@ -494,7 +540,7 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
         session.flush()
         record(session, actor, "edit", "proposal", proposal.id, quarter=quarter.key, case_ref=case_ref,
                fields=sorted(changed))
-    session.refresh(proposal)
+        session.refresh(proposal)  # its relationships still point at the old team and people
     _confirm(session, proposal, actor=actor, quarter=quarter, deadline=round_.deadline,
              edited=editing is not None, now=now, calendar=calendar)
     return proposal
