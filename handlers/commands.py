@@ -31,6 +31,7 @@ def help_blocks(unknown: str | None = None) -> tuple[str, list[Any]]:
 
 @subcommand("help", "help", "list these commands", order=0)
 def show_help(call: CommandCall) -> None:
+    """Listed like any subcommand; the router answers `help` in the ack itself, without this call."""
     text, blocks = help_blocks()
     call.reply(text, blocks)
 
@@ -56,7 +57,6 @@ def whoami(call: CommandCall) -> None:
 def register(app: App, rt: Runtime) -> None:
     @app.command("/qmf")
     def qmf(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
         text = (body.get("text") or "").strip()
         try:
             args = shlex.split(text)
@@ -64,13 +64,15 @@ def register(app: App, rt: Runtime) -> None:
             args = text.split()
         name = args[0].lower() if args else "help"
         sub = SUBCOMMANDS.get(name)
+        if sub is None or name == "help":
+            # Help needs nothing from the database: answer in the ack itself (shown only to them).
+            help_text, blocks = help_blocks(unknown=name if sub is None and args else None)
+            ack(text=help_text, blocks=blocks, response_type="ephemeral")
+            return
+        ack()
         call = CommandCall(rt=rt, user_id=body["user_id"], args=args[1:], text=text,
                            trigger_id=body.get("trigger_id", ""), channel_id=body.get("channel_id", ""),
                            respond=respond, client=client, body=body)
-        if sub is None:
-            help_text, blocks = help_blocks(unknown=name if args else None)
-            call.reply(help_text, blocks)
-            return
         try:
             sub.run(call)
         except Exception as exc:  # noqa: BLE001 - every failure gets words, never a traceback
