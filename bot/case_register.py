@@ -35,10 +35,6 @@ EmailLookup = Callable[[str], str | None]
 """Email address -> Slack user id (None if Slack does not know it)."""
 
 
-class EmailLookupUnavailable(Exception):
-    """People were given by email, but there is no Slack token to look the addresses up."""
-
-
 @dataclass(frozen=True)
 class RowError:
     line: int

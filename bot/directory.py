@@ -498,10 +498,6 @@ def service_by_key(session: Session, key: str) -> Service | None:
     return session.scalar(select(Service).where(Service.key == key, Service.active))
 
 
-def team_by_key(session: Session, key: str) -> Team | None:
-    return session.scalar(select(Team).where(Team.key == key, Team.active))
-
-
 def is_available(person: Person, on: date) -> bool:
     """Nobody is prompted while marked away."""
     return person.active and (person.away_until is None or person.away_until < on)

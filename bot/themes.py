@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -623,15 +622,11 @@ def chart_data(col: Collation, policy: Policy, *, suppress: bool, dropped: Itera
     )
 
 
-_CHART_LOCK = threading.Lock()
-
-
 def chart_png(chart: ChartData) -> bytes:
-    """The chart as PNG; one at a time, because pyplot's state is shared across listener threads."""
+    """The chart as PNG (the outbox draws the posted one from the same inputs; bot.charts serialises pyplot)."""
     from bot.charts import bar_chart_png
 
-    with _CHART_LOCK:
-        return bar_chart_png(chart.categories, {chart.this_label: chart.this_quarter, chart.last_label: chart.last_quarter},
+    return bar_chart_png(chart.categories, {chart.this_label: chart.this_quarter, chart.last_label: chart.last_quarter},
                          title=chart.title, xlabel="Learning audits raising the theme")
 
 

@@ -141,11 +141,3 @@ def submit_modal(ack: Ack, work: Callable[[], dict[str, Any] | None], *, keep_op
     else:
         ack()
     return True
-
-
-def guarded(respond: Respond, work: Callable[[], None]) -> None:
-    """Run a button's work; a refusal or failure is an ephemeral reply, never a traceback."""
-    try:
-        work()
-    except Exception as exc:  # noqa: BLE001
-        respond(text=reply_for(exc), response_type="ephemeral", replace_original=False)

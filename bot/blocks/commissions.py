@@ -598,13 +598,6 @@ def themed_commissioned_message(brief: ThemedBrief, collate_on: date) -> tuple[s
     return text, blocks
 
 
-def finding_saved_message(brief: ThemedBrief, case_ref: str, edited: bool) -> tuple[str, list[Block]]:
-    verb = "updated" if edited else "saved"
-    text = f"Your findings on {case_ref} for the themed audit \"{brief.theme}\" are {verb}."
-    return text, [section(f":white_check_mark: Your findings on *{case_ref}* for *{brief.theme}* are {verb}. "
-                          f"They will be collated for the workshop on {nice_date(brief.workshop_on)}.")]
-
-
 def _finding_line(line: FindingLine, limit: int = 400) -> str:
     return f"• *{line.case_ref}* (<@{line.auditor}>): {_clip(line.against_theory, limit)}"
 

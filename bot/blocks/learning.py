@@ -88,7 +88,6 @@ class AuditField(StrEnum):
     WIDER = "audit-wider-learning"
     IMPROVE_THEMES = "audit-improve-themes"
     GOOD_THEMES = "audit-good-themes"
-    REFLECTION_SUMMARY = "audit-reflection-summary"
     ACTIONS_HEADING = "audit-actions-heading"
     ACTIONS_BUTTONS = "audit-actions-buttons"
 
@@ -97,7 +96,6 @@ SET_UP_MEETING_LABEL = "Set up meeting"
 RECORD_AUDIT_LABEL = "Record learning audit"
 START_REFLECTION_LABEL = "Start reflection"
 AMEND_REFLECTION_LABEL = "View or amend reflection"
-VIEW_REFLECTION_LABEL = "View reflection"
 ADD_ACTION_LABEL = "Add an action"
 REMOVE_ACTION_LABEL = "Remove"
 
