@@ -6,7 +6,11 @@ default): `/qmf help`, `/propose-case` (opens the proposal modal) and the modal'
 modal-open latency (request sent -> views.open reaching Slack), their ratio to the bare app,
 and the resident memory of the `qmf-bot serve` process after the run.
 
-    python benchmarks/bench_load.py [--requests 2000] [--users 16] [--database-url URL]
+Each app is driven twice (``--think`` changes this): with no pause between a user's requests, a
+saturation test whose latencies measure throughput, and with a pause of 300 ms on average
+(exponential, the same pauses for both apps), about 50 requests a second in all.
+
+    python benchmarks/bench_load.py [--requests 2000] [--users 16] [--think S ...] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -89,7 +94,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] * 1000
 
 
-def drive(url: str, fake: FakeSlack, requests: int, users: int, qmf: bool) -> dict[str, list[float]]:
+def drive(url: str, fake: FakeSlack, requests: int, users: int, qmf: bool,
+          think: float = 0.0) -> dict[str, list[float]]:
     acks: list[float] = []
     opens: list[float] = []
     lock = threading.Lock()
@@ -109,10 +115,13 @@ def drive(url: str, fake: FakeSlack, requests: int, users: int, qmf: bool) -> di
         user = USERS[index % len(USERS)]
         driver = SlackDriver(url, SECRET, fake)
         driver.ack_deadline = 3.0
+        pause = random.Random(index)  # the same think times for both apps
         while True:
             for step in ("help", "open", "submit"):
                 if next(budget) > requests:
                     return
+                if think:
+                    time.sleep(pause.expovariate(1.0 / think))
                 started = time.monotonic()
                 if step == "help":
                     reply = driver.command(user, "/qmf", "help")
@@ -161,7 +170,11 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--database-url", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/qmf_bench_load"))
+    parser.add_argument("--think", type=float, action="append",
+                        help="mean pause in seconds between a user's requests (exponential); repeat for several "
+                             "runs; default: 0 (saturation) and 0.3")
     args = parser.parse_args()
+    thinks = args.think if args.think else [0.0, 0.3]
     prepare_database(args.database_url)
     results = {}
     # The stand-in's Block Kit validation is for the tests; here it would only add its own CPU time.
@@ -183,14 +196,25 @@ def main() -> int:
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for name, port, is_qmf in (("bare bolt app", bare_port, False), ("qmf-bot serve", qmf_port, True)):
                 drive(f"http://127.0.0.1:{port}", fake, 60, args.users, is_qmf)  # warm up
-                results[name] = drive(f"http://127.0.0.1:{port}", fake, args.requests, args.users, is_qmf)
+                for think in thinks:
+                    results[(think, name)] = drive(f"http://127.0.0.1:{port}", fake, args.requests, args.users,
+                                                   is_qmf, think)
             memory = rss_mb(qmf.pid)
         finally:
             qmf.terminate()
             bare.terminate()
             qmf.wait(10)
             bare.wait(10)
-    print(f"{args.requests} requests per app from {args.users} concurrent users (PostgreSQL):")
+    for think in thinks:
+        report(args, think, {name: r for (t, name), r in results.items() if t == think})
+    print(f"qmf-bot serve resident memory after the run: {memory:.0f} MB")
+    return 0
+
+
+def report(args: argparse.Namespace, think: float, results: dict[str, dict[str, list[float]]]) -> None:
+    pace = ("no pause between requests (saturation: the figures measure throughput)" if not think else
+            f"each pausing {think * 1000:.0f} ms on average between requests")
+    print(f"{args.requests} requests per app from {args.users} concurrent users, {pace} (PostgreSQL):")
     for name, r in results.items():
         print(f"  {name:14} ack p50 {percentile(r['acks'], 50):6.1f} ms  p99 {percentile(r['acks'], 99):6.1f} ms"
               f"  max {max(r['acks']) * 1000:6.1f} ms | modal open p50 {percentile(r['opens'], 50):6.1f} ms"
@@ -202,8 +226,7 @@ def main() -> int:
     print(f"  ratio qmf/bare: ack p99 {percentile(q['acks'], 99) / percentile(b['acks'], 99):.2f}x, "
           f"modal open p99 {percentile(q['opens'], 99) / percentile(b['opens'], 99):.2f}x "
           f"(median ack {statistics.median(q['acks']) / statistics.median(b['acks']):.2f}x)")
-    print(f"  qmf-bot serve resident memory after the run: {memory:.0f} MB")
-    return 0
+
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
 from bot.errors import QmfError
@@ -46,6 +46,13 @@ def create_app(settings: Settings, client: WebClient | None = None, *, runtime: 
         except Exception:  # noqa: BLE001 - telling the person failed too; the log has the reference
             log.exception("could not tell the person about an error")
         return None
+
+    @app.middleware
+    def shared_client(context: BoltContext, next: Any) -> BoltResponse | None:  # noqa: A002
+        """Listeners get the runtime's client, not the fresh one bolt makes per request: it keeps
+        its connections to Slack open (bot.slack_http). The app has one bot token, never changed."""
+        context["client"] = rt.client
+        return next()  # type: ignore[no-any-return]
 
     @app.middleware
     def drop_event_retries(body: dict[str, Any], next: Any) -> BoltResponse | None:  # noqa: A002

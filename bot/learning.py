@@ -158,8 +158,9 @@ def _check_themes(errors: dict[str, str], block_id: str, chosen: Sequence[str], 
 # step 4: who could audit what, from the directory
 
 
-def build_auditors(session: Session, quarter: Quarter) -> list[Auditor]:
-    """Every active Service Manager, with the services and teams they are not independent of.
+def build_auditors(session: Session, quarter: Quarter, *, away: Sequence[str] = ()) -> list[Auditor]:
+    """Every active Service Manager, with the services and teams they are not independent of,
+    except those in ``away`` (Slack ids).
 
     A Service Manager who also manages or belongs to a team elsewhere is not independent of that
     team; last quarter's services are a preference the solver weighs, not a rule.
@@ -200,7 +201,24 @@ def build_auditors(session: Session, quarter: Quarter) -> list[Auditor]:
             last_quarter_service_keys=frozenset(last.get(person.id, ())),
         )
         for person in sorted(people.values(), key=lambda p: p.slack_id)
+        if person.slack_id not in away
     ]
+
+
+def away_through(session: Session, until: date) -> dict[str, str]:
+    """Active Service Managers marked away until ``until`` or later (Slack id -> why they are left
+    out): they could not audit before the audits are due, so allocating them cases would only
+    leave those cases undone."""
+    rows = session.scalars(
+        select(Person)
+        .join(Service, Service.service_manager_id == Person.id)
+        .where(Service.active, Person.active, Person.away_until.is_not(None), Person.away_until >= until)
+    ).unique()
+    return {
+        p.slack_id: (f"marked away until {blocks.nice_date(p.away_until)}, past the audits' due date "
+                     f"of {blocks.nice_date(until)}: not allocated this quarter")
+        for p in rows if p.away_until is not None
+    }
 
 
 def live_proposals(session: Session, quarter: Quarter) -> list[Proposal]:
@@ -308,13 +326,19 @@ def allocate_learning_audits(ctx: JobContext) -> str:
             f"{quarter.label} was already allocated (seed {learning_round.allocation_seed}); nothing changed."
         )
     proposals = live_proposals(ctx.session, quarter)
-    auditors = build_auditors(ctx.session, quarter)
+    due = learning_round.audits_due or ctx.calendar.add_working_days(
+        ctx.today, ctx.policy.audit_window_working_days)
+    away = away_through(ctx.session, due)
+    auditors = build_auditors(ctx.session, quarter, away=list(away))
     plan = allocate(
         auditors,
         [candidate_for(p) for p in proposals],
         per_auditor=ctx.policy.learning_audits_per_manager,
         seed=_seed(ctx),
     )
+    for person, reason in away.items():  # reported with the others short of their cases
+        plan.short[person] = reason
+        plan.allocated_counts[person] = 0
     if ctx.dry_run:
         return plan.explain()
     result = store_allocation(

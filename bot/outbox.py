@@ -36,6 +36,7 @@ METADATA_EVENT = "qmf_outbox"
 RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 LEASE = timedelta(seconds=120)
 RECOVERY_EVERY = 30.0  # seconds between looks for claims abandoned by a dead sender
+LOOKAHEAD = 0.25  # a pass also takes messages whose channel may send within this many seconds
 MAX_BACKOFF = 300.0
 
 
@@ -156,7 +157,9 @@ class OutboxSender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pass_lock = threading.Lock()
+        self._send_at: dict[int, float] = {}
         self._next_recovery = 0.0
+        self.lookahead = LOOKAHEAD
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> OutboxSender:
@@ -187,8 +190,8 @@ class OutboxSender:
                 self._stop.wait(2.0)
 
     def _idle_wait(self) -> float:
-        """Sleep until a paced channel may send again (or the poll interval), unless kicked."""
-        clock = time.monotonic()
+        """Sleep until a paced channel comes within the look-ahead (or the poll interval), unless kicked."""
+        clock = time.monotonic() + self.lookahead
         waits = [p.ready_at - clock for p in self._pace.values() if p.ready_at > clock]
         return max(0.01, min([self.poll_seconds, *waits]))
 
@@ -196,18 +199,26 @@ class OutboxSender:
     def send_due(self, limit: int = 1000) -> int:
         """Send every message that is due now; returns how many were attempted.
 
-        One pass claims the head of every ready channel in one statement, posts them side by
-        side (channels have separate rate limits) and records the successes in one statement:
-        a few database round trips a pass rather than several a message.
+        One pass claims the head of every channel that may send now or within the look-ahead in
+        one statement, posts them side by side (channels have separate rate limits), each at its
+        channel's time, and records the successes in one statement: a few database round trips a
+        pass rather than several a message. Taking the next second's messages a little early
+        keeps a channel's messages 1 s apart however long a pass takes, instead of each waiting
+        for the pass before it to finish.
         """
         with self._pass_lock:
             if time.monotonic() >= self._next_recovery:
                 self._next_recovery = time.monotonic() + RECOVERY_EVERY
                 self._recover_stale()
-            heads = [row_id for row_id, channel in self._channel_heads(limit) if self._take_token(channel) == 0]
-            rows = self._claim(heads)
+            send_at: dict[int, float] = {}
+            for row_id, channel in self._channel_heads(limit):
+                at = self._take_token(channel, self.lookahead)
+                if at is not None:
+                    send_at[row_id] = at
+            rows = sorted(self._claim(list(send_at)), key=lambda r: (send_at[r.id], r.id))
             if not rows:
                 return 0
+            self._send_at = send_at
             if len(rows) == 1 or self.workers <= 1:
                 outcomes = [self._attempt(row) for row in rows]
             else:
@@ -252,7 +263,7 @@ class OutboxSender:
     def _channel_heads(self, limit: int) -> list[tuple[int, str]]:
         """The oldest unsent message of each channel, if it is due and the channel is not paced."""
         now = _now()
-        clock = time.monotonic()
+        clock = time.monotonic() + self.lookahead
         waiting = ("pending", "sending")
         first = (
             select(func.min(OutboxMessage.id).label("id"))
@@ -288,26 +299,43 @@ class OutboxSender:
             session.commit()
         return sorted(rows, key=lambda r: r.id)
 
-    def _take_token(self, channel: str) -> float:
-        """Seconds to wait before this channel may have another message (0 = go)."""
+    def _take_token(self, channel: str, horizon: float = 0.0) -> float | None:
+        """When (monotonic) this channel may have its next message, taking the token for it; None,
+        taking nothing, if that is more than ``horizon`` seconds away."""
         clock = time.monotonic()
         pace = self._pace.get(channel)
         if pace is None:
             pace = self._pace[channel] = _Pace(tokens=float(self.burst), updated=clock)
-        if clock < pace.blocked_until:
-            pace.ready_at = pace.blocked_until
-            return pace.blocked_until - clock
-        pace.tokens = min(float(self.burst), pace.tokens + (clock - pace.updated) * self.rate)
-        pace.updated = clock
-        if pace.tokens >= 1.0:
-            pace.tokens -= 1.0
-            pace.ready_at = clock if pace.tokens >= 1.0 else clock + (1.0 - pace.tokens) / self.rate
-            return 0.0
-        pace.ready_at = clock + (1.0 - pace.tokens) / self.rate
-        return pace.ready_at - clock
+        start = max(clock, pace.blocked_until)
+        tokens = min(float(self.burst), pace.tokens + max(0.0, start - pace.updated) * self.rate)
+        at = start if tokens >= 1.0 else start + (1.0 - tokens) / self.rate
+        if at > clock + horizon:
+            pace.ready_at = at
+            return None
+        pace.tokens = max(0.0, tokens - 1.0) if tokens >= 1.0 else 0.0
+        pace.updated = max(pace.updated, at)
+        pace.ready_at = at if pace.tokens >= 1.0 else at + (1.0 - pace.tokens) / self.rate
+        return at
+
+    def _settle(self, channel: str) -> None:
+        """Count the channel's refill from when Slack answered, not from when the message was taken.
+
+        Slack times its limit by when a message arrives, which is after the claim by however long
+        the message waited for a worker; refilling from the claim would send the next one too soon.
+        """
+        pace = self._pace.get(channel)
+        if pace is None:
+            return
+        clock = time.monotonic()
+        pace.updated = max(pace.updated, clock)
+        if pace.tokens < 1.0:
+            pace.ready_at = max(pace.ready_at, clock + (1.0 - pace.tokens) / self.rate)
 
     def _attempt(self, row: OutboxMessage) -> dict[str, Any] | None:
-        """Post one claimed message; the values to mark it sent, or None if it was not sent."""
+        """Post one claimed message at its channel's time; the values to mark it sent, or None."""
+        wait = self._send_at.get(row.id, 0.0) - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         try:
             ts, sent_channel = self._deliver(row)
         except SlackApiError as exc:
@@ -326,6 +354,7 @@ class OutboxSender:
         except (OSError, TimeoutError) as exc:  # connection refused, reset, DNS, timeout
             self._release(row.id, _backoff(row.attempts), f"connection: {type(exc).__name__}")
             return None
+        self._settle(row.channel)
         return {"id": row.id, "status": "sent", "ts": ts, "sent_channel": sent_channel, "sent_at": _now(),
                 "file_content": None}
 

@@ -147,12 +147,21 @@ def make_client(settings: Settings, *, retries: bool = True) -> WebClient:
         if retries
         else []
     )
-    return WebClient(
+    from bot.slack_http import KeepAliveWebClient
+
+    return KeepAliveWebClient(
         token=settings.slack_bot_token or "xoxb-offline",
         base_url=settings.slack_api_url,
         timeout=10,
         retry_handlers=handlers,
     )
+
+
+def sender_client(token: str | None, base_url: str) -> WebClient:
+    """The outbox's own client: no retry handlers (the outbox retries, with its own pacing)."""
+    from bot.slack_http import KeepAliveWebClient
+
+    return KeepAliveWebClient(token=token, base_url=base_url, timeout=10, retry_handlers=[])
 
 
 def build_runtime(settings: Settings, client: WebClient | None = None, *, clock: Clock = system_clock,
@@ -162,8 +171,7 @@ def build_runtime(settings: Settings, client: WebClient | None = None, *, clock:
     db = database or Database(settings.database_url)
     client = client or make_client(settings)
     rt = Runtime(settings=settings, db=db, client=client, clock=clock)
-    sender_client = WebClient(token=client.token, base_url=client.base_url, timeout=10, retry_handlers=[])
-    rt.sender = OutboxSender(db, sender_client)
+    rt.sender = OutboxSender(db, sender_client(client.token, client.base_url))
     db.after_commit.append(rt.sender.kick)
     return rt
 

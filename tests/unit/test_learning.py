@@ -369,6 +369,20 @@ def test_a_qi_person_away_is_not_sent_the_detail(rt):
         assert len(outbox_rows(session, "U0QI1")) == 1
 
 
+@pytest.mark.parametrize("back_on, allocated", [(date(2026, 7, 1), False), (date(2026, 5, 20), True)])
+def test_a_service_manager_away_past_the_due_date_is_left_out_and_qi_is_told(rt, back_on, allocated):
+    """Audits are due on 5 June: away until July, U0SM2 could do none; back in May, they can."""
+    open_round(rt)
+    with rt.db.session() as session:
+        session.scalar(select(Person).where(Person.slack_id == "U0SM2")).away_until = back_on
+    allocate(rt)
+    with rt.db.session() as session:
+        auditors = {a.auditor.slack_id for a in audits(session)}
+        assert ("U0SM2" in auditors) is allocated and len(auditors - {"U0SM2"}) >= 3
+        detail = words(outbox_rows(session, "U0QI1")[0]) if outbox_rows(session, "U0QI1") else ""
+        assert ("<@U0SM2> (0 of 2): marked away until" in detail) is not allocated
+
+
 def test_auditor_case_holder_and_team_manager_are_each_told_what_is_theirs(rt):
     open_round(rt)
     allocate(rt)

@@ -6,11 +6,11 @@ import time
 from datetime import timedelta
 
 import pytest
-from slack_sdk import WebClient
 from sqlalchemy import select, update
 
 from bot import outbox
 from bot.outbox import OutboxSender
+from bot.runtime import sender_client
 from bot.sandbox.fake_slack import FakeSlack
 from storage.models import OutboxMessage, utcnow
 
@@ -22,8 +22,7 @@ def fake():
 
 
 def sender_for(db, fake, **kwargs) -> OutboxSender:
-    client = WebClient(token="xoxb-test", base_url=fake.base_url, retry_handlers=[])
-    return OutboxSender(db, client, **kwargs)
+    return OutboxSender(db, sender_client("xoxb-test", fake.base_url), **kwargs)
 
 
 def queue(db, channel: str, texts: list[str], prefix: str = "m") -> None:
@@ -66,8 +65,7 @@ def test_nothing_is_lost_while_slack_is_down(db, fake):
 
 
 def test_a_connection_error_is_retried(db, fake):
-    client = WebClient(token="xoxb-test", base_url="http://127.0.0.1:9/api/", retry_handlers=[], timeout=1)
-    broken = OutboxSender(db, client)
+    broken = OutboxSender(db, sender_client("xoxb-test", "http://127.0.0.1:9/api/"))
     queue(db, "U0TM1", ["later"])
     broken.send_due()
     with db.session() as session:
@@ -126,6 +124,29 @@ def test_the_sender_paces_each_channel(db, fake):
     posts = [c for c in fake.calls("chat.postMessage") if c.args.get("channel") == "C0CIC"]
     gaps = [b.at - a.at for a, b in zip(posts, posts[1:], strict=False)]
     assert min(gaps) >= 0.15
+
+
+def test_many_channels_at_slacks_limit_get_no_429_and_keep_their_order(db):
+    """A pass takes the next second's messages early and posts each at its channel's time; the
+    channel's clock restarts when Slack answered, so Slack never sees two within its window."""
+    with FakeSlack(channel_rate_per_sec=2.0) as limited:
+        sender = sender_for(db, limited, per_channel_rate=2.0, burst=1)
+        channels = [f"U0M{i:03d}" for i in range(40)]
+        for channel in channels:
+            queue(db, channel, ["first", "second", "third"])
+        sender.start()
+        try:
+            deadline = time.monotonic() + 30
+            while sender.pending() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            sender.stop()
+        posts = limited.calls("chat.postMessage")
+        assert [c.status for c in posts if not c.ok] == []  # not one 429
+        for channel in channels:
+            mine = [c for c in posts if c.args.get("channel") == channel]
+            assert [c.args["text"] for c in mine] == ["first", "second", "third"]
+            assert min(b.at - a.at for a, b in zip(mine, mine[1:], strict=False)) >= 0.5
 
 
 def test_files_are_uploaded_through_the_outbox(db, fake):

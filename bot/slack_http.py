@@ -1,0 +1,86 @@
+"""A Slack Web API client that keeps its HTTP connections open.
+
+slack_sdk's ``WebClient`` opens a new TCP (and TLS) connection for every call and closes it after
+the answer. The outbox sends thousands of messages at a quarter's opening and a request handler
+opens modals on every slash command, so each thread here keeps one persistent connection per host
+and reuses it. Everything else (argument handling, ``SlackApiError``, retry handlers, 429
+``Retry-After`` headers) is slack_sdk's own: only the transport underneath changes.
+
+A connection the server closed while it sat idle is replaced and the request sent again once;
+that is the only case retried here, and the request cannot have reached Slack in it (the socket
+was already closed when the request was written, or closed before a byte of the answer came).
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import threading
+import urllib.parse
+from typing import Any
+from urllib.error import HTTPError
+from urllib.request import Request
+
+from slack_sdk import WebClient
+
+# the errors a reused connection gives when the server had already closed it
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+class KeepAliveWebClient(WebClient):
+    """``WebClient`` over persistent per-thread connections (plain HTTP or HTTPS; proxies use urllib)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._local = threading.local()
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        parts = urllib.parse.urlsplit(url)
+        if self.proxy is not None or parts.scheme not in ("http", "https"):
+            return super()._perform_urllib_http_request_internal(url, req)  # type: ignore[no-any-return]
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        headers = {k: v for k, v in req.header_items()}
+        body = req.data if isinstance(req.data, bytes) else None
+        key = (parts.scheme, parts.netloc)
+        for attempt in (1, 2):
+            conn, reused = self._connection(key)
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except _STALE:
+                self._drop(key)
+                if reused and attempt == 1:
+                    continue
+                raise
+            except BaseException:
+                self._drop(key)
+                raise
+            if resp.will_close:
+                self._drop(key)
+            charset = resp.msg.get_content_charset() or "utf-8"
+            if resp.status >= 400:
+                raise HTTPError(url, resp.status, resp.reason, resp.msg, io.BytesIO(data))
+            if resp.msg.get_content_type() == "application/gzip":
+                return {"status": resp.status, "headers": resp.msg, "body": data}
+            return {"status": resp.status, "headers": resp.msg, "body": data.decode(charset)}
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _connection(self, key: tuple[str, str]) -> tuple[http.client.HTTPConnection, bool]:
+        pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
+        conn = pool.get(key)
+        if conn is not None:
+            return conn, True
+        scheme, netloc = key
+        if scheme == "https":
+            conn = http.client.HTTPSConnection(netloc, timeout=self.timeout, context=self.ssl)
+        else:
+            conn = http.client.HTTPConnection(netloc, timeout=self.timeout)
+        pool[key] = conn
+        return conn, False
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
+        conn = pool.pop(key, None)
+        if conn is not None:
+            conn.close()
