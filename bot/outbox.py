@@ -312,7 +312,7 @@ class OutboxSender:
         if at > clock + horizon:
             pace.ready_at = at
             return None
-        pace.tokens = max(0.0, tokens - 1.0) if tokens >= 1.0 else 0.0
+        pace.tokens = max(0.0, tokens - 1.0)
         pace.updated = max(pace.updated, at)
         pace.ready_at = at if pace.tokens >= 1.0 else at + (1.0 - pace.tokens) / self.rate
         return at
