@@ -212,7 +212,7 @@ def away_through(session: Session, until: date) -> dict[str, str]:
     rows = session.scalars(
         select(Person)
         .join(Service, Service.service_manager_id == Person.id)
-        .where(Service.active, Person.active, Person.away_until.is_not(None), Person.away_until >= until)
+        .where(Service.active, Person.active, Person.away_until >= until)
     ).unique()
     return {
         p.slack_id: (f"marked away until {blocks.nice_date(p.away_until)}, past the audits' due date "
@@ -326,9 +326,7 @@ def allocate_learning_audits(ctx: JobContext) -> str:
             f"{quarter.label} was already allocated (seed {learning_round.allocation_seed}); nothing changed."
         )
     proposals = live_proposals(ctx.session, quarter)
-    due = learning_round.audits_due or ctx.calendar.add_working_days(
-        ctx.today, ctx.policy.audit_window_working_days)
-    away = away_through(ctx.session, due)
+    away = away_through(ctx.session, audits_due(learning_round, ctx.calendar, ctx.policy, ctx.today))
     auditors = build_auditors(ctx.session, quarter, away=list(away))
     plan = allocate(
         auditors,
@@ -357,6 +355,11 @@ def allocate_learning_audits(ctx: JobContext) -> str:
     return result.summary()
 
 
+def audits_due(learning_round: LearningRound, calendar: WorkingCalendar, policy: Policy, today: date) -> date:
+    """The round's due date, or the audit window counted from allocation day if it has none."""
+    return learning_round.audits_due or calendar.add_working_days(today, policy.audit_window_working_days)
+
+
 def store_allocation(
     session: Session,
     learning_round: LearningRound,
@@ -369,8 +372,7 @@ def store_allocation(
     now: datetime,
 ) -> AllocationResult:
     """LearningAudit rows for the plan, every live proposal decided, the seed and reasons kept."""
-    if learning_round.audits_due is None:
-        learning_round.audits_due = calendar.add_working_days(today, policy.audit_window_working_days)
+    learning_round.audits_due = audits_due(learning_round, calendar, policy, today)
     by_id = {p.id: p for p in proposals}
     people = {
         p.slack_id: p
