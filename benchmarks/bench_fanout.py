@@ -57,7 +57,7 @@ from sqlalchemy import event, func, select, text  # noqa: E402
 from bot.directory import import_org  # noqa: E402
 from bot.orgfile import Division, OrgFile, People, Service, Team  # noqa: E402
 from bot.outbox import OutboxSender  # noqa: E402
-from bot.runtime import ShiftedClock, build_runtime, sender_client  # noqa: E402
+from bot.runtime import ShiftedClock, build_runtime, sender_client, tune_interpreter  # noqa: E402
 from bot.sandbox.fake_slack import FakeSlack  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from schedules.jobs import run_job  # noqa: E402
@@ -341,6 +341,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.getLogger("bot.outbox").setLevel(logging.ERROR)  # 429s are counted, not logged one by one
     modes = {"live": [True], "queued": [False], "both": [True, False]}[args.mode]
+    tune_interpreter()  # as the scheduler and web processes do once started
     ok = [scenario(args, live=live) for live in modes]
     return 0 if all(ok) else 1
 

@@ -16,14 +16,19 @@ from handlers.common import reply_for
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, client: WebClient | None = None, *, runtime: Runtime | None = None) -> App:
+def create_app(settings: Settings, client: WebClient | None = None, *, runtime: Runtime | None = None,
+               answered_by_web: bool = True) -> App:
+    """``answered_by_web``: requests arrive through bot.web, which answers Slack the moment a listener
+    acks while the listener carries on in its thread. Socket Mode's handler answers only when
+    dispatch returns, so there bolt's own way is used: listeners on the executor, dispatch waiting
+    for the ack."""
     rt = runtime or build_runtime(settings, client)
     app = App(
         client=rt.client,
         signing_secret=settings.slack_signing_secret or "offline-signing-secret",
         token_verification_enabled=False,
         request_verification_enabled=True,
-        process_before_response=False,
+        process_before_response=answered_by_web,
         listener_executor=rt.executor,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("qmf.bolt"),
@@ -60,6 +65,13 @@ def create_app(settings: Settings, client: WebClient | None = None, *, runtime: 
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id and not _first_delivery(rt, str(event_id)):
             return BoltResponse(status=200, body="")
+        return next()  # type: ignore[no-any-return]
+
+    @app.middleware
+    def ack_events_first(body: dict[str, Any], context: BoltContext, next: Any) -> BoltResponse | None:  # noqa: A002
+        """Events need only a 200, at once: their work (App Home, say) goes on after it."""
+        if body.get("type") == "event_callback":
+            context.ack()
         return next()  # type: ignore[no-any-return]
 
     from handlers import register_all

@@ -100,10 +100,12 @@ def cmd_socket(args: argparse.Namespace) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from bot.app import create_app
+    from bot.runtime import tune_interpreter
 
     settings = _settings().require("socket")
     rt = _runtime(settings)
-    app = create_app(settings, runtime=rt)
+    app = create_app(settings, runtime=rt, answered_by_web=False)
+    tune_interpreter()
     rt.sender.start()
     try:
         SocketModeHandler(app, settings.slack_app_token).start()
@@ -113,10 +115,13 @@ def cmd_socket(args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
+    from bot.runtime import tune_interpreter
     from schedules.scheduler import run_scheduler
 
     settings = _settings().require("scheduler")
-    run_scheduler(_runtime(settings))
+    rt = _runtime(settings)
+    tune_interpreter()
+    run_scheduler(rt)
     return 0
 
 

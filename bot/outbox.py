@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -121,15 +122,24 @@ def render_chart(spec: dict[str, Any]) -> bytes:
                          horizontal=chart["horizontal"])
 
 
+@lru_cache(maxsize=8)
+def _insert_statement(dialect: str, deduped: bool) -> Any:
+    """Built once: a statement with the values as parameters is compiled once, not per message."""
+    table = OutboxMessage.__table__
+    assert isinstance(table, Table)
+    if not deduped:
+        return table.insert()
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return insert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+
+
 def _insert(session: Session, values: dict[str, Any]) -> bool:
-    dialect = session.get_bind().dialect.name
-    if values.get("dedupe_key") is None:
-        session.add(OutboxMessage(**values))
-        session.flush()
-        return True
-    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage).values(**values)
-    returning = insert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id)
-    return session.execute(returning).scalar() is not None
+    """A plain insert on the session's connection, inside its transaction: the row is nothing the
+    session needs to track, and the ORM's unit of work cost more than the insert on the ack path."""
+    connection = session.connection()
+    deduped = values.get("dedupe_key") is not None
+    result = connection.execute(_insert_statement(connection.dialect.name, deduped), values)
+    return not deduped or result.scalar() is not None
 
 
 @dataclass

@@ -545,6 +545,7 @@ class FakeSlack:
         self._submitting: set[str] = set()
         self._faults: deque[_Fault] = deque()
         self._outages: list[_Outage] = []
+        self._holds: dict[str, threading.Event] = {}
         self._post_times: dict[str, deque[float]] = defaultdict(deque)
         self._last_ts_us = 0
         self._ids = itertools.count(1)
@@ -668,6 +669,13 @@ class FakeSlack:
         """Queue faults for the next calls (of ``method``, or any API method)."""
         with self._lock:
             self._faults.append(_Fault(status, count, method, retry_after, error))
+
+    def hold(self, method: str) -> threading.Event:
+        """Calls of ``method`` wait (up to 30 s) until the returned event is set: a slow Slack."""
+        gate = threading.Event()
+        with self._lock:
+            self._holds[method] = gate
+        return gate
 
     def fail_for(self, seconds: float, status: int = 500, methods: set[str] | None = None) -> None:
         """An outage: every API call (or those in ``methods``) fails for ``seconds``."""
@@ -1214,6 +1222,9 @@ class FakeSlack:
         if "token" in args:
             token = token or str(args["token"])
             args.pop("token")
+        gate = self._holds.get(method)
+        if gate is not None:
+            gate.wait(30)
         with self._lock:
             fault = self._fault_for(method)
             if fault is not None:

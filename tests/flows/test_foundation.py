@@ -99,3 +99,55 @@ def test_no_view_or_message_broke_slack_limits(slack, fake):
     slack.command("U0SM1", "/qmf", "help")
     slack.command("U0SM1", "/qmf", "whoami")
     assert fake.problems == []
+
+
+def test_slack_gets_its_answer_at_the_ack_not_after_the_work_that_follows(bot, fake):
+    """/propose-case acks, then opens the modal; with views.open held up, the answer still comes
+    back at once (Slack gives up after 3 s), and the modal opens when Slack answers."""
+    from bot.sandbox.driver import SlackDriver
+
+    driver = SlackDriver(bot.url, SIGNING_SECRET, fake)  # no waiting for the work to finish
+    gate = fake.hold("views.open")
+    try:
+        reply = driver.command("U0TM1", "/propose-case")
+        assert reply.status == 200 and not fake.problems  # the driver notes an answer slower than 3 s
+        assert not fake.calls("views.open")  # answered while views.open waits
+    finally:
+        gate.set()
+    opened = fake.wait_for("views.open")
+    assert opened[0].args["view"]["title"]["text"]
+
+
+def test_an_event_is_answered_before_its_work(bot, fake):
+    from bot.sandbox.driver import SlackDriver
+
+    driver = SlackDriver(bot.url, SIGNING_SECRET, fake)
+    gate = fake.hold("views.publish")
+    try:
+        reply = driver.open_home("U0SM1")
+        assert reply.status == 200 and not fake.problems and not fake.calls("views.publish")
+    finally:
+        gate.set()
+    assert fake.wait_for("views.publish")[0].args["user_id"] == "U0SM1"
+
+
+def test_socket_mode_app_acks_from_dispatch_and_still_does_the_work(bot, fake):
+    """Socket Mode answers with what dispatch returns, so its app acks the bolt way."""
+    from slack_bolt.request import BoltRequest
+
+    from bot.app import create_app
+
+    app = create_app(bot.settings, runtime=bot.rt, answered_by_web=False)
+    trigger = fake.issue_trigger("U0TM1")
+    body = urlencode({"command": "/propose-case", "text": "", "user_id": "U0TM1", "team_id": "T0QMF",
+                      "channel_id": "C0GENERAL", "response_url": fake.new_response_url(user_id="U0TM1"),
+                      "trigger_id": trigger})
+    gate = fake.hold("views.open")
+    try:
+        started = time.monotonic()
+        response = app.dispatch(BoltRequest(body=body, headers=_signed(body, int(time.time()))))
+        assert response.status == 200 and time.monotonic() - started < 3  # Slack's limit for the ack
+        assert not fake.calls("views.open")
+    finally:
+        gate.set()
+    assert fake.wait_for("views.open")[0].args["trigger_id"] == trigger
