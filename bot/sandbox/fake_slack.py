@@ -657,6 +657,14 @@ class FakeSlack:
                 self._changed.wait(remaining)
             return copy.deepcopy(matching())
 
+    def opened_at(self, view_id: str) -> float | None:
+        """When (``time.monotonic()``) the views.open or views.push that made this view arrived."""
+        with self._lock:
+            for call in reversed(self._calls):
+                if call.method in ("views.open", "views.push") and (call.response.get("view") or {}).get("id") == view_id:
+                    return call.at
+        return None
+
     def fail_next(
         self,
         status: int,
@@ -714,6 +722,12 @@ class FakeSlack:
         """The user's open modal stack, bottom first."""
         with self._lock:
             return [copy.deepcopy(self._views[v].view) for v in self._stacks.get(user_id, [])]
+
+    def top_view_id(self, user_id: str) -> str | None:
+        """The id of the user's topmost open modal, without copying it (cheap enough to poll)."""
+        with self._lock:
+            stack = self._stacks.get(user_id)
+            return stack[-1] if stack else None
 
     def latest_view(self, user_id: str) -> dict[str, Any] | None:
         stack = self.views(user_id)
