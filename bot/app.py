@@ -60,18 +60,19 @@ def create_app(settings: Settings, client: WebClient | None = None, *, runtime: 
         return next()  # type: ignore[no-any-return]
 
     @app.middleware
+    def ack_events_first(body: dict[str, Any], context: BoltContext, next: Any) -> BoltResponse | None:  # noqa: A002
+        """Events need only a 200, at once: the check for a re-delivery and the work (App Home, say)
+        go on after it."""
+        if body.get("type") == "event_callback":
+            context.ack()
+        return next()  # type: ignore[no-any-return]
+
+    @app.middleware
     def drop_event_retries(body: dict[str, Any], next: Any) -> BoltResponse | None:  # noqa: A002
         """Slack re-delivers an event it thinks was missed; its id says we already have it."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id and not _first_delivery(rt, str(event_id)):
             return BoltResponse(status=200, body="")
-        return next()  # type: ignore[no-any-return]
-
-    @app.middleware
-    def ack_events_first(body: dict[str, Any], context: BoltContext, next: Any) -> BoltResponse | None:  # noqa: A002
-        """Events need only a 200, at once: their work (App Home, say) goes on after it."""
-        if body.get("type") == "event_callback":
-            context.ack()
         return next()  # type: ignore[no-any-return]
 
     from handlers import register_all

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from storage.models import AuditLogEntry, utcnow
 
-_INSERT = AuditLogEntry.__table__.insert()  # type: ignore[attr-defined]
+_INSERT = insert(AuditLogEntry)
 
 
 def record(session: Session, actor: str, action: str, entity: str, entity_id: object | None = None,

@@ -23,7 +23,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -125,12 +125,10 @@ def render_chart(spec: dict[str, Any]) -> bytes:
 @lru_cache(maxsize=8)
 def _insert_statement(dialect: str, deduped: bool) -> Any:
     """Built once: a statement with the values as parameters is compiled once, not per message."""
-    table = OutboxMessage.__table__
-    assert isinstance(table, Table)
     if not deduped:
-        return table.insert()
-    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return insert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+        return insert(OutboxMessage)
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxMessage)
+    return upsert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id)
 
 
 def _insert(session: Session, values: dict[str, Any]) -> bool:
