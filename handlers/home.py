@@ -19,8 +19,9 @@ from handlers.common import reply_for
 from storage.models import HomeView
 
 
-def publish_home(rt: Runtime, client: WebClient, slack_id: str, page: int | None = None) -> bool:
-    """Publish this person's Home if it differs from what they last saw; True if published."""
+def publish_home(rt: Runtime, client: WebClient, slack_id: str, page: int | None = None, *,
+                 force: bool = False) -> bool:
+    """Publish this person's Home if it differs from what they last saw (or ``force``); True if published."""
     with rt.db.session() as session:
         calendar = rt.calendar(session)
         now = rt.now()
@@ -29,7 +30,7 @@ def publish_home(rt: Runtime, client: WebClient, slack_id: str, page: int | None
         content = build_home(session, slack_id, today=calendar.today(now), quarter=calendar.quarter(now))
         view = home_view(content, page).to_dict()
         digest = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()
-        if stored is not None and stored.view_hash == digest:
+        if stored is not None and stored.view_hash == digest and not force:
             return False
         client.views_publish(user_id=slack_id, view=view)
         if stored is None:
@@ -43,7 +44,9 @@ def register(app: App, rt: Runtime) -> None:
     @app.event("app_home_opened")
     def opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") == "home":
-            publish_home(rt, client, event["user"])
+            # Slack sends the Home it shows with the event; none means the person has no Home from
+            # us (the app was reinstalled, or a publish was lost): publish whatever was stored.
+            publish_home(rt, client, event["user"], force=not event.get("view"))
 
     @app.action(re.compile(f"^{HomeIds.PAGE}-(prev|next)$"))
     def page(ack: Ack, body: dict[str, Any], client: WebClient) -> None:

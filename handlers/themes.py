@@ -23,6 +23,8 @@ from schedules.calendar import Quarter
 from storage.models import LearningAudit, Service
 
 SHARE_USAGE = "share themes <service|all> <quarter> <forum>"
+RESPONSE_URL_USES = 5
+"""Slack accepts at most 5 messages through one command's response_url."""
 VIEWERS = "the service's Service Manager and Team Managers, Quality & Improvement, the leadership team and admins"
 
 
@@ -134,8 +136,15 @@ def show_themes(call: CommandCall) -> None:
                              f"{themes.policy_of(session).suppression_threshold} as \"fewer than\".")
         audit.record(session, call.user_id, "view", "learning_themes", quarter.key,
                      service=service.key if service else "all")
-    for text, blocks in collation_messages(col, content)[:5]:
-        call.reply(text, blocks_json(blocks))
+    messages = collation_messages(col, content)
+    if len(messages) > RESPONSE_URL_USES:  # Slack takes 5 replies on one command: say what is left out
+        left = len(messages) - (RESPONSE_URL_USES - 1)
+        scope = f" --service {service.key}" if service is not None else ""
+        messages = messages[:RESPONSE_URL_USES - 1] + [(
+            f"{left} more part(s) of these themes do not fit in Slack's replies to one command. "
+            f"`qmf-bot report themes --quarter {quarter.key}{scope}` gives the whole collation.", [])]
+    for text, blocks in messages:
+        call.reply(text, blocks_json(blocks) or None)
 
 
 @subcommand("share", SHARE_USAGE, "send a quarter's learning themes to a forum's channel", order=61)

@@ -7,7 +7,7 @@ from enum import StrEnum
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.blocks.common import actions, button, context, divider, header, section
+from bot.blocks.common import actions, button, context, divider, escape, header, section, split_text
 from bot.home import HomeContent
 
 MAX_BLOCKS = 100
@@ -49,9 +49,19 @@ def home_view(content: HomeContent, page: int = 0) -> View:
                           + "\n".join(f"• {line}" for line in content.coming)))
     if content.progress is not None:
         blocks.append(divider())
-        rows = [f"*{p.service}*: {p.proposals} proposed · {p.allocated} allocated · {p.recorded} recorded"
+        rows = [f"*{escape(p.service)}*: {p.proposals} proposed · {p.allocated} allocated · {p.recorded} recorded"
                 + (f" · :warning: {p.overdue} overdue" if p.overdue else "") for p in content.progress]
-        blocks.append(section(f"*Progress across services, {content.quarter.label}*\n" + "\n".join(rows)))
+        chunks = split_text(f"*Progress across services, {content.quarter.label}*\n" + "\n".join(rows))
+        job_rows = -(-len(content.jobs) // 5)
+        # what must still follow: the job buttons and their note, a note of services left out, Refresh
+        room = MAX_BLOCKS - len(blocks) - job_rows - (1 if content.jobs else 0) - 2
+        shown_chunks = chunks[:room]
+        blocks.extend(section(chunk) for chunk in shown_chunks)
+        if len(shown_chunks) < len(chunks):
+            listed = sum(chunk.count("\n") + 1 for chunk in shown_chunks) - 1  # the heading is a line
+            left = len(rows) - listed
+            blocks.append(context(f"{left} more services are not shown here: Slack allows only {MAX_BLOCKS} "
+                                  f"blocks on Home."))
         if content.jobs:
             job_buttons = [button(label, f"{HomeIds.RUN_JOB}-{name}", name) for name, label in content.jobs.items()]
             for start in range(0, len(job_buttons), 5):

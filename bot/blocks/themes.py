@@ -312,11 +312,12 @@ def collation_messages(col: Collation, content: ThemeContent) -> list[tuple[str,
     if col.by_service:
         lines = "\n".join(f"• {name}: {n}" for name, n in col.by_service)
         text, blocks = messages[0]
-        extra = section(f"*Learning audits recorded by service*\n{lines}"[:SECTION_LIMIT])
-        if len(blocks) < MESSAGE_BLOCKS:
-            blocks.insert(2, extra)
+        extra: list[Block] = [section(chunk) for chunk in split_text(f"*Learning audits recorded by service*\n{lines}")]
+        if len(blocks) + len(extra) <= MESSAGE_BLOCKS:
+            blocks[2:2] = extra
         else:
-            messages.append((text, [extra]))
+            for start in range(0, len(extra), MESSAGE_BLOCKS):
+                messages.append((text, extra[start:start + MESSAGE_BLOCKS]))
     if col.withheld:
         text, blocks = messages[-1]
         note = context(f":shield: {col.withheld} learning point(s) are not shown because they looked like a case "

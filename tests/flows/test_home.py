@@ -97,3 +97,44 @@ def test_a_long_to_do_list_is_paged_within_slacks_block_limit_and_nothing_is_cut
     first_page = [int(line.split("item ")[1][:2]) for line in seen[:25]]
     assert first_page == sorted(first_page)
     assert fake.problems == []
+
+
+def test_progress_across_many_services_fits_slacks_limits_and_names_every_service(bot, slack, fake):
+    """A large council: 150 services with long names. Every service is on Q&I's Home and no block
+    passes Slack's limits (3,000 characters a section, 100 blocks a view)."""
+    from bot.directory import import_org
+    from bot.orgfile import Division, OrgFile, People, Service, Team
+
+    division = "Children's Social Care"
+    org = OrgFile(
+        organisation="Large Council Children & Families",
+        channels={"quality_improvement": "C0QI"},
+        divisions=[Division(name=division)],
+        services=[
+            Service(key=f"s{i:03d}", name=f"Family Safeguarding and Early Help Locality Service {i:03d}",
+                    division=division, service_manager=f"U{i:03d}SM",
+                    teams=[Team(key=f"s{i:03d}-t1", name=f"Team {i:03d}", team_manager=f"U{i:03d}TM")])
+            for i in range(150)
+        ],
+        people=People(quality_improvement=["U0QI1"], admins=["U0ADM1"]),
+    )
+    with bot.rt.db.session() as session:
+        import_org(session, org)
+    slack.open_home("U0QI1")
+    view = fake.home("U0QI1")
+    assert view is not None and fake.problems == []
+    assert len(view["blocks"]) <= 100
+    text = render_view(view)
+    for i in range(150):
+        assert f"Family Safeguarding and Early Help Locality Service {i:03d}" in text
+    assert "Open proposals now" in text
+
+
+def test_home_is_published_again_when_slack_shows_none_even_if_nothing_changed(slack, fake):
+    """Slack's event carries the Home it shows; without one (the app reinstalled, a publish lost) the
+    person would see an empty tab for as long as nothing changed, so it is published again."""
+    slack.open_home("U0SM1")
+    slack.event({"type": "app_home_opened", "user": "U0SM1", "channel": "DU0SM1", "tab": "home"})
+    assert publishes(fake, "U0SM1") == 2
+    slack.open_home("U0SM1")  # Slack now shows it: unchanged, not published again
+    assert publishes(fake, "U0SM1") == 2

@@ -455,3 +455,45 @@ def test_app_home_offers_the_same_next_steps_as_the_dms(bot, slack, fake, case):
     assert stored(bot, case).meeting_channel is not None
     assert fake.latest_view(case.auditor)["title"]["text"] == "Meeting"  # told in a modal: Home has no thread
     assert fake.problems == []
+
+
+def progress_rows(fake, user: str) -> dict[str, str]:  # noqa: ANN001
+    """Q&I's Home: each service's progress line, by service name."""
+    text = render_blocks(fake.home(user)["blocks"])
+    section = text.split("Progress across services")[1]
+    return {line.split(":")[0].strip("*• "): line.split(":", 1)[1] for line in section.splitlines()
+            if " proposed · " in line}
+
+
+def test_qi_home_counts_each_services_proposals_allocations_recordings_and_overdue(bot, slack, fake, case):
+    from storage.models import Service
+
+    def expected(overdue_after: date | None) -> dict[str, str]:
+        with bot.rt.db.session() as session:
+            out = {}
+            for service in session.scalars(select(Service).where(Service.active)):
+                proposed = session.scalar(select(func.count()).select_from(Proposal).where(
+                    Proposal.service_id == service.id, Proposal.status != "withdrawn"))
+                audits = session.scalars(select(LearningAudit).where(LearningAudit.service_id == service.id)).all()
+                recorded = sum(a.status == "recorded" for a in audits)
+                late = sum(a.status != "recorded" for a in audits) if overdue_after else 0
+                out[service.name] = (f" {proposed} proposed · {len(audits)} allocated · {recorded} recorded"
+                                     + (f" · :warning: {late} overdue" if late else ""))
+            return out
+
+    slack.open_home("U0QI1")
+    rows = progress_rows(fake, "U0QI1")
+    assert rows == expected(None)
+    assert sum(int(r.split()[0]) for r in rows.values()) == len(PROPOSALS)
+
+    open_audit_form(slack, fake, case)  # the auditor records one; the rest go past their due date
+    assert slack.submit(case.auditor, AUDIT).errors == {}
+    bot.set_time(london(2026, 6, 8, 9))
+    slack.open_home("U0QI1")
+    rows = progress_rows(fake, "U0QI1")
+    assert rows == expected(date(2026, 6, 5))
+    assert any("1 recorded" in r for r in rows.values()) and any("overdue" in r for r in rows.values())
+
+    slack.open_home(case.other_sm)
+    assert "Progress across services" not in render_blocks(fake.home(case.other_sm)["blocks"])
+    assert fake.problems == []

@@ -342,3 +342,17 @@ def test_the_draft_is_on_the_service_managers_home_until_posted(seeded, slack, f
     view = fake.latest_view("U0SM1")
     assert view is not None and view["title"]["text"] == "Learning themes draft"
     assert fake.problems == []
+
+
+def test_themes_too_long_for_five_replies_say_what_is_left_out_and_where_to_get_it(seeded, slack, fake, monkeypatch):
+    """Slack takes 5 replies on one command's response_url: a collation needing more says so in the
+    fifth and names the report that has all of it (here the messages are made small to force it)."""
+    import bot.blocks.themes as theme_blocks
+
+    monkeypatch.setattr(theme_blocks, "MESSAGE_BLOCKS", 6)
+    reply = slack.command("U0QI1", "/qmf", "themes all 2026-27Q1")
+    assert len(reply.responses) == 5
+    last = reply.responses[-1]["text"]
+    assert re.search(r"\d+ more part\(s\) of these themes do not fit", last), last
+    assert "`qmf-bot report themes --quarter 2026-27Q1`" in last
+    assert fake.problems == []

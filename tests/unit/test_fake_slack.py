@@ -104,6 +104,7 @@ def test_lenient_mode_records_the_problem_but_delivers(client: WebClient) -> Non
         assert lenient.problems
 
 
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing:UserWarning")  # sent on purpose
 def test_message_needs_text_or_blocks_and_at_most_40000_characters(client: WebClient) -> None:
     assert error_of(lambda: client.chat_postMessage(channel="C0QI", text="")) == "no_text"
     assert error_of(lambda: client.chat_postMessage(channel="C0QI", text="x" * 40_001)) == "msg_too_long"

@@ -488,3 +488,26 @@ def test_a_small_service_is_told_fewer_than_five_audits_in_plain_words(session):
     assert content.intro.startswith("From fewer than 5 learning audits recorded in Apr-Jun 2026")
     exact = themes.build_content(col, Policy(), suppress=False)
     assert exact.key_messages.startswith("1 learning audit was recorded")
+
+
+def test_audits_by_service_for_a_large_council_are_all_listed_within_slacks_limits(session):
+    """The on-demand view across services lists every service, however many, in sections and messages
+    within Slack's limits: nothing cut at 3,000 characters."""
+    from dataclasses import replace
+
+    from bot.blocks.themes import MESSAGE_BLOCKS, collation_messages
+
+    seed_standard_quarter(session)
+    col = themes.collate(session, quarter=Q1, service_id=None, today=TODAY)
+    many = [(f"Family Safeguarding and Early Help Locality Service {n:04d}", n % 9 + 1) for n in range(3000)]
+    col = replace(col, by_service=many)
+    messages = collation_messages(col, themes.build_content(col, Policy(), suppress=False))
+    listed: list[str] = []
+    for _text, blocks in messages:
+        assert len(blocks) <= MESSAGE_BLOCKS
+        for block in blocks:
+            body = block.to_dict()
+            if body["type"] == "section":
+                assert len(body["text"]["text"]) <= SECTION_LIMIT
+                listed += re.findall(r"Locality Service (\d{4})", body["text"]["text"])
+    assert [int(n) for n in listed] == list(range(3000))
