@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import delete, func, select
 
 from bot.sandbox.render import render_view
@@ -138,3 +140,28 @@ def test_home_is_published_again_when_slack_shows_none_even_if_nothing_changed(s
     assert publishes(fake, "U0SM1") == 2
     slack.open_home("U0SM1")  # Slack now shows it: unchanged, not published again
     assert publishes(fake, "U0SM1") == 2
+
+
+def test_qi_runs_a_job_from_home_once_however_often_it_is_pressed(slack, fake, bot):
+    """The job runs for real: managers get their invitations once, Q&I is told what happened, and
+    Home is republished with the quarter's new dates."""
+    slack.open_home("U0QI1")
+    assert "Learning-audit proposals for 2026-27 Q1 open on" in home_text(fake, "U0QI1")
+    slack.click("U0QI1", "Open proposals now", home=True)
+    bot.rt.wait_idle()
+    told = [m["text"] for m in fake.dms("U0QI1") if m["text"].startswith("`open-proposals`")]
+    assert len(told) == 1 and "done" in told[0], told
+    invitations = [m for m in fake.dms("U0SM1") if "Propose cases" in json.dumps(m.get("blocks"))]
+    assert len(invitations) == 1
+    assert "Proposals for 2026-27 Q1 close on" in home_text(fake, "U0QI1")
+
+    slack.click("U0QI1", "Open proposals now", home=True)  # pressed again: the work is not done twice
+    bot.rt.wait_idle()
+    assert len([m for m in fake.dms("U0SM1") if "Propose cases" in json.dumps(m.get("blocks"))]) == 1
+    told = [m["text"] for m in fake.dms("U0QI1") if m["text"].startswith("`open-proposals`")]
+    assert len(told) == 2 and "already" in told[1], told
+    from storage.models import JobRun
+
+    with bot.rt.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(JobRun)) == 1
+    assert fake.problems == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -496,4 +496,29 @@ def test_qi_home_counts_each_services_proposals_allocations_recordings_and_overd
 
     slack.open_home(case.other_sm)
     assert "Progress across services" not in render_blocks(fake.home(case.other_sm)["blocks"])
+    assert fake.problems == []
+
+
+def test_home_lists_a_case_holders_reflection_and_actions_in_due_date_order_each_with_its_button(
+        bot, slack, fake, case):
+    from bot.actions import add_action
+
+    with bot.rt.db.session() as session:
+        due_on = stored(bot, case).due_on
+        for days, words in ((-20, "Book the family group conference"), (10, "Share the plan with school")):
+            add_action(session, source_kind="learning_audit", source_id=case.audit_id, owner=case.holder,
+                       description=words, due_on=due_on + timedelta(days=days), created_by=case.auditor,
+                       service_id=None, quarter=QUARTER, today=date(2026, 4, 20))
+    bot.rt.wait_idle()
+    slack.open_home(case.holder)
+    home = fake.home(case.holder)
+    items = [(b["text"]["text"], b["accessory"]["text"]["text"]) for b in home["blocks"]
+             if b["type"] == "section" and b.get("accessory", {}).get("type") == "button"]
+    words = [text for text, _ in items]
+    first = next(i for i, t in enumerate(words) if "Book the family group conference" in t)
+    reflection = next(i for i, t in enumerate(words) if f"reflection for the learning audit of case *{case.case_ref}*" in t)
+    last = next(i for i, t in enumerate(words) if "Share the plan with school" in t)
+    assert first < reflection < last  # by due date, whatever the kind
+    assert items[reflection][1] == "Start reflection"
+    assert items[first][1] == items[last][1] == "Mark done"
     assert fake.problems == []
