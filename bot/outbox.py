@@ -165,7 +165,6 @@ class OutboxSender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pass_lock = threading.Lock()
-        self._send_at: dict[int, float] = {}
         self._next_recovery = 0.0
         self.lookahead = LOOKAHEAD
 
@@ -226,11 +225,10 @@ class OutboxSender:
             rows = sorted(self._claim(list(send_at)), key=lambda r: (send_at[r.id], r.id))
             if not rows:
                 return 0
-            self._send_at = send_at
             if len(rows) == 1 or self.workers <= 1:
-                outcomes = [self._attempt(row) for row in rows]
+                outcomes = [self._attempt(row, send_at[row.id]) for row in rows]
             else:
-                outcomes = list(self._pool.map(self._attempt, rows))
+                outcomes = list(self._pool.map(self._attempt, rows, [send_at[row.id] for row in rows]))
             self._mark_sent([o for o in outcomes if o is not None])
             return len(rows)
 
@@ -339,9 +337,10 @@ class OutboxSender:
         if pace.tokens < 1.0:
             pace.ready_at = max(pace.ready_at, clock + (1.0 - pace.tokens) / self.rate)
 
-    def _attempt(self, row: OutboxMessage) -> dict[str, Any] | None:
-        """Post one claimed message at its channel's time; the values to mark it sent, or None."""
-        wait = self._send_at.get(row.id, 0.0) - time.monotonic()
+    def _attempt(self, row: OutboxMessage, at: float) -> dict[str, Any] | None:
+        """Post one claimed message at its channel's time ``at`` (monotonic); the values to mark it
+        sent, or None."""
+        wait = at - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         try:

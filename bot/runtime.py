@@ -137,19 +137,17 @@ class Runtime:
         self.executor.wait_idle(timeout)
 
 
-def make_client(settings: Settings, *, retries: bool = True) -> WebClient:
+def make_client(settings: Settings) -> WebClient:
+    """The listeners' and jobs' client: retries a dropped connection, a 429 (twice) and a 5xx."""
     from slack_sdk.http_retry.builtin_handlers import (
         ConnectionErrorRetryHandler,
         RateLimitErrorRetryHandler,
         ServerErrorRetryHandler,
     )
 
-    handlers = (
-        [ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2), ServerErrorRetryHandler()]
-        if retries
-        else []
-    )
     from bot.slack_http import KeepAliveWebClient
+
+    handlers = [ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2), ServerErrorRetryHandler()]
 
     return KeepAliveWebClient(
         token=settings.slack_bot_token or "xoxb-offline",

@@ -66,8 +66,12 @@ class KeepAliveWebClient(WebClient):
             return {"status": resp.status, "headers": resp.msg, "body": data.decode(charset)}
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
+    def _pool(self) -> dict[tuple[str, str], http.client.HTTPConnection]:
+        """This thread's open connections, by (scheme, host:port)."""
+        return self._local.__dict__.setdefault("pool", {})  # type: ignore[no-any-return]
+
     def _connection(self, key: tuple[str, str]) -> tuple[http.client.HTTPConnection, bool]:
-        pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
+        pool = self._pool()
         conn = pool.get(key)
         if conn is not None:
             return conn, True
@@ -80,7 +84,6 @@ class KeepAliveWebClient(WebClient):
         return conn, False
 
     def _drop(self, key: tuple[str, str]) -> None:
-        pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
-        conn = pool.pop(key, None)
+        conn = self._pool().pop(key, None)
         if conn is not None:
             conn.close()

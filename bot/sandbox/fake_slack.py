@@ -101,9 +101,10 @@ class Call:
     ok: bool
     error: str | None
     response: dict[str, Any]
-    at: float
+    at: float  # when the fake had handled it (``time.monotonic()``)
     token: str | None
     url: str | None = None
+    received: float | None = None  # when it arrived, before the fake's own checks (API methods)
 
 
 @dataclass(frozen=True)
@@ -658,11 +659,12 @@ class FakeSlack:
             return copy.deepcopy(matching())
 
     def opened_at(self, view_id: str) -> float | None:
-        """When (``time.monotonic()``) the views.open or views.push that made this view arrived."""
+        """When (``time.monotonic()``) the views.open or views.push that made this view arrived,
+        before the fake checked it (Slack's own checking is not the app's time)."""
         with self._lock:
             for call in reversed(self._calls):
                 if call.method in ("views.open", "views.push") and (call.response.get("view") or {}).get("id") == view_id:
-                    return call.at
+                    return call.received if call.received is not None else call.at
         return None
 
     def fail_next(
@@ -1184,11 +1186,12 @@ class FakeSlack:
         response: dict[str, Any],
         token: str | None,
         url: str | None = None,
+        received: float | None = None,
     ) -> None:
         ok = bool(response.get("ok")) and status == 200
         error = None if ok else str(response.get("error") or HTTPStatus(status).phrase)
         self._calls.append(
-            Call(method, _copy(args), status, ok, error, response, time.monotonic(), token, url)
+            Call(method, _copy(args), status, ok, error, response, time.monotonic(), token, url, received)
         )
         self._changed.notify_all()
 
@@ -1231,6 +1234,7 @@ class FakeSlack:
     def _handle_api(
         self, method: str, args: dict[str, Any], headers: dict[str, str], parse_error: ApiError | None
     ) -> tuple[int, dict[str, str], bytes]:
+        received = time.monotonic()
         auth = headers.get("authorization", "")
         token: str | None = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         if "token" in args:
@@ -1259,7 +1263,7 @@ class FakeSlack:
                     wait = self._rate_limited(self._dm_channel(args["channel"]))
                     if wait is not None:
                         payload = {"ok": False, "error": "ratelimited"}
-                        self._record(method, args, 429, payload, token)
+                        self._record(method, args, 429, payload, token, received=received)
                         return self._json(429, payload, {"Retry-After": str(wait)})
                 result = handler(self, args)
                 payload = {"ok": True, **result}
@@ -1267,13 +1271,14 @@ class FakeSlack:
                 payload = {"ok": False, "error": exc.code, **exc.extra}
                 if exc.messages:
                     payload["response_metadata"] = {"messages": [f"[ERROR] {m}" for m in exc.messages]}
-            self._record(method, args, 200, payload, token)
+            self._record(method, args, 200, payload, token, received=received)
             return self._json(200, payload)
 
     def _enforce(self, method: str, issues: list[Issue]) -> None:
+        """Write every issue to problems; in strict mode refuse the call with the first one's code.
+        A view that is not a JSON object is refused in any mode."""
         if any(i.code == "invalid_view" for i in issues):
             raise ApiError("invalid_arguments", [f"{method}: view must be a JSON object"])
-        """Write every issue to problems; in strict mode refuse the call with the first one's code."""
         if not issues:
             return
         self.problems.extend(i.sentence for i in issues)

@@ -469,3 +469,17 @@ def test_render_view_lists_inputs_with_optional_marks() -> None:
     assert "Notes: <plain_text_input> (optional)" in text
     assert "Children in Care | Care Leavers" in text
     assert "[Propose]" in text
+
+
+def test_a_modal_is_timed_from_when_views_open_arrived_not_from_when_the_fake_had_handled_it(
+        fake: FakeSlack, client: WebClient) -> None:
+    import threading
+    import time
+
+    gate = fake.hold("views.open")  # the fake's own work on the call takes 0.3 s here
+    threading.Timer(0.3, gate.set).start()
+    sent = time.monotonic()
+    view_id = client.views_open(trigger_id=fake.issue_trigger("U0SM1"), view=modal())["view"]["id"]
+    [call] = fake.calls("views.open")
+    assert call.received is not None and call.received - sent < 0.2 and call.at - sent >= 0.3
+    assert fake.opened_at(view_id) == call.received
