@@ -11,8 +11,19 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.actions import add_action
 from bot.sandbox.render import render_blocks
-from storage.models import LearningAudit, LearningRound, Person, Proposal, Reflection, Team, ThemeTag
+from storage.models import (
+    Action,
+    LearningAudit,
+    LearningRound,
+    Person,
+    Proposal,
+    Reflection,
+    Service,
+    Team,
+    ThemeTag,
+)
 from tests.conftest import london
 
 QUARTER = "2026-27Q1"
@@ -289,7 +300,6 @@ def type_into(fake, view: dict[str, Any], block_id: str, text: str) -> None:  # 
 
 
 def test_the_auditor_records_the_audit_with_an_action_added_in_a_pushed_modal(bot, slack, fake, case):
-    pytest.importorskip("bot.actions")
     slack.click(
         case.holder,
         "Start reflection",
@@ -368,9 +378,6 @@ def test_the_auditor_records_the_audit_with_an_action_added_in_a_pushed_modal(bo
 
 
 def test_a_pushed_action_with_a_phone_number_is_refused_inline_and_not_drafted(bot, slack, fake, case):
-    pytest.importorskip("bot.actions")
-    from storage.models import Action
-
     form = open_audit_form(slack, fake, case)
     slack.click(case.auditor, "Add an action", view=form)
     reply = slack.submit(
@@ -388,9 +395,6 @@ def test_a_pushed_action_with_a_phone_number_is_refused_inline_and_not_drafted(b
 
 
 def test_the_auditor_removes_a_drafted_action_and_keeps_what_was_typed(bot, slack, fake, case):
-    pytest.importorskip("bot.actions")
-    from storage.models import Action
-
     form = open_audit_form(slack, fake, case)
     type_into(fake, form, "audit-good-practice", "Kept through the removal.")
     slack.click(case.auditor, "Add an action", view=form)
@@ -466,8 +470,6 @@ def progress_rows(fake, user: str) -> dict[str, str]:  # noqa: ANN001
 
 
 def test_qi_home_counts_each_services_proposals_allocations_recordings_and_overdue(bot, slack, fake, case):
-    from storage.models import Service
-
     def expected(overdue_after: date | None) -> dict[str, str]:
         with bot.rt.db.session() as session:
             out = {}
@@ -501,8 +503,6 @@ def test_qi_home_counts_each_services_proposals_allocations_recordings_and_overd
 
 def test_home_lists_a_case_holders_reflection_and_actions_in_due_date_order_each_with_its_button(
         bot, slack, fake, case):
-    from bot.actions import add_action
-
     with bot.rt.db.session() as session:
         due_on = stored(bot, case).due_on
         for days, words in ((-20, "Book the family group conference"), (10, "Share the plan with school")):

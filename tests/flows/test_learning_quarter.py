@@ -5,7 +5,6 @@ learning themes are posted, and then every job of the quarter is run again and c
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -62,7 +61,6 @@ AUDIT = {
     "Themes: areas to improve": ["Timeliness, drift and delay"],
     "Themes: good practice": ["Voice and lived experience of the child"],
 }
-THEMES_BUILT = importlib.util.find_spec("bot.themes") is not None
 
 
 @dataclass(frozen=True)
@@ -227,24 +225,23 @@ def test_a_whole_quarter_allocates_independently_and_running_every_job_again_cha
     )]
 
     # --- the quarter's learning themes, posted by every Service Manager ---------------------------------
-    if THEMES_BUILT:
-        with bot.rt.db.session() as session:
-            calendar, policy = bot.rt.calendar(session), bot.rt.policy(session)
-            due = session.get(LearningRound, QUARTER).audits_due
-            review = calendar.add_working_days(due, policy.themes_review_working_days)
-        at = london(review.year, review.month, review.day, 9, 30)
-        assert run(bot, "post-learning-themes", at) == "done"
-        for sm in SERVICE_MANAGERS:
-            draft = next(m for m in fake.dms(sm) if "Learning themes to review" in (m.get("text") or ""))
-            assert "Posted the learning themes" in slack.click(sm, "Post to channel", message=draft).text
-        for channel in ("C0CIC", "C0CP", "C0CIN", "C0FD"):
-            posts = [m for m in fake.messages(channel) if "Learning themes:" in (m.get("text") or "")]
-            assert len(posts) == 1, channel
-        nxt = calendar.add_working_days(review, 1)
-        later_jobs += [("post-learning-themes", at),
-                       ("post-learning-themes", london(nxt.year, nxt.month, nxt.day, 9, 30)),
-                       ("post-learning-themes", london(2026, 6, 30, 9, 30)),
-                       ("send-reminders", london(2026, 6, 29, 9, 30))]  # when Q&I would hear of a draft
+    with bot.rt.db.session() as session:
+        calendar, policy = bot.rt.calendar(session), bot.rt.policy(session)
+        due = session.get(LearningRound, QUARTER).audits_due
+        review = calendar.add_working_days(due, policy.themes_review_working_days)
+    at = london(review.year, review.month, review.day, 9, 30)
+    assert run(bot, "post-learning-themes", at) == "done"
+    for sm in SERVICE_MANAGERS:
+        draft = next(m for m in fake.dms(sm) if "Learning themes to review" in (m.get("text") or ""))
+        assert "Posted the learning themes" in slack.click(sm, "Post to channel", message=draft).text
+    for channel in ("C0CIC", "C0CP", "C0CIN", "C0FD"):
+        posts = [m for m in fake.messages(channel) if "Learning themes:" in (m.get("text") or "")]
+        assert len(posts) == 1, channel
+    nxt = calendar.add_working_days(review, 1)
+    later_jobs += [("post-learning-themes", at),
+                   ("post-learning-themes", london(nxt.year, nxt.month, nxt.day, 9, 30)),
+                   ("post-learning-themes", london(2026, 6, 30, 9, 30)),
+                   ("send-reminders", london(2026, 6, 29, 9, 30))]  # when Q&I would hear of a draft
 
     # --- every job again, at the same times and later in the quarter: nothing changes, nobody hears twice
     stored_before = counts(bot)

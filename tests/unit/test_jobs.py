@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from slack_sdk import WebClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 
 from bot import outbox
 from bot.runtime import build_runtime
@@ -18,7 +18,7 @@ from schedules.jobs import REGISTRY, NotDue, job, load_jobs, run_job
 from storage.models import JobRun, OutboxMessage
 
 LONDON = ZoneInfo("Europe/London")
-WORK_SECONDS = 0.5
+HELD_JOB = "test-held-job"
 
 
 def _period(ctx) -> str:
@@ -27,11 +27,10 @@ def _period(ctx) -> str:
     return ctx.quarter.key
 
 
-@job("test-slow-job", description="a job that takes a while", cron={"hour": 9}, period=_period)
-def slow_job(ctx) -> str:
-    time.sleep(WORK_SECONDS)
+@job("test-quarterly-job", description="a job done once a quarter", cron={"hour": 9}, period=_period)
+def quarterly_job(ctx) -> str:
     outbox.enqueue(ctx.session, channel="U0SM1", text=f"work for {ctx.quarter.label}",
-                   dedupe_key=f"test-slow-job:{ctx.quarter.key}")
+                   dedupe_key=f"test-quarterly-job:{ctx.quarter.key}")
     return "did the work"
 
 
@@ -51,8 +50,8 @@ def _count(rt, model) -> int:
 
 def test_a_job_run_twice_for_one_period_does_its_work_once(rt):
     at = datetime(2026, 4, 2, 9, tzinfo=LONDON)
-    first = run_job(rt, "test-slow-job", at=at)
-    second = run_job(rt, "test-slow-job", at=at)
+    first = run_job(rt, "test-quarterly-job", at=at)
+    second = run_job(rt, "test-quarterly-job", at=at)
     assert (first.status, second.status) == ("done", "already-done")
     assert first.period == "2026-27Q1"
     assert _count(rt, OutboxMessage) == 1
@@ -60,37 +59,116 @@ def test_a_job_run_twice_for_one_period_does_its_work_once(rt):
 
 
 def test_the_next_period_is_new_work(rt):
-    run_job(rt, "test-slow-job", at=datetime(2026, 4, 2, 9, tzinfo=LONDON))
-    later = run_job(rt, "test-slow-job", at=datetime(2026, 7, 2, 9, tzinfo=LONDON))
+    run_job(rt, "test-quarterly-job", at=datetime(2026, 4, 2, 9, tzinfo=LONDON))
+    later = run_job(rt, "test-quarterly-job", at=datetime(2026, 7, 2, 9, tzinfo=LONDON))
     assert later.status == "done" and later.period == "2026-27Q2"
     assert _count(rt, OutboxMessage) == 2
 
 
-def test_two_runs_at_the_same_moment_do_the_work_once(rt):
+class HeldWork:
+    """A job's work that says when it starts, then waits, inside the runner's transaction, until the
+    test lets it finish: while it waits, its run is certainly inside the runner with its period claimed."""
+
+    def __init__(self) -> None:
+        self.entered: list[str] = []  # the thread of each run that started the work
+        self.inside = threading.Event()
+        self.release = threading.Event()
+        self.again = threading.Event()  # a second run started the work too
+        self._lock = threading.Lock()
+
+    def __call__(self, ctx) -> str:
+        with self._lock:
+            self.entered.append(threading.current_thread().name)
+            if len(self.entered) > 1:
+                self.again.set()
+        self.inside.set()
+        if not self.release.wait(timeout=30):
+            raise RuntimeError("the test never let the work finish")
+        outbox.enqueue(ctx.session, channel="U0SM1", text="held work", dedupe_key=f"{HELD_JOB}:{ctx.quarter.key}")
+        return "did the held work"
+
+
+@pytest.fixture
+def held_work():
+    work = HeldWork()
+    job(HELD_JOB, description="a job whose work the test holds", cron={"hour": 9}, period=_period)(work)
+    yield work
+    work.release.set()
+    del REGISTRY[HELD_JOB]
+
+
+def _a_connection_waits_on_a_lock(rt) -> bool:
+    """PostgreSQL: some session is blocked by another's lock (the advisory lock, or a claim row)."""
+    with rt.db.engine.connect() as connection:
+        return bool(connection.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0"
+        )))
+
+
+def test_a_run_that_starts_while_another_is_doing_the_work_does_not_do_it_again(rt, held_work):
+    """The first run is held inside its work (its period claimed, its transaction open) until the
+    second run is past the point where it decides: it is blocked by the first in the database
+    (PostgreSQL: the advisory lock or the claim row), has read the claims without seeing the first's,
+    has sent its own claim, has started the work or has returned. Only then is the first let go, so
+    the two runs certainly overlap and the outcome does not depend on timing."""
     at = datetime(2026, 4, 2, 9, tzinfo=LONDON)
-    outcomes: list[str] = []
+    outcomes: dict[str, str] = {}
+    errors: list[BaseException] = []
+    second_decided = threading.Event()  # the second run read the claims, or sent its own
+
+    def after_execute(conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.current_thread().name == "second-run" and "job_runs" in statement \
+                and statement.lstrip().upper().startswith("SELECT"):
+            second_decided.set()
+
+    def before_execute(conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.current_thread().name == "second-run" and "job_runs" in statement \
+                and statement.lstrip().upper().startswith("INSERT"):
+            second_decided.set()
 
     def go() -> None:
-        outcomes.append(run_job(rt, "test-slow-job", at=at).status)
+        try:
+            outcomes[threading.current_thread().name] = run_job(rt, HELD_JOB, at=at).status
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
 
-    threads = [threading.Thread(target=go) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["already-done", "already-done", "done"]
+    event.listen(rt.db.engine, "after_cursor_execute", after_execute)
+    event.listen(rt.db.engine, "before_cursor_execute", before_execute)
+    first = threading.Thread(target=go, name="first-run")
+    second = threading.Thread(target=go, name="second-run")
+    try:
+        first.start()
+        assert held_work.inside.wait(timeout=10), "the first run never started its work"
+        second.start()
+        deadline = time.monotonic() + 30
+        while not (second_decided.is_set() or held_work.again.is_set() or not second.is_alive()
+                   or (rt.db.is_postgres and _a_connection_waits_on_a_lock(rt))):
+            assert time.monotonic() < deadline, "the second run never reached the once-per-period check"
+            second_decided.wait(0.01)
+        assert first.is_alive() and held_work.entered[0] == "first-run"  # still holding its claim
+    finally:
+        held_work.release.set()
+        first.join(timeout=30)
+        second.join(timeout=30)
+        event.remove(rt.db.engine, "after_cursor_execute", after_execute)
+        event.remove(rt.db.engine, "before_cursor_execute", before_execute)
+    assert not first.is_alive() and not second.is_alive()
+    assert errors == []
+    assert held_work.entered == ["first-run"]  # the work was done once, by the first run
+    assert outcomes == {"first-run": "done", "second-run": "already-done"}
     assert _count(rt, OutboxMessage) == 1
     assert _count(rt, JobRun) == 1
 
 
 def test_a_job_that_is_not_due_records_nothing(rt):
-    outcome = run_job(rt, "test-slow-job", options={"not_due": True})
+    outcome = run_job(rt, "test-quarterly-job", options={"not_due": True})
     assert outcome.status == "not-due"
     assert _count(rt, JobRun) == 0
 
 
 def test_a_dry_run_changes_nothing(rt):
-    outcome = run_job(rt, "test-slow-job", at=datetime(2026, 4, 2, 9, tzinfo=LONDON), dry_run=True)
+    outcome = run_job(rt, "test-quarterly-job", at=datetime(2026, 4, 2, 9, tzinfo=LONDON), dry_run=True)
     assert outcome.status == "dry-run"
     assert _count(rt, OutboxMessage) == 0
     assert _count(rt, JobRun) == 0
@@ -136,8 +214,8 @@ def test_the_migrations_build_exactly_the_models(rt):
 
 def test_a_dry_run_after_the_period_is_done_still_shows_the_work_and_keeps_nothing(rt):
     at = datetime(2026, 4, 2, 9, tzinfo=LONDON)
-    run_job(rt, "test-slow-job", at=at)
-    again = run_job(rt, "test-slow-job", at=at, dry_run=True)
+    run_job(rt, "test-quarterly-job", at=at)
+    again = run_job(rt, "test-quarterly-job", at=at, dry_run=True)
     assert again.status == "dry-run" and again.summary == "did the work"
     assert _count(rt, JobRun) == 1
     assert _count(rt, OutboxMessage) == 1

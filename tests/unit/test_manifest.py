@@ -12,9 +12,10 @@ import jsonschema
 import pytest
 from jsonschema.validators import validator_for
 
+from tests.shared_docs import shared_dir, shared_file
+
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_NAME = "manifest.schema.1.0.0.json"
-SHARED_SCHEMA = REPO.parent / "shared" / "slack" / SCHEMA_NAME
 VENDORED_SCHEMA = REPO / "tests" / "data" / SCHEMA_NAME
 EVENTS_PATH = "/slack/events"
 
@@ -41,7 +42,8 @@ SCOPE_REASONS = {
 
 
 def _schema_path() -> Path:
-    return SHARED_SCHEMA if SHARED_SCHEMA.exists() else VENDORED_SCHEMA
+    shared = shared_dir() / "slack" / SCHEMA_NAME
+    return shared if shared.is_file() else VENDORED_SCHEMA
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +99,8 @@ def test_manifest_declares_schema_major_version_one(manifest: dict[str, Any]) ->
 
 
 def test_vendored_schema_matches_the_shared_copy() -> None:
-    if not SHARED_SCHEMA.exists():
-        pytest.skip("shared Slack schema is not next to the repo")
-    assert json.loads(VENDORED_SCHEMA.read_text(encoding="utf-8")) == json.loads(
-        SHARED_SCHEMA.read_text(encoding="utf-8")
-    )
+    shared = shared_file("slack", SCHEMA_NAME)
+    assert json.loads(VENDORED_SCHEMA.read_text(encoding="utf-8")) == json.loads(shared.read_text(encoding="utf-8"))
     assert (VENDORED_SCHEMA.parent / "manifest.schema.LICENSE").exists()
 
 

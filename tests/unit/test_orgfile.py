@@ -22,6 +22,7 @@ from bot.orgfile import (
     parse_org_text,
 )
 from bot.policy import Policy
+from tests.shared_docs import shared_file
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -85,9 +86,7 @@ def test_contracts_example_parses_into_the_directory() -> None:
 
 
 def test_the_example_in_the_shared_contracts_doc_still_parses() -> None:
-    contracts = REPO.parent / "shared" / "CONTRACTS.md"
-    if not contracts.exists():
-        pytest.skip("shared docs are not next to the repo")
+    contracts = shared_file("CONTRACTS.md")
     section = contracts.read_text(encoding="utf-8").split("## Org file (YAML)", 1)[1]
     block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
     assert block is not None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from bot import outbox
 from bot.outbox import OutboxSender
 from bot.runtime import sender_client
 from bot.sandbox.fake_slack import FakeSlack
+from storage.db import Database
 from storage.models import OutboxMessage, utcnow
 
 
@@ -158,3 +161,78 @@ def test_files_are_uploaded_through_the_outbox(db, fake):
     assert len(fake.files) == 1
     assert fake.files[0]["content"] == png
     assert fake.files[0]["channel_id"] == "C0CIC"
+
+
+def test_two_senders_at_once_send_each_message_exactly_once(database_url, fake):
+    """Two senders (two threads, each with its own sender and its own connection pool) drain one
+    outbox together. Both are held after choosing their first pass's rows and before claiming them,
+    so both choose the same channel heads and both try to claim them: only the claim's ``status ==
+    'pending'`` condition keeps the second from sending them again. The race is forced the same way
+    on SQLite (its writers take turns, but the second claim still runs after both have chosen) and
+    on PostgreSQL."""
+    channels = [f"U0R{i:03d}" for i in range(6)]
+    texts = {channel: [f"{channel} #{n}" for n in range(5)] for channel in channels}
+    setup = Database(database_url)
+    try:
+        for channel in channels:
+            queue(setup, channel, texts[channel], prefix="race")
+        with setup.session() as session:
+            queued = len(session.scalars(select(OutboxMessage.id)).all())
+    finally:
+        setup.dispose()
+    assert queued == 30
+
+    start = threading.Barrier(2, timeout=10)
+    both_chose = threading.Barrier(2, timeout=10)
+    first_choice: dict[str, list[int]] = {}
+    drained: dict[str, bool] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        db = Database(database_url)
+        sender = sender_for(db, fake, per_channel_rate=1000.0, burst=10)
+        claim = sender._claim
+
+        def claim_after_the_other_has_chosen(row_ids: list[int]) -> list[OutboxMessage]:
+            if name not in first_choice:
+                first_choice[name] = sorted(row_ids)
+                both_chose.wait()
+            return claim(row_ids)
+
+        sender._claim = claim_after_the_other_has_chosen  # type: ignore[method-assign]
+        try:
+            start.wait()
+            drained[name] = sender.drain(timeout=30)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
+            both_chose.abort()
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=run, args=(name,), name=f"sender-{name}") for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert drained == {"a": True, "b": True}
+
+    check = Database(database_url)
+    try:
+        with check.session() as session:
+            rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    finally:
+        check.dispose()
+    heads = [min(r.id for r in rows if r.channel == channel) for channel in channels]
+    # The race really happened: both senders chose every channel's head before either claimed.
+    assert first_choice["a"] == first_choice["b"] == sorted(heads)
+
+    posts = [c for c in fake.calls("chat.postMessage") if c.ok]
+    delivered = Counter(c.args["text"] for c in posts)
+    assert {text: n for text, n in delivered.items() if n > 1} == {}  # nothing sent twice
+    assert sorted(delivered) == sorted(t for channel in channels for t in texts[channel])  # nothing lost
+    for channel in channels:  # and each channel's messages still in order
+        assert [m["text"] for m in fake.dms(channel)] == texts[channel]
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * queued  # each claimed once, sent
+    assert all(r.ts for r in rows)
