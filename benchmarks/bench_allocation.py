@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.allocation import AllocationPlan, Auditor, Candidate, allocate, conflicts  # noqa: E402
+from bot.learning_audits.allocation import AllocationPlan, Auditor, Candidate, allocate, conflicts  # noqa: E402
 
 N_SMS = 500
 N_SERVICES = 60

@@ -54,12 +54,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event, func, select, text  # noqa: E402
 
-from bot.directory import import_org  # noqa: E402
-from bot.orgfile import Division, OrgFile, People, Service, Team  # noqa: E402
-from bot.outbox import OutboxSender  # noqa: E402
-from bot.runtime import ShiftedClock, build_runtime, sender_client, tune_interpreter  # noqa: E402
+from bot.core.directory import import_org  # noqa: E402
+from bot.core.orgfile import Division, OrgFile, People, Service, Team  # noqa: E402
+from bot.core.outbox import OutboxSender  # noqa: E402
+from bot.core.runtime import ShiftedClock, build_runtime, sender_client, tune_interpreter  # noqa: E402
+from bot.core.settings import Settings  # noqa: E402
 from bot.sandbox.fake_slack import FakeSlack  # noqa: E402
-from bot.settings import Settings  # noqa: E402
 from schedules.jobs import run_job  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
@@ -339,7 +339,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="give up waiting after this many seconds")
     parser.add_argument("--profile", action="store_true", help="time the sender's steps and count statements")
     args = parser.parse_args()
-    logging.getLogger("bot.outbox").setLevel(logging.ERROR)  # 429s are counted, not logged one by one
+    logging.getLogger("bot.core.outbox").setLevel(logging.ERROR)  # 429s are counted, not logged one by one
     modes = {"live": [True], "queued": [False], "both": [True, False]}[args.mode]
     tune_interpreter()  # as the scheduler and web processes do once started
     ok = [scenario(args, live=live) for live in modes]

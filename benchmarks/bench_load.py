@@ -197,7 +197,7 @@ def main() -> int:
                             "SLACK_API_URL": fake.base_url, "DATABASE_URL": args.database_url,
                             "QMF_ORG_FILE": str(SAMPLE_ORG)}
         qmf_port, bare_port = free_port(), free_port()
-        qmf = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(qmf_port), "--workers", os.environ.get("BENCH_WORKERS", "1")], env=env,
+        qmf = subprocess.Popen([sys.executable, "-m", "bot.app.cli", "serve", "--port", str(qmf_port), "--workers", os.environ.get("BENCH_WORKERS", "1")], env=env,
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         bare = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "bare_app.py"), str(bare_port), SECRET,
                                  fake.base_url], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -2,7 +2,7 @@
 
 Loads 100,000 recorded learning audits (with about three theme tags each, their proposals and
 some actions) across 40 services and 8 quarters into PostgreSQL with bulk inserts, then times
-``bot.themes.collate`` for one service-quarter and for all services (median of 5). The goal is
+``bot.themes.service.collate`` for one service-quarter and for all services (median of 5). The goal is
 under a second: the counting is a GROUP BY in the database and the learning points are sampled
 there with a window function, so the time should not grow with the number of audits in Python.
 
@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, insert, make_url, text  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
-from bot import themes  # noqa: E402
-from bot.policy import DEFAULT_LEARNING_THEMES  # noqa: E402
-from schedules.calendar import Quarter  # noqa: E402
+from bot.core.calendar import Quarter  # noqa: E402
+from bot.core.policy import DEFAULT_LEARNING_THEMES  # noqa: E402
+from bot.themes import service as themes  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import (  # noqa: E402
     Action,

@@ -7,7 +7,7 @@ import importlib.util
 
 from slack_bolt import App
 
-from bot.runtime import Runtime
+from bot.core.runtime import Runtime
 
 FLOWS = (
     "handlers.commands",

@@ -6,13 +6,14 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot import actions, outbox
-from bot.audit import record
-from bot.blocks import actions as blocks
-from bot.blocks.common import blocks_json, context
-from bot.directory import who
-from bot.errors import NotFound
-from bot.runtime import Runtime
+from bot.actions import messages as blocks
+from bot.actions import service as actions
+from bot.core import outbox
+from bot.core.audit import record
+from bot.core.blocks import blocks_json, context
+from bot.core.directory import who
+from bot.core.errors import NotFound
+from bot.core.runtime import Runtime
 from handlers.common import CommandCall, reply_for, subcommand
 
 

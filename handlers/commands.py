@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import directory
-from bot.blocks.common import context, escape, header, section
-from bot.runtime import Runtime
+from bot.core import directory
+from bot.core.blocks import context, escape, header, section
+from bot.core.runtime import Runtime
 from handlers.common import SUBCOMMANDS, CommandCall, reply_for, subcommand
 
 

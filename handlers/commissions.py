@@ -1,6 +1,6 @@
 """Slack listeners for themed audits, learning visits and the Continuous Improvement Board.
 
-Listeners only parse what Slack sent and call ``bot.commissions``, which checks from the database
+Listeners only parse what Slack sent and call ``bot.commissions.service``, which checks from the database
 who may act. A button's value and a modal's private_metadata say *which* record, never who may
 touch it.
 """
@@ -16,13 +16,14 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import commissions, outbox
-from bot import directory as org
-from bot.blocks import commissions as views
-from bot.blocks.commissions import CommissionIds, CommissionMeta
-from bot.blocks.common import blocks_json, notice_view
-from bot.errors import NotFound, NotPermitted
-from bot.runtime import Runtime
+from bot.commissions import messages as views
+from bot.commissions import service as commissions
+from bot.commissions.messages import CommissionIds, CommissionMeta
+from bot.core import directory as org
+from bot.core import outbox
+from bot.core.blocks import blocks_json, notice_view
+from bot.core.errors import NotFound, NotPermitted
+from bot.core.runtime import Runtime
 from handlers.common import CommandCall, reply_for, subcommand, submit_modal, view_values
 
 log = logging.getLogger(__name__)
@@ -329,7 +330,7 @@ def register(app: App, rt: Runtime) -> None:
 
     @app.action(ids.VISIT_ADD_ACTION.value)
     def push_add_action(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        from bot.blocks.actions import action_input_blocks
+        from bot.actions.messages import action_input_blocks
 
         ack()
 
@@ -352,7 +353,7 @@ def register(app: App, rt: Runtime) -> None:
 
     @app.view(ids.VISIT_ACTION_MODAL.value)
     def save_visit_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        from bot.blocks.actions import ActionIds, parse_action_values
+        from bot.actions.messages import ActionIds, parse_action_values
 
         meta = _meta(view)
 

@@ -11,8 +11,8 @@ from typing import Any
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
-from bot.errors import QmfError
-from bot.runtime import Runtime
+from bot.core.errors import QmfError
+from bot.core.runtime import Runtime
 
 log = logging.getLogger("qmf.handlers")
 
@@ -119,8 +119,8 @@ def submit_modal(ack: Ack, work: Callable[[], dict[str, Any] | None], *, keep_op
     extra ack arguments (e.g. ``{"response_action": "update", "view": ...}``) or None to close.
     An unexpected failure is shown inline on ``keep_open_block`` so nothing typed is lost.
     """
-    from bot.blocks.common import notice_view
-    from bot.errors import InvalidInput, NotPermitted
+    from bot.core.blocks import notice_view
+    from bot.core.errors import InvalidInput, NotPermitted
 
     try:
         result = work()

@@ -10,11 +10,11 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import audit, directory, outbox
-from bot.blocks.home import HomeIds, home_view
-from bot.errors import NotPermitted
-from bot.home import HOME_JOBS, build_home
-from bot.runtime import Runtime
+from bot.core import audit, directory, outbox
+from bot.core.errors import NotPermitted
+from bot.core.runtime import Runtime
+from bot.home.messages import HomeIds, home_view
+from bot.home.service import HOME_JOBS, build_home
 from handlers.common import reply_for
 from storage.models import HomeView
 

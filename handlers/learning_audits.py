@@ -1,6 +1,6 @@
 """Slack listeners for learning audits after allocation: the meeting, the reflection, the audit record.
 
-Listeners only parse what Slack sent and call ``bot.learning``, which checks who may act from the
+Listeners only parse what Slack sent and call ``bot.learning_audits.service``, which checks who may act from the
 database. A button's value and a modal's private_metadata say which audit, never who may touch it.
 """
 
@@ -15,10 +15,12 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import audit as audit_log
-from bot import learning
-from bot.blocks.common import notice_view
-from bot.blocks.learning import (
+from bot.core import audit as audit_log
+from bot.core.blocks import notice_view
+from bot.core.errors import Conflict, NotFound
+from bot.core.runtime import Runtime
+from bot.learning_audits import service as learning
+from bot.learning_audits.messages import (
     AddActionMeta,
     AuditField,
     AuditMeta,
@@ -29,8 +31,6 @@ from bot.blocks.learning import (
     reflection_modal,
     reflection_read_only,
 )
-from bot.errors import Conflict, NotFound
-from bot.runtime import Runtime
 from handlers.common import reply_for, submit_modal, view_values
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ def register(app: App, rt: Runtime) -> None:
 
     @app.view(LearningIds.ADD_ACTION_MODAL.value)
     def save_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        from bot.blocks.actions import ActionIds, parse_action_values
+        from bot.actions.messages import ActionIds, parse_action_values
 
         def work() -> None:
             meta = _meta(AddActionMeta, view)

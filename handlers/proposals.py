@@ -11,11 +11,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
-from bot import proposals
-from bot.blocks.common import notice_view
-from bot.blocks.proposals import ProposalIds, ProposalMeta
-from bot.errors import NotPermitted, QmfError
-from bot.runtime import Runtime
+from bot.core.blocks import notice_view
+from bot.core.errors import NotPermitted, QmfError
+from bot.core.runtime import Runtime
+from bot.learning_audits import proposals
+from bot.learning_audits.proposal_messages import ProposalIds, ProposalMeta
 from handlers.common import CommandCall, reply_for, subcommand, submit_modal, view_values
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Slack listeners for random sampling: the audit and moderation buttons and modals, and `/qmf sample`.
 
-Listeners only parse what Slack sent and call ``bot.sampling``; every permission and blindness
+Listeners only parse what Slack sent and call ``bot.sampling.service``; every permission and blindness
 check is made there, so a replayed or forged payload meets the same rules as a real click.
 """
 
@@ -12,12 +12,13 @@ from pydantic import ValidationError
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import outbox, sampling
-from bot.blocks import sampling as blocks
-from bot.blocks.sampling import CaseMetadata, SampleIds
-from bot.errors import NotFound
-from bot.grades import Grade
-from bot.runtime import Runtime
+from bot.core import outbox
+from bot.core.errors import NotFound
+from bot.core.grades import Grade
+from bot.core.runtime import Runtime
+from bot.sampling import messages as blocks
+from bot.sampling import service as sampling
+from bot.sampling.messages import CaseMetadata, SampleIds
 from handlers.common import CommandCall, reply_for, subcommand, submit_modal, view_values
 
 USAGE = ("`/qmf sample service <key>`: choose the service for the next random sample (Q&I, before the draw)\n"

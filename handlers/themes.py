@@ -13,13 +13,14 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import audit, directory, outbox, themes
-from bot.blocks.common import blocks_json, notice_view
-from bot.blocks.themes import ThemesAction, collation_messages, draft_dm, edit_modal, modal_line_ids
-from bot.errors import Conflict, InvalidInput, NotFound, NotPermitted
-from bot.runtime import Runtime
+from bot.core import audit, directory, outbox
+from bot.core.blocks import blocks_json, notice_view
+from bot.core.calendar import Quarter
+from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from bot.core.runtime import Runtime
+from bot.themes import service as themes
+from bot.themes.messages import ThemesAction, collation_messages, draft_dm, edit_modal, modal_line_ids
 from handlers.common import CommandCall, reply_for, subcommand, submit_modal, view_values
-from schedules.calendar import Quarter
 from storage.models import LearningAudit, Service
 
 SHARE_USAGE = "share themes <service|all> <quarter> <forum>"

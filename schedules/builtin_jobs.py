@@ -8,13 +8,13 @@ import importlib.util
 from schedules.jobs import placeholder
 
 JOB_MODULES = (
-    "bot.proposals",
-    "bot.learning",
+    "bot.learning_audits.proposals",
+    "bot.learning_audits.service",
     "schedules.reminders",
-    "bot.themes",
-    "bot.sampling",
-    "bot.commissions",
-    "bot.retention",
+    "bot.themes.service",
+    "bot.sampling.service",
+    "bot.commissions.service",
+    "bot.retention.service",
 )
 
 CONTRACT_JOBS = {

@@ -19,12 +19,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.policy import Policy
-from schedules.calendar import Quarter, WorkingCalendar
+from bot.core.calendar import Quarter, WorkingCalendar
+from bot.core.policy import Policy
 from storage.models import JobRun, utcnow
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,12 @@ log = logging.getLogger(__name__)
 
 # (label, module, function): each function takes the JobContext and returns a one-line summary.
 REMINDERS: tuple[tuple[str, str, str], ...] = (
-    ("proposals", "bot.proposals", "send_proposal_reminders"),
-    ("learning audits", "bot.learning", "send_learning_reminders"),
-    ("actions", "bot.actions", "send_action_reminders"),
-    ("random sampling", "bot.sampling", "send_sampling_reminders"),
-    ("commissions", "bot.commissions", "send_commission_reminders"),
-    ("learning themes", "bot.themes", "send_theme_reminders"),
+    ("proposals", "bot.learning_audits.proposals", "send_proposal_reminders"),
+    ("learning audits", "bot.learning_audits.service", "send_learning_reminders"),
+    ("actions", "bot.actions.service", "send_action_reminders"),
+    ("random sampling", "bot.sampling.service", "send_sampling_reminders"),
+    ("commissions", "bot.commissions.service", "send_commission_reminders"),
+    ("learning themes", "bot.themes.service", "send_theme_reminders"),
 )
 
 

@@ -12,7 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from schedules.jobs import load_jobs, run_job
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

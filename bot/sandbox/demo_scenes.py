@@ -499,7 +499,7 @@ def learning_themes(n: Narrator) -> None:
         "practice could be shared\". Three working days after the audits are due, each Service Manager "
         "gets a draft to review and post to their service's channel. Nothing identifying reaches a "
         "channel, and any count under 5 is shown as \"fewer than 5\".")
-    if importlib.util.find_spec("bot.themes") is None:
+    if importlib.util.find_spec("bot.themes.service") is None:
         n.note("_(Learning themes are not built in this version.)_")  # an install without bot.themes
         return
     review, escalate = _themes_days(p)
@@ -568,7 +568,7 @@ def _register_csv() -> str:
 
 def _sample_cases(p: Play) -> list[tuple[int, str, str, str]]:
     """(case id, case ref, Q&I auditor, Practice Consultant) of this quarter's sample."""
-    from bot import sampling
+    from bot.sampling import service as sampling
 
     with p.bot.rt.db.session() as session:
         row = sampling.draw_for(session, QUARTER)
@@ -647,7 +647,7 @@ SAMPLE_PLAN = [(GOOD, RI, GOOD), (GOOD, GOOD, GOOD), (OUT, GOOD, OUT), (RI, RI, 
 
 @scene
 def random_sample(n: Narrator) -> None:
-    from bot.case_register import import_register, stored_policy
+    from bot.sampling.register import import_register, stored_policy
 
     p = Play(n)
     n.chapter(
@@ -832,16 +832,16 @@ def quarter_reports(n: Narrator) -> None:
     folder = n.reports
     written: list[str] = []
     with _database_env(n.bot.database_url):
-        if importlib.util.find_spec("bot.themes_report") is not None:
-            from bot.themes_report import cli_themes
+        if importlib.util.find_spec("bot.themes.report") is not None:
+            from bot.themes.report import cli_themes
 
             for fmt in ("md", "xlsx"):
                 target = folder / f"themes-{QUARTER}.{fmt}"
                 _run_cli(cli_themes, quarter=QUARTER, service=None, format=fmt, output=str(target))
                 written.append(f"`qmf-bot report themes --quarter {QUARTER} --format {fmt}` "
                                f"-> reports/{target.name}")
-        if importlib.util.find_spec("bot.sample_report") is not None:
-            from bot.sample_report import cli_sample
+        if importlib.util.find_spec("bot.sampling.report") is not None:
+            from bot.sampling.report import cli_sample
 
             for fmt in ("md", "xlsx"):
                 target = folder / f"sample-{QUARTER}.{fmt}"

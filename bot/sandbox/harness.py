@@ -13,11 +13,11 @@ from typing import Any
 
 import uvicorn
 
-from bot.app import create_app
-from bot.runtime import Runtime, ShiftedClock, build_runtime
+from bot.app.factory import create_app
+from bot.core.runtime import Runtime, ShiftedClock, build_runtime
+from bot.core.settings import Settings
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.fake_slack import FakeSlack
-from bot.settings import Settings
 from storage.db import Database
 
 SIGNING_SECRET = "sandbox-signing-secret"
@@ -67,7 +67,7 @@ class LocalBot:
         self.rt = build_runtime(self.settings, clock=self.clock, database=db)
         self.rt.sender.rate = self.per_channel_rate
         app = create_app(self.settings, runtime=self.rt)
-        from bot.web import create_web_app
+        from bot.app.web import create_web_app
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -101,8 +101,8 @@ class LocalBot:
 
     # -- conveniences ---------------------------------------------------------------------------
     def import_org(self, path: str | Path) -> list[str]:
-        from bot.directory import import_org
-        from bot.orgfile import load_org_file
+        from bot.core.directory import import_org
+        from bot.core.orgfile import load_org_file
 
         with self.rt.db.session() as session:
             return import_org(session, load_org_file(path)).changes

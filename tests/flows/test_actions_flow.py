@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import actions
+from bot.actions import service as actions
+from bot.core.calendar import WorkingCalendar
 from bot.sandbox.render import render_blocks
-from schedules.calendar import WorkingCalendar
 from storage.models import Action, LearningAudit, Person, Proposal, Service, Team
 from tests.conftest import london
 

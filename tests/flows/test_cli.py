@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.cli import build_parser, main
-from bot.orgfile import parse_org_text
+from bot.app.cli import build_parser, main
+from bot.core.orgfile import parse_org_text
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.fake_slack import FakeSlack
 from storage.db import Database
@@ -164,7 +164,7 @@ def test_serve_with_a_fake_token_answers_healthz_and_signed_commands(tmp_path):
             "QMF_ORG_FILE": str(EXAMPLE),
         }
         env.pop("TEST_DATABASE_URL", None)
-        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "bot.app.cli", "serve", "--port", str(port)], env=env,
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
@@ -214,9 +214,9 @@ def test_two_jobs_run_at_the_same_moment_do_the_work_once(cli_env, tmp_path):
 
     env = os.environ | {"DATABASE_URL": cli_env}
     env.pop("SLACK_BOT_TOKEN", None)
-    subprocess.run([sys.executable, "-m", "bot.cli", "org", "import", str(SAMPLE_ORG)], env=env, check=True,
+    subprocess.run([sys.executable, "-m", "bot.app.cli", "org", "import", str(SAMPLE_ORG)], env=env, check=True,
                    capture_output=True, cwd=tmp_path)
-    command = [sys.executable, "-m", "bot.cli", "jobs", "run", "open-proposals", "--at", "2026-04-01T09:30"]
+    command = [sys.executable, "-m", "bot.app.cli", "jobs", "run", "open-proposals", "--at", "2026-04-01T09:30"]
     runs = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in runs]

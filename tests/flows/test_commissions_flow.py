@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.blocks.commissions import CommissionIds
+from bot.commissions.messages import CommissionIds
 from bot.sandbox.render import render_blocks
 from storage.models import Action, CibMeeting, Person, Team, TeamMember
 from storage.models.commissions import CibItem, LearningVisit, ThemedAudit, ThemedAuditFinding

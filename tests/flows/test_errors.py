@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.errors import NotPermitted
+from bot.core.errors import NotPermitted
 from handlers.common import SUBCOMMANDS, subcommand
 
 
@@ -64,10 +64,10 @@ def test_a_listener_that_fails_is_answered_and_the_person_told(bot, fake, acks_f
 
     import httpx
 
-    from bot.app import create_app
+    from bot.app.factory import create_app
+    from bot.app.web import create_web_app
     from bot.sandbox.driver import SlackDriver
     from bot.sandbox.harness import SIGNING_SECRET
-    from bot.web import create_web_app
 
     app = create_app(bot.settings, runtime=bot.rt)
 

@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from bot import actions
+from bot.actions import service as actions
 from bot.sandbox.driver import Reply, SlackDriver
 from bot.sandbox.harness import SIGNING_SECRET, LocalBot
 from schedules.jobs import JobOutcome, _lock_key, run_job
@@ -222,7 +222,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) 
 
 # `python -m bot.cli` with the SQL statement log on, so a test can see where the process has got to.
 LAUNCH = ("import logging, runpy; logging.getLogger('sqlalchemy.engine').setLevel(logging.INFO); "
-          "runpy.run_module('bot.cli', run_name='__main__', alter_sys=True)")
+          "runpy.run_module('bot.app.cli', run_name='__main__', alter_sys=True)")
 
 
 class CliJob:

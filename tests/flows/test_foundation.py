@@ -135,7 +135,7 @@ def test_socket_mode_app_acks_from_dispatch_and_still_does_the_work(bot, fake):
     """Socket Mode answers with what dispatch returns, so its app acks the bolt way."""
     from slack_bolt.request import BoltRequest
 
-    from bot.app import create_app
+    from bot.app.factory import create_app
 
     app = create_app(bot.settings, runtime=bot.rt, answered_by_web=False)
     trigger = fake.issue_trigger("U0TM1")

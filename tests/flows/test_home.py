@@ -76,7 +76,7 @@ def test_a_non_qi_person_cannot_run_jobs_with_a_copied_button(slack, fake, bot):
 def test_a_long_to_do_list_is_paged_within_slacks_block_limit_and_nothing_is_cut(slack, fake, bot):
     from datetime import date, timedelta
 
-    from bot.actions import add_action
+    from bot.actions.service import add_action
 
     with bot.rt.db.session() as session:
         for n in range(60):
@@ -104,8 +104,8 @@ def test_a_long_to_do_list_is_paged_within_slacks_block_limit_and_nothing_is_cut
 def test_progress_across_many_services_fits_slacks_limits_and_names_every_service(bot, slack, fake):
     """A large council: 150 services with long names. Every service is on Q&I's Home and no block
     passes Slack's limits (3,000 characters a section, 100 blocks a view)."""
-    from bot.directory import import_org
-    from bot.orgfile import Division, OrgFile, People, Service, Team
+    from bot.core.directory import import_org
+    from bot.core.orgfile import Division, OrgFile, People, Service, Team
 
     division = "Children's Social Care"
     org = OrgFile(

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot import sampling
-from bot.case_register import import_register, stored_policy
-from bot.grades import Grade
+from bot.core.grades import Grade
+from bot.sampling import service as sampling
+from bot.sampling.register import import_register, stored_policy
 from bot.sandbox.harness import LocalBot
 from tests.conftest import assert_channels_carry_no_case_detail, london
 from tests.flows.test_sampling_flow import message_text, moderate, submit_audit

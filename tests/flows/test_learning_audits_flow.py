@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.actions import add_action
+from bot.actions.service import add_action
 from bot.sandbox.render import render_blocks
 from storage.models import (
     Action,

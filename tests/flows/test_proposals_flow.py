@@ -257,7 +257,7 @@ def test_nothing_changes_after_allocation(bot, slack, fake):
 def test_a_form_opened_before_allocation_is_refused_when_submitted_after(bot, slack, fake):
     slack.command("U0TM1", "/propose-case")
     with bot.rt.db.session() as session:
-        from bot.proposals import ensure_round
+        from bot.learning_audits.proposals import ensure_round
         round_ = ensure_round(session, calendar=bot.rt.calendar(session), policy=bot.rt.policy(session),
                               quarter=bot.rt.calendar(session).quarter(bot.rt.now()), now=bot.rt.now())
         round_.allocated_at = datetime(2026, 4, 20, 9, tzinfo=UTC)

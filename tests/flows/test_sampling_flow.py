@@ -11,9 +11,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot import sampling
-from bot.case_register import import_register, stored_policy
-from bot.grades import Grade, needs_qi_attention, sample_stats
+from bot.core.grades import Grade, needs_qi_attention, sample_stats
+from bot.sampling import service as sampling
+from bot.sampling.register import import_register, stored_policy
 from bot.sandbox.harness import SAMPLE_CASES as CASES_CSV  # noqa: E402
 from storage.models import Action, AuditLogEntry
 from storage.models.sampling import CaseRegisterEntry, SampleAudit, SampledCase, SampleDraw, SampleFlag
@@ -177,7 +177,7 @@ def test_each_case_holders_team_manager_is_told_who_will_be_in_touch(bot, fake):
 
 
 def test_report_sample_explain_shows_the_seed_pool_and_every_exclusion(bot, monkeypatch, capsys):
-    from bot.cli import main
+    from bot.app.cli import main
 
     import_cases(bot)
     row = draw_now(bot, seed=4242)
@@ -357,7 +357,7 @@ def test_the_report_figures_match_the_grades_and_it_is_posted_when_the_sample_is
     assert "Quality & Improvement" in (slack.command("U0TM1", "/qmf", "sample report").text or "")
 
     # the export: XLSX opens with openpyxl and has the same figures; CSV and Markdown too
-    from bot.cli import main
+    from bot.app.cli import main
 
     monkeypatch.setenv("DATABASE_URL", bot.database_url)
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)

@@ -15,8 +15,8 @@ from matplotlib.image import imread
 from PIL import Image
 from sqlalchemy import func, select
 
-from bot import themes
 from bot.sandbox.render import render_blocks
+from bot.themes import service as themes
 from schedules.jobs import JobContext
 from storage.models import LearningAudit, LearningRound, Person, Service, ThemeTag
 from storage.models.themes import ThemeDraft
@@ -347,7 +347,7 @@ def test_the_draft_is_on_the_service_managers_home_until_posted(seeded, slack, f
 def test_themes_too_long_for_five_replies_say_what_is_left_out_and_where_to_get_it(seeded, slack, fake, monkeypatch):
     """Slack takes 5 replies on one command's response_url: a collation needing more says so in the
     fifth and names the report that has all of it (here the messages are made small to force it)."""
-    import bot.blocks.themes as theme_blocks
+    import bot.themes.messages as theme_blocks
 
     monkeypatch.setattr(theme_blocks, "MESSAGE_BLOCKS", 6)
     reply = slack.command("U0QI1", "/qmf", "themes all 2026-27Q1")

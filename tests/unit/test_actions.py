@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from bot import actions
-from bot.blocks import actions as blocks
-from bot.directory import import_org
-from bot.errors import Conflict, InvalidInput, NotPermitted
-from bot.orgfile import load_org_file
-from bot.policy import Policy
+from bot.actions import messages as blocks
+from bot.actions import service as actions
+from bot.core.calendar import WorkingCalendar
+from bot.core.directory import import_org
+from bot.core.errors import Conflict, InvalidInput, NotPermitted
+from bot.core.orgfile import load_org_file
+from bot.core.policy import Policy
 from bot.sandbox.harness import SAMPLE_ORG
-from schedules.calendar import WorkingCalendar
 from schedules.jobs import JobContext
 from storage.models import Action, LearningAudit, OutboxMessage, Person, Proposal, Service, Team
 from tests.conftest import london
@@ -420,19 +420,19 @@ def test_the_reminder_lead_time_is_the_councils_setting(session, clock):
 def test_one_failing_flow_does_not_stop_the_action_reminders(session, clock, monkeypatch):
     from schedules import reminders
 
-    broken = types.ModuleType("bot.sampling")
+    broken = types.ModuleType("bot.sampling.service")
 
     def send_sampling_reminders(ctx):  # noqa: ANN001
-        from bot import outbox
+        from bot.core import outbox
 
         outbox.enqueue(ctx.session, channel="U0QI1", text="half-sent", dedupe_key="sampling:broken")
         raise RuntimeError("boom")
 
     broken.send_sampling_reminders = send_sampling_reminders  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.sampling", broken)
+    monkeypatch.setitem(sys.modules, "bot.sampling.service", broken)
     monkeypatch.setattr(reminders, "REMINDERS", (
-        ("actions", "bot.actions", "send_action_reminders"),
-        ("random sampling", "bot.sampling", "send_sampling_reminders"),
+        ("actions", "bot.actions.service", "send_action_reminders"),
+        ("random sampling", "bot.sampling.service", "send_sampling_reminders"),
     ))
     monkeypatch.setattr(reminders.importlib.util, "find_spec", lambda name: object())
     new_action(session, due=date(2026, 4, 10))

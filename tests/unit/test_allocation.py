@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.allocation import AllocationPlan, Auditor, Candidate, allocate, conflicts
+from bot.learning_audits.allocation import AllocationPlan, Auditor, Candidate, allocate, conflicts
 
 SERVICES = ("cic", "cp", "cin", "fost")
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
-from schedules.calendar import Quarter, WorkingCalendar
+from bot.core.calendar import Quarter, WorkingCalendar
 
 LONDON = ZoneInfo("Europe/London")
 

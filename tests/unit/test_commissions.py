@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import commissions
-from bot.blocks.commissions import CommissionIds, FindingLine
-from bot.directory import import_org
-from bot.errors import Conflict, InvalidInput, NotPermitted
-from bot.orgfile import load_org_file
-from bot.policy import Policy
+from bot.commissions import service as commissions
+from bot.commissions.messages import CommissionIds, FindingLine
+from bot.core.calendar import WorkingCalendar
+from bot.core.directory import import_org
+from bot.core.errors import Conflict, InvalidInput, NotPermitted
+from bot.core.orgfile import load_org_file
+from bot.core.policy import Policy
 from bot.sandbox.harness import SAMPLE_ORG
-from schedules.calendar import WorkingCalendar
 from storage.models import CibMeeting, Division, DivisionLeader, JobRun, OutboxMessage, Person
 from storage.models.commissions import CibItem, LearningVisit, ThemedAudit, ThemedAuditFinding
 from tests.conftest import london

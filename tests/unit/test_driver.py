@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.runtime import TrackingExecutor
+from bot.core.runtime import TrackingExecutor
 from bot.sandbox.driver import SlackDriver, SubmitBlocked
 from bot.sandbox.fake_slack import FakeSlack
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.grades import Grade, SampleStats, needs_qi_attention, sample_stats
+from bot.core.grades import Grade, SampleStats, needs_qi_attention, sample_stats
 
 OUT, G, RI, IN = Grade.OUTSTANDING, Grade.GOOD, Grade.REQUIRES_IMPROVEMENT, Grade.INADEQUATE
 

@@ -6,11 +6,11 @@ import json
 import re
 from datetime import UTC, date, datetime
 
-from bot.blocks.common import SECTION_LIMIT
-from bot.blocks.home import MAX_BLOCKS, home_view
-from bot.home import HOME_JOBS, HomeContent, ServiceProgress
-from bot.todo import Todo
-from schedules.calendar import WorkingCalendar
+from bot.core.blocks import SECTION_LIMIT
+from bot.core.calendar import WorkingCalendar
+from bot.core.todo import Todo
+from bot.home.messages import MAX_BLOCKS, home_view
+from bot.home.service import HOME_JOBS, HomeContent, ServiceProgress
 
 QUARTER = WorkingCalendar("Europe/London").quarter(datetime(2026, 4, 1, 9, tzinfo=UTC))
 

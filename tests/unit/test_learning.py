@@ -12,16 +12,17 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import delete, func, select
 
-from bot import directory, learning
-from bot.allocation import conflicts
-from bot.blocks.learning import AuditField, ReflectionField
-from bot.directory import import_org
-from bot.errors import Conflict, InvalidInput, NotPermitted
-from bot.orgfile import load_org_file
-from bot.runtime import build_runtime
+from bot.core import directory
+from bot.core.calendar import Quarter
+from bot.core.directory import import_org
+from bot.core.errors import Conflict, InvalidInput, NotPermitted
+from bot.core.orgfile import load_org_file
+from bot.core.runtime import build_runtime
+from bot.core.settings import Settings
+from bot.learning_audits import service as learning
+from bot.learning_audits.allocation import conflicts
+from bot.learning_audits.messages import AuditField, ReflectionField
 from bot.sandbox.harness import SAMPLE_ORG
-from bot.settings import Settings
-from schedules.calendar import Quarter
 from schedules.jobs import JobContext, run_job
 from storage.models import (
     JobRun,

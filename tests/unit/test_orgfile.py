@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 import bot
-from bot.orgfile import (
+from bot.core.orgfile import (
     Division,
     OrgFile,
     OrgFileError,
@@ -21,7 +21,7 @@ from bot.orgfile import (
     load_org_file,
     parse_org_text,
 )
-from bot.policy import Policy
+from bot.core.policy import Policy
 from tests.shared_docs import shared_file
 
 REPO = Path(__file__).resolve().parents[2]

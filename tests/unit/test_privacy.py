@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.privacy import Finding, find_identifiers, free_text_problem
+from bot.core.privacy import Finding, find_identifiers, free_text_problem
 
 TODAY = date(2026, 11, 26)
 

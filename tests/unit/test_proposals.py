@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import proposals
-from bot.blocks.proposals import ProposalIds
-from bot.directory import import_org
-from bot.errors import Conflict, InvalidInput, NotPermitted
-from bot.orgfile import load_org_file
-from bot.policy import Policy
+from bot.core.calendar import Quarter, WorkingCalendar
+from bot.core.directory import import_org
+from bot.core.errors import Conflict, InvalidInput, NotPermitted
+from bot.core.orgfile import load_org_file
+from bot.core.policy import Policy
+from bot.learning_audits import proposals
+from bot.learning_audits.proposal_messages import ProposalIds
 from bot.sandbox.harness import SAMPLE_ORG
-from schedules.calendar import Quarter, WorkingCalendar
 from schedules.jobs import JobContext, NotDue
 from storage.models import AuditLogEntry, LearningRound, OutboxMessage, Person, Proposal, Team
 

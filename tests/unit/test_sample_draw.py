@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bot.sample_draw import (
+from bot.sampling.draw import (
     Draw,
     Pair,
     RegisterCase,

@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import sampling
-from bot.blocks.sampling import SampleIds
-from bot.case_register import cli_import, import_register, stored_policy
-from bot.directory import import_org
-from bot.errors import Conflict, InvalidInput, NotPermitted
-from bot.grades import Grade, sample_stats
-from bot.orgfile import load_org_file
-from bot.policy import Policy
+from bot.core.calendar import Quarter, WorkingCalendar
+from bot.core.directory import import_org
+from bot.core.errors import Conflict, InvalidInput, NotPermitted
+from bot.core.grades import Grade, sample_stats
+from bot.core.orgfile import load_org_file
+from bot.core.policy import Policy
+from bot.sampling import service as sampling
+from bot.sampling.messages import SampleIds
+from bot.sampling.register import cli_import, import_register, stored_policy
 from bot.sandbox.harness import SAMPLE_CASES as CASES_CSV  # noqa: E402
 from bot.sandbox.harness import SAMPLE_ORG
-from schedules.calendar import Quarter, WorkingCalendar
 from storage.models import OutboxMessage
 from storage.models.sampling import CaseRegisterEntry, SampleAudit, SampledCase, SampleDraw
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
+from bot.core.slack_http import KeepAliveWebClient
 from bot.sandbox.fake_slack import FakeSlack
-from bot.slack_http import KeepAliveWebClient
 
 
 class _Recorder(BaseHTTPRequestHandler):

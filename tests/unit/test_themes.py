@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import themes
-from bot.blocks.common import SECTION_LIMIT
-from bot.blocks.themes import edit_modal, post_messages
-from bot.directory import import_org
-from bot.orgfile import load_org_file
-from bot.policy import Policy
+from bot.core.blocks import SECTION_LIMIT
+from bot.core.calendar import WorkingCalendar
+from bot.core.directory import import_org
+from bot.core.orgfile import load_org_file
+from bot.core.policy import Policy
 from bot.sandbox.harness import SAMPLE_ORG
-from schedules.calendar import WorkingCalendar
+from bot.themes import service as themes
+from bot.themes.messages import edit_modal, post_messages
 from storage.models import (
     Action,
     LearningAudit,
@@ -287,7 +287,7 @@ def _long_collation(points: int, words: int) -> themes.Collation:
     text = " ".join(f"word{i}" for i in range(words))
     improve = [themes.Point(RISK if i % 2 else ASSESS, f"P{i}: {text}") for i in range(points)]
     good = [themes.Point(VOICE, f"G{i}: {text}") for i in range(points)]
-    from schedules.calendar import Quarter
+    from bot.core.calendar import Quarter
 
     return themes.Collation(
         quarter=Quarter(2026, 1), service_id=1, scope_name="Children in Care", audits_recorded=40,
@@ -432,7 +432,7 @@ def test_digest_lines_list_posted_services_top_themes_suppressed_and_added_up(se
 
 
 def _export(monkeypatch, database_url: str, tmp_path: Path, fmt: str, service: str | None) -> Path:
-    from bot.themes_report import cli_themes
+    from bot.themes.report import cli_themes
 
     monkeypatch.setenv("DATABASE_URL", database_url)
     out = tmp_path / f"themes.{fmt}"
@@ -495,7 +495,7 @@ def test_audits_by_service_for_a_large_council_are_all_listed_within_slacks_limi
     within Slack's limits: nothing cut at 3,000 characters."""
     from dataclasses import replace
 
-    from bot.blocks.themes import MESSAGE_BLOCKS, collation_messages
+    from bot.themes.messages import MESSAGE_BLOCKS, collation_messages
 
     seed_standard_quarter(session)
     col = themes.collate(session, quarter=Q1, service_id=None, today=TODAY)

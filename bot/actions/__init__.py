@@ -1,0 +1,1 @@
+"""Action plans: actions from learning audits, sampling and visits; reminders and escalation."""

@@ -1,0 +1,1 @@
+"""Themed audits, learning visits and the Continuous Improvement Board."""

@@ -1,0 +1,503 @@
+"""The org directory: importing and exporting the org file, and answering "who is this person?".
+
+Roles that follow from the structure (Service Manager, Team Manager, practitioner, DLT member)
+are read from it; the rest (Q&I, Practice Consultant, ...) are stored as PersonRole rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from typing import Any
+
+from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
+from sqlalchemy.orm import Session, contains_eager, joinedload
+
+from bot.core.orgfile import Division as DivisionSpec
+from bot.core.orgfile import Forum as ForumSpec
+from bot.core.orgfile import OrgFile, People
+from bot.core.orgfile import Service as ServiceSpec
+from bot.core.orgfile import Team as TeamSpec
+from bot.core.policy import Policy
+from storage.models import (
+    CibMeeting,
+    Division,
+    DivisionLeader,
+    Forum,
+    OrgChannel,
+    OrgSetting,
+    Person,
+    PersonRole,
+    Service,
+    Team,
+    TeamMember,
+)
+
+# org-file `people:` key -> stored role
+PEOPLE_ROLES: dict[str, str] = {
+    "quality_improvement": "quality_improvement",
+    "practice_consultants": "practice_consultant",
+    "senior_managers": "senior_manager",
+    "reviewing_officers": "reviewing_officer",
+    "admins": "admin",
+    "board_leads": "board_lead",
+}
+ROLE_TITLES: dict[str, str] = {
+    "quality_improvement": "Quality & Improvement",
+    "practice_consultant": "Practice Consultant",
+    "senior_manager": "Senior manager",
+    "reviewing_officer": "Independent Reviewing Officer / CP Co-ordinator",
+    "admin": "Admin",
+    "board_lead": "Board lead",
+}
+
+
+@dataclass
+class ImportReport:
+    changes: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        self.changes.append(line)
+
+    def summary(self) -> str:
+        if not self.changes:
+            return "No changes: the directory already matches the file."
+        return f"{len(self.changes)} change(s):\n" + "\n".join(f"  {c}" for c in self.changes)
+
+
+# ---------------------------------------------------------------------------------------------
+# import
+
+
+class _Importer:
+    def __init__(self, session: Session, report: ImportReport) -> None:
+        self.session = session
+        self.report = report
+        self.people: dict[str, Person] = {p.slack_id: p for p in session.scalars(select(Person))}
+
+    def person(self, slack_id: str) -> Person:
+        found = self.people.get(slack_id)
+        if found is None:
+            found = Person(slack_id=slack_id, active=True)
+            self.session.add(found)
+            self.session.flush()
+            self.people[slack_id] = found
+            self.report.add(f"+ person {slack_id}")
+        elif not found.active:
+            found.active = True
+            self.report.add(f"~ person {slack_id}: active again")
+        return found
+
+    def set_attr(self, obj: Any, label: str, attr: str, value: Any, shown: Any = None) -> None:
+        old = getattr(obj, attr)
+        if old != value:
+            setattr(obj, attr, value)
+            if shown is None:
+                shown = (old, value)
+            self.report.add(f"~ {label}: {attr.removesuffix('_id')} {shown[0]} -> {shown[1]}")
+
+
+def import_org(session: Session, org: OrgFile) -> ImportReport:
+    """Upsert the directory to match the file; what the file no longer lists is deactivated."""
+    report = ImportReport()
+    imp = _Importer(session, report)
+    in_file: set[str] = set()
+
+    def use(slack_id: str) -> Person:
+        in_file.add(slack_id)
+        return imp.person(slack_id)
+
+    _import_settings(session, org, report)
+
+    # channels
+    existing_channels = {c.name: c for c in session.scalars(select(OrgChannel))}
+    for name, channel_id in org.channels.items():
+        row = existing_channels.pop(name, None)
+        if row is None:
+            session.add(OrgChannel(name=name, channel_id=channel_id))
+            report.add(f"+ channel {name} = {channel_id}")
+        elif row.channel_id != channel_id:
+            report.add(f"~ channel {name}: {row.channel_id} -> {channel_id}")
+            row.channel_id = channel_id
+    for row in existing_channels.values():
+        session.delete(row)
+        report.add(f"- channel {row.name}")
+
+    # divisions
+    divisions = {d.name: d for d in session.scalars(select(Division))}
+    seen_divisions: set[str] = set()
+    for dspec in org.divisions:
+        seen_divisions.add(dspec.name)
+        division = divisions.get(dspec.name)
+        if division is None:
+            division = Division(name=dspec.name, channel=dspec.channel, active=True)
+            session.add(division)
+            session.flush()
+            divisions[dspec.name] = division
+            report.add(f"+ division {dspec.name}")
+        else:
+            imp.set_attr(division, f"division {dspec.name}", "channel", dspec.channel)
+            if not division.active:
+                division.active = True
+                report.add(f"~ division {dspec.name}: active again")
+        wanted = [use(s).id for s in dspec.leadership_team]
+        current_leaders = {leader.person_id: leader for leader in division.leaders}
+        for position, person_id in enumerate(wanted):
+            if person_id in current_leaders:
+                current_leaders.pop(person_id).position = position
+            else:
+                division.leaders.append(DivisionLeader(person_id=person_id, position=position))
+                report.add(f"+ {dspec.name} leadership team: {_slack(imp, person_id)}")
+        for leader in current_leaders.values():
+            division.leaders.remove(leader)
+            report.add(f"- {dspec.name} leadership team: {_slack(imp, leader.person_id)}")
+    for name, division in divisions.items():
+        if name not in seen_divisions and division.active:
+            division.active = False
+            report.add(f"- division {name} (deactivated)")
+
+    # services and teams
+    services = {s.key: s for s in session.scalars(select(Service))}
+    teams = {t.key: t for t in session.scalars(select(Team))}
+    seen_services: set[str] = set()
+    seen_teams: set[str] = set()
+    for s_pos, sspec in enumerate(org.services):
+        seen_services.add(sspec.key)
+        manager = use(sspec.service_manager)
+        division = divisions[sspec.division]
+        service = services.get(sspec.key)
+        if service is None:
+            service = Service(key=sspec.key, name=sspec.name, division_id=division.id,
+                              service_manager_id=manager.id, channel=sspec.channel, position=s_pos)
+            session.add(service)
+            session.flush()
+            services[sspec.key] = service
+            report.add(f"+ service {sspec.key} ({sspec.name})")
+        else:
+            label = f"service {sspec.key}"
+            imp.set_attr(service, label, "name", sspec.name)
+            imp.set_attr(service, label, "division_id", division.id,
+                         (_division_name(divisions, service.division_id), sspec.division))
+            imp.set_attr(service, label, "service_manager_id", manager.id,
+                         (_slack(imp, service.service_manager_id), sspec.service_manager))
+            imp.set_attr(service, label, "channel", sspec.channel)
+            service.position = s_pos
+            if not service.active:
+                service.active = True
+                report.add(f"~ {label}: active again")
+        for t_pos, tspec in enumerate(sspec.teams):
+            seen_teams.add(tspec.key)
+            tm = use(tspec.team_manager)
+            team = teams.get(tspec.key)
+            if team is None:
+                team = Team(key=tspec.key, name=tspec.name, service_id=service.id, team_manager_id=tm.id,
+                            position=t_pos)
+                session.add(team)
+                session.flush()
+                teams[tspec.key] = team
+                report.add(f"+ team {tspec.key} ({tspec.name}) in {sspec.key}")
+            else:
+                label = f"team {tspec.key}"
+                imp.set_attr(team, label, "name", tspec.name)
+                imp.set_attr(team, label, "service_id", service.id,
+                             (_service_key(services, team.service_id), sspec.key))
+                imp.set_attr(team, label, "team_manager_id", tm.id,
+                             (_slack(imp, team.team_manager_id), tspec.team_manager))
+                team.position = t_pos
+                if not team.active:
+                    team.active = True
+                    report.add(f"~ {label}: active again")
+            wanted = [use(p).id for p in tspec.practitioners]
+            current_members = {m.person_id: m for m in team.members}
+            for position, person_id in enumerate(wanted):
+                if person_id in current_members:
+                    current_members.pop(person_id).position = position
+                else:
+                    team.members.append(TeamMember(person_id=person_id, position=position))
+                    report.add(f"+ team {tspec.key} practitioner {_slack(imp, person_id)}")
+            for member in current_members.values():
+                team.members.remove(member)
+                report.add(f"- team {tspec.key} practitioner {_slack(imp, member.person_id)}")
+    for key, team in teams.items():
+        if key not in seen_teams and team.active:
+            team.active = False
+            report.add(f"- team {key} (deactivated)")
+    for key, service in services.items():
+        if key not in seen_services and service.active:
+            service.active = False
+            report.add(f"- service {key} (deactivated)")
+
+    # roles from people:
+    wanted_roles: dict[str, set[str]] = {}
+    for file_key, role in PEOPLE_ROLES.items():
+        for slack_id in getattr(org.people, file_key):
+            use(slack_id)
+            wanted_roles.setdefault(slack_id, set()).add(role)
+    for slack_id, person in imp.people.items():
+        have = {r.role: r for r in person.roles}
+        want = wanted_roles.get(slack_id, set())
+        for role in sorted(want - set(have)):
+            person.roles.append(PersonRole(role=role))
+            report.add(f"+ {slack_id} role {role}")
+        for role in sorted(set(have) - want):
+            person.roles.remove(have[role])
+            report.add(f"- {slack_id} role {role}")
+
+    # forums
+    forums = {f.name: f for f in session.scalars(select(Forum))}
+    seen_forums: set[str] = set()
+    for position, fspec in enumerate(org.forums):
+        seen_forums.add(fspec.name)
+        forum = forums.get(fspec.name)
+        if forum is None:
+            session.add(Forum(name=fspec.name, channel=fspec.channel, position=position))
+            report.add(f"+ forum {fspec.name}")
+        else:
+            imp.set_attr(forum, f"forum {fspec.name}", "channel", fspec.channel)
+            forum.position = position
+            if not forum.active:
+                forum.active = True
+                report.add(f"~ forum {fspec.name}: active again")
+    for name, forum in forums.items():
+        if name not in seen_forums and forum.active:
+            forum.active = False
+            report.add(f"- forum {name} (deactivated)")
+
+    # CIB meetings listed in the file
+    meetings = {m.meets_on: m for m in session.scalars(select(CibMeeting))}
+    for day in org.cib_meetings:
+        if day not in meetings:
+            session.add(CibMeeting(meets_on=day, source="org-file"))
+            report.add(f"+ CIB meeting {day.isoformat()}")
+
+    # people no longer anywhere in the file
+    for slack_id, person in imp.people.items():
+        if slack_id not in in_file and person.active:
+            person.active = False
+            report.add(f"- person {slack_id} (deactivated)")
+    session.flush()
+    return report
+
+
+def _import_settings(session: Session, org: OrgFile, report: ImportReport) -> None:
+    policy = (org.settings or Policy()).model_dump(mode="json")
+    values: dict[str, Any] = {
+        "organisation": org.organisation,
+        "timezone": org.timezone,
+        "policy": policy,
+        "bank_holidays": [d.isoformat() for d in org.bank_holidays],
+        "settings_in_file": org.settings is not None,
+    }
+    current = {s.key: s for s in session.scalars(select(OrgSetting))}
+    for key, value in values.items():
+        row = current.get(key)
+        if row is None:
+            session.add(OrgSetting(key=key, value=value))
+            if key in ("organisation", "timezone"):
+                report.add(f"+ {key}: {value}")
+            elif key == "policy" and org.settings is not None:
+                report.add("+ settings")
+        elif row.value != value:
+            row.value = value
+            report.add(f"~ {key} changed" if key not in ("organisation", "timezone") else f"~ {key}: {value}")
+
+
+def _slack(imp: _Importer, person_id: int) -> str:
+    for slack_id, person in imp.people.items():
+        if person.id == person_id:
+            return slack_id
+    return str(person_id)
+
+
+def _division_name(divisions: dict[str, Division], division_id: int) -> str:
+    return next((n for n, d in divisions.items() if d.id == division_id), str(division_id))
+
+
+def _service_key(services: dict[str, Service], service_id: int) -> str:
+    return next((k for k, s in services.items() if s.id == service_id), str(service_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+
+
+def export_org(session: Session) -> OrgFile:
+    settings = {s.key: s.value for s in session.scalars(select(OrgSetting))}
+    people = {p.id: p for p in session.scalars(select(Person))}
+    divisions = session.scalars(select(Division).where(Division.active).order_by(Division.id)).all()
+    services = session.scalars(select(Service).where(Service.active).order_by(Service.position, Service.id)).all()
+    roles: dict[str, list[str]] = {key: [] for key in PEOPLE_ROLES}
+    by_role = {role: key for key, role in PEOPLE_ROLES.items()}
+    for role in session.scalars(select(PersonRole).order_by(PersonRole.id)):
+        if people[role.person_id].active:
+            roles[by_role[role.role]].append(people[role.person_id].slack_id)
+    return OrgFile(
+        organisation=settings.get("organisation", ""),
+        timezone=settings.get("timezone", "Europe/London"),
+        channels={c.name: c.channel_id for c in session.scalars(select(OrgChannel).order_by(OrgChannel.name))},
+        divisions=[
+            DivisionSpec(
+                name=d.name,
+                leadership_team=[people[leader.person_id].slack_id
+                                 for leader in sorted(d.leaders, key=lambda x: x.position)],
+                channel=d.channel,
+            )
+            for d in divisions
+        ],
+        services=[
+            ServiceSpec(
+                key=s.key,
+                name=s.name,
+                division=s.division.name,
+                service_manager=people[s.service_manager_id].slack_id,
+                channel=s.channel,
+                teams=[
+                    TeamSpec(
+                        key=t.key,
+                        name=t.name,
+                        team_manager=people[t.team_manager_id].slack_id,
+                        practitioners=[people[m.person_id].slack_id for m in t.members],
+                    )
+                    for t in s.teams
+                    if t.active
+                ],
+            )
+            for s in services
+        ],
+        people=People(**roles),
+        forums=[
+            ForumSpec(name=f.name, channel=f.channel)
+            for f in session.scalars(select(Forum).where(Forum.active).order_by(Forum.position))
+        ],
+        cib_meetings=[m.meets_on for m in session.scalars(select(CibMeeting).order_by(CibMeeting.meets_on))],
+        bank_holidays=[date.fromisoformat(d) for d in settings.get("bank_holidays", [])],
+        settings=Policy.model_validate(settings["policy"]) if settings.get("settings_in_file") else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# who is this person?
+
+
+@dataclass
+class Who:
+    slack_id: str
+    known: bool
+    roles: set[str] = field(default_factory=set)  # stored roles plus service_manager, team_manager, ...
+    services_managed: list[Service] = field(default_factory=list)
+    teams_managed: list[Team] = field(default_factory=list)
+    teams_member: list[Team] = field(default_factory=list)
+    divisions_led: list[Division] = field(default_factory=list)
+    person: Person | None = field(default=None, repr=False, compare=False)
+    """The stored row when known: holding it keeps it in the session, so relationships to it load free."""
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def service_keys(self) -> set[str]:
+        """Services this person belongs to in any way (manages, manages a team in, works in)."""
+        keys = {s.key for s in self.services_managed}
+        keys |= {t.service.key for t in self.teams_managed + self.teams_member}
+        return keys
+
+    @property
+    def team_keys(self) -> set[str]:
+        return {t.key for t in self.teams_managed + self.teams_member}
+
+    def titles(self) -> list[str]:
+        out: list[str] = []
+        out += [f"Service Manager, {s.name}" for s in self.services_managed]
+        out += [f"Team Manager, {t.name} ({t.service.name})" for t in self.teams_managed]
+        out += [f"Practitioner, {t.name} ({t.service.name})" for t in self.teams_member]
+        out += [f"Divisional Leadership Team, {d.name}" for d in self.divisions_led]
+        out += [ROLE_TITLES[r] for r in sorted(self.roles) if r in ROLE_TITLES]
+        return out
+
+
+@cache
+def _who_statements() -> tuple[Select[Person, Service, Division], Select[Team, int]]:
+    """Built once: composing the statements costs more Python than running them."""
+    person_id: BindParameter[int] = bindparam("person_id")
+    person = (
+        select(Person, Service, Division)
+        .outerjoin(Service, and_(Service.service_manager_id == Person.id, Service.active))
+        .outerjoin(DivisionLeader, DivisionLeader.person_id == Person.id)
+        .outerjoin(Division, and_(Division.id == DivisionLeader.division_id, Division.active))
+        .options(joinedload(Person.roles))
+        .where(Person.slack_id == bindparam("slack_id"), Person.active)
+        .order_by(Service.position, Service.id, Division.id)
+    )
+    teams = (
+        select(Team, TeamMember.id)
+        .join(Team.service)
+        .outerjoin(TeamMember, and_(TeamMember.team_id == Team.id, TeamMember.person_id == person_id))
+        .options(contains_eager(Team.service))
+        .where(Team.active, Service.active, or_(Team.team_manager_id == person_id, TeamMember.id.is_not(None)))
+        .order_by(Service.position, Team.position, Service.id, Team.id)
+    )
+    return person, teams
+
+
+def who(session: Session, slack_id: str) -> Who:
+    """Two statements, as every request starts here: the person with their roles, services managed
+    and divisions led (a small cross product), then the teams they manage or work in, with services."""
+    person_stmt, teams_stmt = _who_statements()
+    rows = session.execute(person_stmt, {"slack_id": slack_id}).unique().all()
+    if not rows:
+        return Who(slack_id=slack_id, known=False)
+    person = rows[0][0]
+    result = Who(slack_id=slack_id, known=True, roles={r.role for r in person.roles}, person=person)
+    services: dict[int, Service] = {}
+    divisions: dict[int, Division] = {}
+    for _person, service, division in rows:
+        if service is not None:
+            services.setdefault(service.id, service)
+        if division is not None:
+            divisions.setdefault(division.id, division)
+    result.services_managed = list(services.values())
+    result.divisions_led = list(divisions.values())
+    membership = session.execute(teams_stmt, {"person_id": person.id}).all()
+    result.teams_managed = [team for team, _member in membership if team.team_manager_id == person.id]
+    result.teams_member = [team for team, member in membership if member is not None]
+    if result.services_managed:
+        result.roles.add("service_manager")
+    if result.teams_managed:
+        result.roles.add("team_manager")
+    if result.teams_member:
+        result.roles.add("practitioner")
+    if result.divisions_led:
+        result.roles.add("dlt")
+    return result
+
+
+def channel_for(session: Session, name: str) -> str | None:
+    return session.scalar(select(OrgChannel.channel_id).where(OrgChannel.name == name))
+
+
+def people_with_role(session: Session, role: str) -> list[str]:
+    return list(session.scalars(
+        select(Person.slack_id).join(PersonRole).where(PersonRole.role == role, Person.active)
+        .order_by(PersonRole.id)))
+
+
+def directory_loaded(session: Session) -> bool:
+    return session.scalar(select(OrgSetting.key).where(OrgSetting.key == "organisation")) is not None
+
+
+def organisation_name(session: Session) -> str:
+    return session.scalar(select(OrgSetting.value).where(OrgSetting.key == "organisation")) or "QMF"
+
+
+def active_services(session: Session) -> list[Service]:
+    return list(session.scalars(select(Service).where(Service.active).order_by(Service.position, Service.id)))
+
+
+def service_by_key(session: Session, key: str) -> Service | None:
+    return session.scalar(select(Service).where(Service.key == key, Service.active))
+
+
+def is_available(person: Person, on: date) -> bool:
+    """Nobody is prompted while marked away."""
+    return person.active and (person.away_until is None or person.away_until < on)

@@ -1,0 +1,212 @@
+"""What one process needs to do the bot's work: settings, database, Slack client, outbox, clock.
+
+Handlers, jobs and the CLI all take a Runtime rather than reaching for globals, so the tests and
+the offline demo can hand in a fake Slack and a fixed clock.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from bot.core.calendar import WorkingCalendar
+from bot.core.policy import Policy
+from bot.core.settings import Settings
+from storage.db import Database
+from storage.models import OrgSetting
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+_DEFAULT_POLICY = Policy()
+
+
+@lru_cache(maxsize=32)
+def _policy_from(raw_json: str) -> Policy:
+    """Policies are frozen; parsing one per request would be wasted work on the ack path."""
+    return Policy.model_validate(json.loads(raw_json))
+
+
+@lru_cache(maxsize=32)
+def _calendar(tz: str, extra: tuple[str, ...], start_month: int) -> WorkingCalendar:
+    """Building the bank-holiday table is slow; a calendar never changes for the same inputs."""
+    return WorkingCalendar(tz, extra_holidays=[date.fromisoformat(d) for d in extra], year_start_month=start_month)
+
+
+_SETTINGS = "qmf.org_settings"
+"""session.info key of the policy and bank-holiday rows read for the session's current transaction."""
+
+
+_SETTINGS_QUERY = select(OrgSetting.key, OrgSetting.value).where(OrgSetting.key.in_(("bank_holidays", "policy")))
+
+
+def _org_settings(session: Session) -> dict[str, Any]:
+    """Both rows in one statement, once per transaction: a request asks for the policy and the
+    calendar. Never kept across sessions, so a changed setting is seen by the next request."""
+    cached: dict[str, Any] | None = session.info.get(_SETTINGS)
+    if cached is None:
+        cached = {key: value for key, value in session.execute(_SETTINGS_QUERY)}
+        session.info[_SETTINGS] = cached
+    return cached
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_org_settings(session: Session, *_args: Any) -> None:
+    """A flush may have written the settings, and a new transaction may see someone else's change."""
+    session.info.pop(_SETTINGS, None)
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class TrackingExecutor(ThreadPoolExecutor):
+    """A thread pool that knows when all submitted work is finished (tests and demo wait on it)."""
+
+    def __init__(self, max_workers: int = 32) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="qmf-listener")
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._idle:
+            self._pending += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future[Any]) -> None:
+        with self._idle:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    client: WebClient
+    clock: Clock = system_clock
+    executor: TrackingExecutor = field(default_factory=TrackingExecutor)
+    sender: Any = None  # bot.outbox.OutboxSender, set by build_runtime
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def policy(self, session: Session) -> Policy:
+        rows = _org_settings(session)
+        found: Policy | None = rows.get("policy:parsed")
+        if found is None:
+            raw = rows.get("policy")
+            found = _policy_from(json.dumps(raw, sort_keys=True)) if raw else _DEFAULT_POLICY
+            rows["policy:parsed"] = found
+        return found
+
+    def calendar(self, session: Session) -> WorkingCalendar:
+        rows = _org_settings(session)
+        start_month = (rows.get("policy") or {}).get("year_start_month", 4)
+        return _calendar(self.settings.qmf_timezone, tuple(rows.get("bank_holidays") or ()), start_month)
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until listeners have finished and the outbox has nothing due (tests, demo)."""
+        self.executor.wait_idle(timeout)
+        if self.sender is not None:
+            self.sender.drain(timeout)
+        self.executor.wait_idle(timeout)
+
+
+def make_client(settings: Settings) -> WebClient:
+    """The listeners' and jobs' client: retries a dropped connection, a 429 (twice) and a 5xx."""
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+        ServerErrorRetryHandler,
+    )
+
+    from bot.core.slack_http import KeepAliveWebClient
+
+    handlers = [ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2), ServerErrorRetryHandler()]
+
+    return KeepAliveWebClient(
+        token=settings.slack_bot_token or "xoxb-offline",
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=handlers,
+    )
+
+
+def sender_client(token: str | None, base_url: str) -> WebClient:
+    """The outbox's own client: no retry handlers (the outbox retries, with its own pacing)."""
+    from bot.core.slack_http import KeepAliveWebClient
+
+    return KeepAliveWebClient(token=token, base_url=base_url, timeout=10, retry_handlers=[])
+
+
+def build_runtime(settings: Settings, client: WebClient | None = None, *, clock: Clock = system_clock,
+                  database: Database | None = None) -> Runtime:
+    from bot.core.outbox import OutboxSender
+
+    db = database or Database(settings.database_url)
+    client = client or make_client(settings)
+    rt = Runtime(settings=settings, db=db, client=client, clock=clock)
+    rt.sender = OutboxSender(db, sender_client(client.token, client.base_url))
+    db.after_commit.append(rt.sender.kick)
+    return rt
+
+
+class ShiftedClock:
+    """Real time moved to a chosen moment: it keeps ticking, so back-offs and timeouts still pass.
+
+    The demo and the tests set it to a quarter's dates; production uses ``system_clock``.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._offset = (start - datetime.now(UTC)) if start else datetime.now(UTC) - datetime.now(UTC)
+
+    def set(self, moment: datetime) -> None:
+        if moment.tzinfo is None:
+            raise ValueError("the clock needs an aware datetime")
+        self._offset = moment - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+
+SWITCH_INTERVAL = 0.001
+
+
+def tune_interpreter() -> None:
+    """Two settings for the long-running processes (serve, scheduler), made once start-up is done:
+
+    - Everything built at start-up (modules, mappers, the calendar, the app) is moved out of the
+      garbage collector's sight; otherwise each full collection walks it all again, a pause of about
+      100 ms that holds up every request in flight.
+    - A thread back from a database round trip waits for the GIL for up to the switch interval
+      while another thread computes; a request makes about ten round trips, so Python's 5 ms made a
+      busy moment's requests queue behind each other (benchmarks/bench_load.py measures both).
+    """
+    gc.collect()
+    gc.freeze()
+    sys.setswitchinterval(SWITCH_INTERVAL)

@@ -1,0 +1,72 @@
+"""The App Home view: paged so it never passes Slack's 100-block limit, never cut silently."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from bot.core.blocks import actions, button, context, divider, escape, header, section, split_text
+from bot.home.service import HomeContent
+
+MAX_BLOCKS = 100
+TODOS_PER_PAGE = 25  # two blocks each: 50 blocks, leaving room for the rest
+
+
+class HomeIds(StrEnum):
+    PAGE = "home-page"
+    RUN_JOB = "home-run-job"
+    REFRESH = "home-refresh"
+
+
+def home_view(content: HomeContent, page: int = 0) -> View:
+    blocks: list[Block] = [header("Your QMF")]
+    if not content.known:
+        blocks.append(section(
+            "You are not in the QMF directory yet, so there is nothing here for you. "
+            "Ask your QMF admin to add you to the org file."))
+        return View(type="home", blocks=blocks)
+    total = len(content.todos)
+    pages = max(1, -(-total // TODOS_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    shown = content.todos[page * TODOS_PER_PAGE:(page + 1) * TODOS_PER_PAGE]
+    blocks.append(section(f"*To do now* ({total})" if total else "*To do now*\nNothing is waiting for you. :tada:"))
+    for todo in shown:
+        due = f" · due {todo.due:%a %d %b}" if todo.due and "due " not in todo.text else ""
+        blocks.append(section(f"{todo.text}{due}",
+                              accessory=button(todo.button_label, todo.action_id, todo.value or None)))
+    if pages > 1:
+        nav = []
+        if page > 0:
+            nav.append(button("Previous page", f"{HomeIds.PAGE}-prev", str(page - 1)))
+        if page < pages - 1:
+            nav.append(button("Next page", f"{HomeIds.PAGE}-next", str(page + 1)))
+        blocks.append(context(f"Page {page + 1} of {pages}: {total} things to do, in order of due date."))
+        blocks.append(actions(*nav))
+    blocks.append(divider())
+    blocks.append(section(f"*Coming up in {content.quarter.label}* ({content.quarter.months_label})\n"
+                          + "\n".join(f"• {line}" for line in content.coming)))
+    if content.progress is not None:
+        blocks.append(divider())
+        rows = [f"*{escape(p.service)}*: {p.proposals} proposed · {p.allocated} allocated · {p.recorded} recorded"
+                + (f" · :warning: {p.overdue} overdue" if p.overdue else "") for p in content.progress]
+        chunks = split_text(f"*Progress across services, {content.quarter.label}*\n" + "\n".join(rows))
+        job_rows = -(-len(content.jobs) // 5)
+        # what must still follow: the job buttons and their note, a note of services left out, Refresh
+        room = MAX_BLOCKS - len(blocks) - job_rows - (1 if content.jobs else 0) - 2
+        shown_chunks = chunks[:room]
+        blocks.extend(section(chunk) for chunk in shown_chunks)
+        if len(shown_chunks) < len(chunks):
+            listed = sum(chunk.count("\n") + 1 for chunk in shown_chunks) - 1  # the heading is a line
+            left = len(rows) - listed
+            blocks.append(context(f"{left} more services are not shown here: Slack allows only {MAX_BLOCKS} "
+                                  f"blocks on Home."))
+        if content.jobs:
+            job_buttons = [button(label, f"{HomeIds.RUN_JOB}-{name}", name) for name, label in content.jobs.items()]
+            for start in range(0, len(job_buttons), 5):
+                blocks.append(actions(*job_buttons[start:start + 5]))
+            blocks.append(context("Jobs run on their schedule anyway; running one early does its work once."))
+    blocks.append(actions(button("Refresh", HomeIds.REFRESH, str(page))))
+    assert len(blocks) <= MAX_BLOCKS
+    return View(type="home", blocks=blocks)

@@ -1,0 +1,121 @@
+"""App Home: what is each person's to do now, what is coming, and (for Q&I and admins) the
+quarter's progress across services. Built from each flow's ``todo_for``; plain data, no Slack."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from bot.core import directory
+from bot.core.calendar import Quarter
+from bot.core.todo import Todo
+from storage.models import CibMeeting, LearningAudit, LearningRound, Proposal, Service
+
+TODO_SOURCES = ("bot.learning_audits.proposals", "bot.learning_audits.service", "bot.actions.service", "bot.sampling.service", "bot.themes.service", "bot.commissions.service")
+
+# Jobs a Q&I person or admin may run from Home, with the words on the button.
+HOME_JOBS: dict[str, str] = {
+    "open-proposals": "Open proposals now",
+    "allocate-learning-audits": "Allocate learning audits now",
+    "draw-random-sample": "Draw the random sample now",
+    "post-learning-themes": "Draft learning themes now",
+    "send-reminders": "Send today's reminders now",
+    "cib-digest": "Send the CIB digest now",
+}
+
+
+@dataclass
+class ServiceProgress:
+    service: str
+    proposals: int
+    allocated: int
+    recorded: int
+    overdue: int
+
+
+@dataclass
+class HomeContent:
+    slack_id: str
+    known: bool
+    quarter: Quarter
+    todos: list[Todo] = field(default_factory=list)
+    coming: list[str] = field(default_factory=list)
+    progress: list[ServiceProgress] | None = None
+    jobs: dict[str, str] = field(default_factory=dict)
+
+
+def todos(session: Session, slack_id: str, today: date) -> list[Todo]:
+    items: list[Todo] = []
+    for name in TODO_SOURCES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        todo_for = getattr(module, "todo_for", None)
+        if todo_for is not None:
+            items.extend(todo_for(session, slack_id, today))
+    return sorted(items, key=lambda t: t.sort_key)
+
+
+def coming_up(session: Session, quarter: Quarter, today: date) -> list[str]:
+    lines: list[str] = []
+    learning = session.get(LearningRound, quarter.key)
+    if learning is None:
+        lines.append(f"Learning-audit proposals for {quarter.label} open on the quarter's first working day.")
+    else:
+        if learning.deadline >= today:
+            lines.append(f"Proposals for {quarter.label} close on {learning.deadline:%a %d %b %Y}.")
+        if learning.audits_due and learning.audits_due >= today:
+            lines.append(f"Learning audits are due by {learning.audits_due:%a %d %b %Y}.")
+    meeting = session.scalar(
+        select(CibMeeting.meets_on).where(CibMeeting.meets_on >= today).order_by(CibMeeting.meets_on).limit(1)
+    )
+    if meeting:
+        lines.append(f"Next Continuous Improvement Board: {meeting:%a %d %b %Y}.")
+    lines.append(f"{quarter.label} ends on {quarter.end:%a %d %b %Y}.")
+    return lines
+
+
+def progress(session: Session, quarter: Quarter, today: date) -> list[ServiceProgress]:
+    """Counts per service in three grouped queries, whatever the size of the quarter."""
+    proposals = dict(session.execute(
+        select(Proposal.service_id, func.count())
+        .where(Proposal.quarter == quarter.key, Proposal.status != "withdrawn")
+        .group_by(Proposal.service_id)
+    ).all())
+    audits = {
+        row[0]: row[1:]
+        for row in session.execute(
+            select(
+                LearningAudit.service_id,
+                func.count(),
+                func.sum(case((LearningAudit.status == "recorded", 1), else_=0)),
+                func.sum(case(((LearningAudit.status != "recorded") & (LearningAudit.due_on < today), 1), else_=0)),
+            )
+            .where(LearningAudit.quarter == quarter.key)
+            .group_by(LearningAudit.service_id)
+        ).all()
+    }
+    out = []
+    for service in session.scalars(select(Service).where(Service.active).order_by(Service.position)):
+        allocated, recorded, overdue = audits.get(service.id, (0, 0, 0))
+        out.append(ServiceProgress(service.name, int(proposals.get(service.id, 0)), int(allocated or 0),
+                                   int(recorded or 0), int(overdue or 0)))
+    return out
+
+
+def build_home(session: Session, slack_id: str, *, today: date, quarter: Quarter) -> HomeContent:
+    me = directory.who(session, slack_id)
+    content = HomeContent(slack_id=slack_id, known=me.known, quarter=quarter)
+    if not me.known:
+        return content
+    content.todos = todos(session, slack_id, today)
+    content.coming = coming_up(session, quarter, today)
+    if me.has("quality_improvement", "admin"):
+        content.progress = progress(session, quarter, today)
+        content.jobs = dict(HOME_JOBS)
+    return content

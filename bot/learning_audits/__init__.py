@@ -1,0 +1,1 @@
+"""Learning audits: proposals, independent allocation, reflection, the record."""

@@ -1,0 +1,1 @@
+"""Retention: purging records older than the council keeps them."""

@@ -1,0 +1,1 @@
+"""Random sampling audits: the register, the draw, blind grades, moderation, the report."""

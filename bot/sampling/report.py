@@ -1,0 +1,228 @@
+"""`qmf-bot report sample`: the quarter's random-sample report as Markdown, CSV or XLSX, or the draw's
+explanation (seed, pool snapshot, every exclusion) with ``--explain``.
+
+The figures are the ones the Q&I channel gets (``bot.sampling.service.build_report``: moderated cases only).
+Exports are for Q&I, so they add a table of the sampled cases by reference; even there a blind grade
+is shown only once both auditors of the case have submitted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Font
+from sqlalchemy.orm import Session
+
+from bot.core import audit
+from bot.core.grades import Grade
+from bot.core.policy import Policy
+from bot.sampling import service as sampling
+from bot.sampling.messages import report_lines
+from storage.models.sampling import SampleDraw
+
+CASE_COLUMNS = ("Case", "Team", "Q&I auditor", "Q&I grade", "Practice Consultant", "PC grade", "Agreed grade",
+                "Status")
+
+
+def _grade(g: Grade | None) -> str:
+    return g.label if g is not None else ""
+
+
+def _status(row: sampling.CaseRow) -> str:
+    if row.agreed is not None:
+        return "moderated"
+    if row.qi_grade is not None and row.pc_grade is not None:
+        return "awaiting moderation"
+    return "awaiting blind audits"
+
+
+def case_table(report: sampling.SampleReport) -> list[list[str]]:
+    return [[r.case_ref, r.team, r.qi, _grade(r.qi_grade), r.pc, _grade(r.pc_grade), _grade(r.agreed), _status(r)]
+            for r in report.cases]
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: sampling.SampleReport, *, include_cases: bool = True) -> str:
+    v = report.view
+    lines = [f"# Random sample {v.quarter_label}: {v.service}", ""]
+    if not report.complete:
+        lines += ["_Only cases with a moderated grade are counted; the sample is not complete yet._", ""]
+    sections = report_lines(v)
+    for name, items in sections.items():
+        lines += [f"## {name}", ""]
+        if name == "Grades (agreed)":
+            lines += ["| Grade | Cases |", "|---|---:|"] + [f"| {g.label} | {v.by_grade.get(g, 0)} |" for g in Grade]
+        elif name == "Themes for further exploration" and v.themes:
+            lines += ["| Theme | Cases |", "|---|---:|"] + [f"| {_md_escape(t)} | {n} |" for t, n in v.themes]
+        elif name == "Case studies" and v.case_studies:
+            for note in v.case_studies:
+                lines += ["\n".join(f"> {line}" for line in note.splitlines()), ""]
+            continue
+        else:
+            lines += [f"- {item}" for item in items]
+        lines.append("")
+    if include_cases:
+        lines += ["## Sampled cases (Q&I only)", "", "| " + " | ".join(CASE_COLUMNS) + " |",
+                  "|" + "---|" * len(CASE_COLUMNS)]
+        lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in case_table(report)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def summary_rows(report: sampling.SampleReport) -> list[tuple[str, str, str]]:
+    """(section, item, value): the report's figures in one long table for CSV and the XLSX summary."""
+    v = report.view
+    rows: list[tuple[str, str, str]] = [
+        ("Report", "Quarter", v.quarter_label), ("Report", "Service", v.service),
+        ("Headlines", "Cases sampled", str(v.total_cases)), ("Headlines", "Cases moderated", str(v.moderated)),
+        ("Headlines", "% good or better", f"{v.pct_good_or_better:.1f}"),
+        ("Headlines", "% inadequate", f"{v.pct_inadequate:.1f}"),
+    ]
+    rows += [("Grades (agreed)", g.label, str(v.by_grade.get(g, 0))) for g in Grade]
+    rows += [("Agreement before moderation", "Cases with both blind grades", str(v.pairs)),
+             ("Agreement before moderation", "% exact", f"{v.exact_agreement_pct:.1f}"),
+             ("Agreement before moderation", "% within one grade", f"{v.within_one_pct:.1f}"),
+             ("Moderation", "Moved to a better grade", str(v.moved_up)),
+             ("Moderation", "Moved to a worse grade", str(v.moved_down)),
+             ("Moderation", "In line with the blind grades", str(v.moved_same)),
+             ("Moderation", "Flagged for Q&I", str(v.flags))]
+    rows += [("Themes for further exploration", theme, str(n)) for theme, n in v.themes]
+    rows += [("Case studies", str(i), note) for i, note in enumerate(v.case_studies, start=1)]
+    return rows
+
+
+def render_csv(report: sampling.SampleReport, *, include_cases: bool = True) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["section", "item", "value"])
+    writer.writerows(summary_rows(report))
+    if include_cases:
+        for row in case_table(report):
+            detail = "; ".join(f"{name}: {value}" for name, value in zip(CASE_COLUMNS[1:], row[1:], strict=True)
+                               if value)
+            writer.writerow(["Sampled cases", row[0], detail])
+    return out.getvalue()
+
+
+def write_xlsx(report: sampling.SampleReport, path: Path, *, include_cases: bool = True) -> None:
+    v = report.view
+    book = Workbook()
+    summary = book.active
+    assert summary is not None
+    summary.title = "Summary"
+    summary.append(["Section", "Item", "Value"])
+    for section, item, value in summary_rows(report):
+        number: float | str = value
+        with contextlib.suppress(ValueError):  # figures as numbers, so the sheet can sum them
+            number = float(value) if "." in value else int(value)
+        summary.append([section, item, number])
+    grades = book.create_sheet("Grades")
+    grades.append(["Grade", "Cases (agreed)"])
+    for g in Grade:
+        grades.append([g.label, v.by_grade.get(g, 0)])
+    chart = BarChart()
+    chart.title = f"Random sample {v.quarter_label}: agreed grades"
+    chart.add_data(Reference(grades, min_col=2, min_row=1, max_row=1 + len(Grade)), titles_from_data=True)
+    chart.set_categories(Reference(grades, min_col=1, min_row=2, max_row=1 + len(Grade)))
+    grades.add_chart(chart, "D2")
+    themes = book.create_sheet("Themes")
+    themes.append(["Theme", "Cases"])
+    for theme, n in v.themes:
+        themes.append([theme, n])
+    studies = book.create_sheet("Case studies")
+    studies.append(["Anonymised note"])
+    for note in v.case_studies:
+        studies.append([note])
+    if include_cases:
+        cases = book.create_sheet("Sampled cases")
+        cases.append(list(CASE_COLUMNS))
+        for row in case_table(report):
+            cases.append(row)
+    for sheet in book.worksheets:
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for column in sheet.columns:
+            width = max(len(str(c.value or "")) for c in column)
+            sheet.column_dimensions[column[0].column_letter].width = min(max(12, width + 2), 80)
+            for c in column:
+                c.alignment = Alignment(wrap_text=True, vertical="top")
+    book.save(path)
+
+
+def _pick_draw(session: Session, quarter: str | None, policy: Policy, current_key: str) -> SampleDraw:
+    from bot.app.cli import CliError
+
+    if quarter:
+        try:
+            key = sampling.quarter_of(quarter, policy).key
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        row = sampling.draw_for(session, key)
+        if row is None:
+            raise CliError(f"there is no random sample for {quarter}")
+        return row
+    row = sampling.draw_for(session, current_key) or sampling.latest_draw(session)
+    if row is None:
+        raise CliError("no random sample has been drawn yet")
+    return row
+
+
+def cli_sample(args: argparse.Namespace) -> int:
+    """`qmf-bot report sample --quarter Q [--format md|csv|xlsx] [--output F] [--explain]`."""
+    from bot.app.cli import CliError, _database, _settings
+    from bot.core.calendar import WorkingCalendar
+    from bot.sampling.register import stored_policy
+
+    fmt = getattr(args, "format", "md") or "md"
+    output = Path(args.output) if getattr(args, "output", None) else None
+    if fmt == "xlsx" and output is None and not getattr(args, "explain", False):
+        raise CliError("--format xlsx needs --output FILE.xlsx")
+    settings = _settings()
+    db = _database(settings)
+    try:
+        with db.session() as session:
+            policy = stored_policy(session)
+            calendar = WorkingCalendar(settings.qmf_timezone, year_start_month=policy.year_start_month)
+            row = _pick_draw(session, getattr(args, "quarter", None), policy,
+                             calendar.quarter(datetime.now(UTC)).key)
+            service = getattr(args, "service", None)
+            if service and service != row.service.key:
+                raise CliError(f"the {row.quarter} random sample is of {row.service.key}, not {service}")
+            if getattr(args, "explain", False):
+                text = sampling.explain(row)
+                audit.record(session, "cli", "view", "sample_draw", row.quarter, what="explanation")
+                _write_text(text + "\n", output)
+                return 0
+            report = sampling.build_report(session, row, policy=policy)
+            audit.record(session, "cli", "export", "sample_report", row.quarter, format=fmt,
+                         output=str(output) if output else "stdout")
+            if fmt == "xlsx":
+                assert output is not None
+                write_xlsx(report, output)
+                print(f"Random sample report for {report.quarter.label} written to {output}.")
+            elif fmt == "csv":
+                _write_text(render_csv(report), output)
+            else:
+                _write_text(render_markdown(report), output)
+    finally:
+        db.dispose()
+    return 0
+
+
+def _write_text(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"Written to {output}.")

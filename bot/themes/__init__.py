@@ -1,0 +1,1 @@
+"""Learning themes: collation, review, posting to channels and forums, the report."""
