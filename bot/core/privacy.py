@@ -322,3 +322,54 @@ def free_text_problem(text: str, field_label: str, today: date | None = None) ->
     label = field_label.strip().rstrip("?:.").strip()
     where = f' in "{label}"' if label else ""
     return f"This looks like {what}. No names or identifying details{where}: please remove {it}."
+
+
+# ---------------------------------------------------------------------------------------------
+# small counts: the one rule for a number that could point to a child or a worker
+
+
+class SmallCounts:
+    """How counts are written: exact for the named people who may see them (``suppress=False``),
+    and, where they reach a channel, a digest or an export, any count under the council's
+    threshold (``suppression_threshold``, 5 by default) withheld, because a small number in a
+    small service can point to a child or a worker."""
+
+    def __init__(self, threshold: int, suppress: bool = True) -> None:
+        self.threshold = threshold
+        self.suppress = suppress
+
+    def hidden(self, n: float) -> bool:
+        return self.suppress and 0 < n < self.threshold
+
+    def count(self, n: int) -> str:
+        if n <= 0:
+            return "none"
+        return f"fewer than {self.threshold}" if self.hidden(n) else str(n)
+
+    def export(self, n: int | None) -> str:
+        if n is None:
+            return ""
+        return f"<{self.threshold}" if self.hidden(n) else str(n)
+
+    def average(self, value: float | None) -> str | None:
+        if value is None:
+            return None
+        if value == 0:
+            return "none"
+        if self.hidden(value):
+            return f"fewer than {self.threshold}"
+        return f"{value:.1f}".removesuffix(".0")
+
+    def both_hidden(self, now: int, before: int | None) -> bool:
+        """Both sides of a comparison withheld: even its direction would tell which small number
+        is bigger, so no trend is shown."""
+        return self.suppress and max(now, before or 0) < self.threshold
+
+    def drawn(self, n: int) -> int:
+        """The value a chart may draw: a withheld count is drawn at zero (and marked by the caller)."""
+        return 0 if self.hidden(n) else n
+
+
+def small_count(n: int, threshold: int) -> str:
+    """A count for a channel, a digest or an export (see SmallCounts)."""
+    return SmallCounts(threshold).count(n)
