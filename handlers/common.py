@@ -78,6 +78,27 @@ def reply_for(exc: BaseException) -> str:
     return apologise(exc)
 
 
+def tell(rt: Runtime, body: dict[str, Any], respond: Respond, text: str, *, title: str = "QMF Bot") -> None:
+    """Answer the person where they acted, the one way every listener does it: ephemerally in the
+    conversation; over the modal they have open; as a small modal (App Home has no conversation);
+    and, when Slack gave no way to answer at all, by DM."""
+    from bot.core import outbox
+    from bot.core.blocks import notice_view
+
+    trigger = body.get("trigger_id")
+    if body.get("response_url") or body.get("response_urls"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    elif trigger and (body.get("view") or {}).get("type") == "modal":
+        rt.client.views_push(trigger_id=trigger, view=notice_view(title, text))
+    elif trigger:
+        rt.client.views_open(trigger_id=trigger, view=notice_view(title, text))
+    else:
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        if user:
+            with rt.db.session() as session:
+                outbox.enqueue(session, channel=str(user), text=text)
+
+
 # ---------------------------------------------------------------------------------------------
 # modals: parse the state once, validate-and-ack, and never lose what the person typed
 

@@ -7,70 +7,27 @@ the offline demo can hand in a fake Slack and a fixed clock.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from functools import lru_cache
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk import WebClient
-from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from bot.core.calendar import WorkingCalendar
+from bot.core.council import calendar_of, policy_of
 from bot.core.policy import Policy
 from bot.core.settings import Settings
 from storage.db import Database
-from storage.models import OrgSetting
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-_DEFAULT_POLICY = Policy()
-
-
-@lru_cache(maxsize=32)
-def _policy_from(raw_json: str) -> Policy:
-    """Policies are frozen; parsing one per request would be wasted work on the ack path."""
-    return Policy.model_validate(json.loads(raw_json))
-
-
-@lru_cache(maxsize=32)
-def _calendar(tz: str, extra: tuple[str, ...], start_month: int) -> WorkingCalendar:
-    """Building the bank-holiday table is slow; a calendar never changes for the same inputs."""
-    return WorkingCalendar(tz, extra_holidays=[date.fromisoformat(d) for d in extra], year_start_month=start_month)
-
-
-_SETTINGS = "qmf.org_settings"
-"""session.info key of the policy and bank-holiday rows read for the session's current transaction."""
-
-
-_SETTINGS_QUERY = select(OrgSetting.key, OrgSetting.value).where(OrgSetting.key.in_(("bank_holidays", "policy")))
-
-
-def _org_settings(session: Session) -> dict[str, Any]:
-    """Both rows in one statement, once per transaction: a request asks for the policy and the
-    calendar. Never kept across sessions, so a changed setting is seen by the next request."""
-    cached: dict[str, Any] | None = session.info.get(_SETTINGS)
-    if cached is None:
-        cached = {key: value for key, value in session.execute(_SETTINGS_QUERY)}
-        session.info[_SETTINGS] = cached
-    return cached
-
-
-@event.listens_for(Session, "after_flush")
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_org_settings(session: Session, *_args: Any) -> None:
-    """A flush may have written the settings, and a new transaction may see someone else's change."""
-    session.info.pop(_SETTINGS, None)
 
 
 def system_clock() -> datetime:
@@ -116,18 +73,10 @@ class Runtime:
         return self.clock()
 
     def policy(self, session: Session) -> Policy:
-        rows = _org_settings(session)
-        found: Policy | None = rows.get("policy:parsed")
-        if found is None:
-            raw = rows.get("policy")
-            found = _policy_from(json.dumps(raw, sort_keys=True)) if raw else _DEFAULT_POLICY
-            rows["policy:parsed"] = found
-        return found
+        return policy_of(session)
 
     def calendar(self, session: Session) -> WorkingCalendar:
-        rows = _org_settings(session)
-        start_month = (rows.get("policy") or {}).get("year_start_month", 4)
-        return _calendar(self.settings.qmf_timezone, tuple(rows.get("bank_holidays") or ()), start_month)
+        return calendar_of(session, self.settings.qmf_timezone)
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until listeners have finished and the outbox has nothing due (tests, demo)."""
