@@ -45,7 +45,7 @@ def _database(settings: Settings, *, ensure: bool = True) -> Database:
 
 
 def _runtime(settings: Settings, *, ensure: bool = True):  # type: ignore[no-untyped-def]
-    from bot.core.runtime import build_runtime
+    from bot.app.runtime import build_runtime
 
     rt = build_runtime(settings, database=_database(settings, ensure=ensure))
     if settings.qmf_org_file:
@@ -148,7 +148,7 @@ def cmd_org_import(args: argparse.Namespace) -> int:
 def cmd_org_export(args: argparse.Namespace) -> int:
     from bot.core import audit
     from bot.core.directory import directory_loaded, export_org
-    from bot.core.orgfile import dump_org_file
+    from bot.core.orgfile_export import dump_org_file
 
     db = _database(_settings())
     with db.session() as session:

@@ -8,8 +8,9 @@ from typing import Any
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
+from bot.app.runtime import build_runtime
 from bot.core.errors import QmfError
-from bot.core.runtime import Runtime, build_runtime
+from bot.core.runtime import Runtime
 from bot.core.settings import Settings
 from handlers.common import reply_for
 

@@ -129,7 +129,8 @@ def serve_from_environment() -> Starlette:
     import atexit
 
     from bot.app.factory import create_app
-    from bot.core.runtime import build_runtime, tune_interpreter
+    from bot.app.runtime import build_runtime
+    from bot.core.runtime import tune_interpreter
     from bot.core.settings import load_settings
     from storage.db import Database
 

@@ -20,6 +20,7 @@ from bot.core.orgfile import OrgFile, People
 from bot.core.orgfile import Service as ServiceSpec
 from bot.core.orgfile import Team as TeamSpec
 from bot.core.policy import Policy
+from bot.core.roles import PEOPLE_ROLES, ROLE_TITLES, Role
 from storage.models import (
     CibMeeting,
     Division,
@@ -33,24 +34,6 @@ from storage.models import (
     Team,
     TeamMember,
 )
-
-# org-file `people:` key -> stored role
-PEOPLE_ROLES: dict[str, str] = {
-    "quality_improvement": "quality_improvement",
-    "practice_consultants": "practice_consultant",
-    "senior_managers": "senior_manager",
-    "reviewing_officers": "reviewing_officer",
-    "admins": "admin",
-    "board_leads": "board_lead",
-}
-ROLE_TITLES: dict[str, str] = {
-    "quality_improvement": "Quality & Improvement",
-    "practice_consultant": "Practice Consultant",
-    "senior_manager": "Senior manager",
-    "reviewing_officer": "Independent Reviewing Officer / CP Co-ordinator",
-    "admin": "Admin",
-    "board_lead": "Board lead",
-}
 
 
 @dataclass
@@ -462,13 +445,13 @@ def who(session: Session, slack_id: str) -> Who:
     result.teams_managed = [team for team, _member in membership if team.team_manager_id == person.id]
     result.teams_member = [team for team, member in membership if member is not None]
     if result.services_managed:
-        result.roles.add("service_manager")
+        result.roles.add(Role.SERVICE_MANAGER)
     if result.teams_managed:
-        result.roles.add("team_manager")
+        result.roles.add(Role.TEAM_MANAGER)
     if result.teams_member:
-        result.roles.add("practitioner")
+        result.roles.add(Role.PRACTITIONER)
     if result.divisions_led:
-        result.roles.add("dlt")
+        result.roles.add(Role.DLT)
     return result
 
 

@@ -67,7 +67,7 @@ class Runtime:
     client: WebClient
     clock: Clock = system_clock
     executor: TrackingExecutor = field(default_factory=TrackingExecutor)
-    sender: Any = None  # bot.outbox.OutboxSender, set by build_runtime
+    sender: Any = None  # bot.app.sender.OutboxSender, set by bot.app.runtime.build_runtime
 
     def now(self) -> datetime:
         return self.clock()
@@ -84,45 +84,6 @@ class Runtime:
         if self.sender is not None:
             self.sender.drain(timeout)
         self.executor.wait_idle(timeout)
-
-
-def make_client(settings: Settings) -> WebClient:
-    """The listeners' and jobs' client: retries a dropped connection, a 429 (twice) and a 5xx."""
-    from slack_sdk.http_retry.builtin_handlers import (
-        ConnectionErrorRetryHandler,
-        RateLimitErrorRetryHandler,
-        ServerErrorRetryHandler,
-    )
-
-    from bot.core.slack_http import KeepAliveWebClient
-
-    handlers = [ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2), ServerErrorRetryHandler()]
-
-    return KeepAliveWebClient(
-        token=settings.slack_bot_token or "xoxb-offline",
-        base_url=settings.slack_api_url,
-        timeout=10,
-        retry_handlers=handlers,
-    )
-
-
-def sender_client(token: str | None, base_url: str) -> WebClient:
-    """The outbox's own client: no retry handlers (the outbox retries, with its own pacing)."""
-    from bot.core.slack_http import KeepAliveWebClient
-
-    return KeepAliveWebClient(token=token, base_url=base_url, timeout=10, retry_handlers=[])
-
-
-def build_runtime(settings: Settings, client: WebClient | None = None, *, clock: Clock = system_clock,
-                  database: Database | None = None) -> Runtime:
-    from bot.core.outbox import OutboxSender
-
-    db = database or Database(settings.database_url)
-    client = client or make_client(settings)
-    rt = Runtime(settings=settings, db=db, client=client, clock=clock)
-    rt.sender = OutboxSender(db, sender_client(client.token, client.base_url))
-    db.after_commit.append(rt.sender.kick)
-    return rt
 
 
 class ShiftedClock:

@@ -14,7 +14,8 @@ from typing import Any
 import uvicorn
 
 from bot.app.factory import create_app
-from bot.core.runtime import Runtime, ShiftedClock, build_runtime
+from bot.app.runtime import build_runtime
+from bot.core.runtime import Runtime, ShiftedClock
 from bot.core.settings import Settings
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.fake_slack import FakeSlack

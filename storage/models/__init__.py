@@ -1,5 +1,9 @@
 """All models, imported here so Alembic and the app see one metadata."""
 
+# Feature models, imported by name so that Alembic and the app see one metadata.
+from storage.models import commissions as commissions  # noqa: E402,F401
+from storage.models import sampling as sampling  # noqa: E402,F401
+from storage.models import themes as themes  # noqa: E402,F401
 from storage.models.base import Base, UtcDateTime, utcnow
 from storage.models.directory import (
     CibMeeting,
@@ -44,11 +48,3 @@ __all__ = [
     "UtcDateTime",
     "utcnow",
 ]
-
-# Feature models that live in their own modules register on Base.metadata when imported.
-import importlib as _importlib  # noqa: E402
-import importlib.util as _importlib_util  # noqa: E402
-
-for _feature in ("storage.models.sampling", "storage.models.commissions", "storage.models.themes"):
-    if _importlib_util.find_spec(_feature) is not None:
-        _importlib.import_module(_feature)

@@ -11,8 +11,8 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import event, func, select, text
 
+from bot.app.runtime import build_runtime
 from bot.core import outbox
-from bot.core.runtime import build_runtime
 from bot.core.settings import Settings
 from schedules.jobs import REGISTRY, NotDue, job, load_jobs, run_job
 from storage.models import JobRun, OutboxMessage

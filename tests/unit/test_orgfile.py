@@ -17,10 +17,10 @@ from bot.core.orgfile import (
     People,
     Service,
     Team,
-    dump_org_file,
     load_org_file,
     parse_org_text,
 )
+from bot.core.orgfile_export import dump_org_file
 from bot.core.policy import Policy
 from tests.shared_docs import shared_file
 

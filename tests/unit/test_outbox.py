@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.app.runtime import sender_client
+from bot.app.sender import OutboxSender
 from bot.core import outbox
-from bot.core.outbox import OutboxSender
-from bot.core.runtime import sender_client
 from bot.sandbox.fake_slack import FakeSlack
 from storage.db import Database
 from storage.models import OutboxMessage, utcnow

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from sqlalchemy import func, select
 
+from bot.app.runtime import build_runtime
 from bot.core.directory import import_org
 from bot.core.orgfile import load_org_file
-from bot.core.runtime import build_runtime
 from bot.core.settings import Settings
 from bot.sandbox.harness import SAMPLE_ORG
 from schedules.jobs import run_job

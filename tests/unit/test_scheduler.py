@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from bot.core.runtime import build_runtime
+from bot.app.runtime import build_runtime
 from bot.core.settings import Settings
 from schedules.jobs import load_jobs
 from schedules.scheduler import build_scheduler

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.core.slack_http import KeepAliveWebClient
+from bot.app.slack_http import KeepAliveWebClient
 from bot.sandbox.fake_slack import FakeSlack
 
 
