@@ -55,12 +55,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import event, func, select, text  # noqa: E402
 
 from bot.app.runtime import build_runtime, sender_client  # noqa: E402
+from bot.app.sandbox.fake_slack import FakeSlack  # noqa: E402
 from bot.app.sender import OutboxSender  # noqa: E402
 from bot.core.directory import import_org  # noqa: E402
 from bot.core.orgfile import Division, OrgFile, People, Service, Team  # noqa: E402
 from bot.core.runtime import ShiftedClock, tune_interpreter  # noqa: E402
 from bot.core.settings import Settings  # noqa: E402
-from bot.sandbox.fake_slack import FakeSlack  # noqa: E402
 from schedules.jobs import run_job  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402

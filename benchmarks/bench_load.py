@@ -33,9 +33,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.sandbox.driver import SlackDriver  # noqa: E402
-from bot.sandbox.fake_slack import FakeSlack  # noqa: E402
-from bot.sandbox.harness import SAMPLE_ORG  # noqa: E402
+from bot.app.sandbox.driver import SlackDriver  # noqa: E402
+from bot.app.sandbox.fake_slack import FakeSlack  # noqa: E402
+from bot.app.sandbox.harness import SAMPLE_ORG  # noqa: E402
 
 SECRET = "bench-signing-secret"
 USERS = [f"U0SM{i}" for i in range(1, 5)] + [f"U0TM{i}" for i in range(1, 9)] + \

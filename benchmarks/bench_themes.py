@@ -2,7 +2,7 @@
 
 Loads 100,000 recorded learning audits (with about three theme tags each, their proposals and
 some actions) across 40 services and 8 quarters into PostgreSQL with bulk inserts, then times
-``bot.themes.service.collate`` for one service-quarter and for all services (median of 5). The goal is
+``bot.themes.collation.collate`` for one service-quarter and for all services (median of 5). The goal is
 under a second: the counting is a GROUP BY in the database and the learning points are sampled
 there with a window function, so the time should not grow with the number of audits in Python.
 
@@ -31,7 +31,8 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bot.core.calendar import Quarter  # noqa: E402
 from bot.core.policy import DEFAULT_LEARNING_THEMES  # noqa: E402
-from bot.themes import service as themes  # noqa: E402
+from bot.themes.collation import collate  # noqa: E402
+from bot.themes.types import KINDS, Collation  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import (  # noqa: E402
     Action,
@@ -208,19 +209,19 @@ def load(db: Database, seed: int = 2026) -> dict[str, int]:
     return {"audits": len(audits), "tags": len(tags), "actions": len(actions), "seconds": round(took, 1)}
 
 
-def timed(db: Database, service_id: int | None) -> tuple[float, list[float], themes.Collation]:
+def timed(db: Database, service_id: int | None) -> tuple[float, list[float], Collation]:
     times: list[float] = []
     result = None
     for _ in range(RUNS):
         with db.session() as session:
             started = time.perf_counter()
-            result = themes.collate(session, quarter=LAST.key, service_id=service_id, today=date(2026, 7, 1))
+            result = collate(session, quarter=LAST.key, service_id=service_id, today=date(2026, 7, 1))
             times.append(time.perf_counter() - started)
     assert result is not None
     return statistics.median(times), times, result
 
 
-def check(db: Database, col: themes.Collation, service_id: int | None) -> None:
+def check(db: Database, col: Collation, service_id: int | None) -> None:
     """A fast wrong answer must not pass: recount this quarter with a plain COUNT(DISTINCT)."""
     scope = "" if service_id is None else f"AND t.service_id = {int(service_id)}"
     with db.engine.connect() as conn:
@@ -229,7 +230,7 @@ def check(db: Database, col: themes.Collation, service_id: int | None) -> None:
             "JOIN learning_audits a ON a.id = t.audit_id "
             f"WHERE a.status = 'recorded' AND t.quarter = :q {scope} GROUP BY t.kind, t.theme"), {"q": LAST.key}).all()
     expected = {(kind, theme): int(n) for kind, theme, n in rows}
-    got = {(c.kind, c.theme): c.count for kind in themes.KINDS for c in col.counts(kind) if c.count}
+    got = {(c.kind, c.theme): c.count for kind in KINDS for c in col.counts(kind) if c.count}
     assert got == expected, f"collate counted {got}, the database says {expected}"
 
 

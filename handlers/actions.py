@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot.actions import messages as blocks
 from bot.actions import service as actions
@@ -14,7 +14,7 @@ from bot.core.blocks import blocks_json, context
 from bot.core.directory import who
 from bot.core.errors import NotFound
 from bot.core.runtime import Runtime
-from handlers.common import CommandCall, reply_for, subcommand
+from handlers.common import CommandCall, reply_for, runtime_from, subcommand
 
 
 def share_clock(rt: Runtime) -> None:
@@ -82,18 +82,20 @@ def mark_done_clicked(rt: Runtime, body: dict[str, Any], respond: Respond) -> No
         respond(text=text, blocks=new_blocks, replace_original=True)
 
 
+def on_mark_done(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+    try:
+        mark_done_clicked(rt, body, respond)
+    except Exception as exc:  # noqa: BLE001 - a refusal or failure is words for the person, never a traceback
+        message = reply_for(exc)
+        if body.get("response_url"):
+            respond(text=message, response_type="ephemeral", replace_original=False)
+        else:  # pressed in App Home or a modal: there is no message to answer, so DM them
+            with rt.db.session() as session:
+                outbox.enqueue(session, channel=body["user"]["id"], text=message)
+
+
 def register(app: App, rt: Runtime) -> None:
     share_clock(rt)
-
-    @app.action(blocks.ActionIds.MARK_DONE.value)
-    def on_mark_done(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        try:
-            mark_done_clicked(rt, body, respond)
-        except Exception as exc:  # noqa: BLE001 - a refusal or failure is words for the person, never a traceback
-            message = reply_for(exc)
-            if body.get("response_url"):
-                respond(text=message, response_type="ephemeral", replace_original=False)
-            else:  # pressed in App Home or a modal: there is no message to answer, so DM them
-                with rt.db.session() as session:
-                    outbox.enqueue(session, channel=body["user"]["id"], text=message)
+    app.action(blocks.ActionIds.MARK_DONE.value)(on_mark_done)

@@ -1,17 +1,20 @@
-"""The /qmf router: help, whoami, and dispatch to each flow's subcommands."""
+"""The /qmf router: help, whoami, `commission` (themed audits and visits), and dispatch to each
+feature's subcommands."""
 
 from __future__ import annotations
 
 import shlex
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.core import directory
 from bot.core.blocks import context, escape, header, section
 from bot.core.runtime import Runtime
-from handlers.common import SUBCOMMANDS, CommandCall, reply_for, subcommand
+from handlers.common import SUBCOMMANDS, CommandCall, reply_for, runtime_from, subcommand
+from handlers.themed_audits import open_themed_commission
+from handlers.visits import open_visit_commission
 
 
 def help_blocks(unknown: str | None = None) -> tuple[str, list[Any]]:
@@ -54,26 +57,48 @@ def whoami(call: CommandCall) -> None:
     call.reply(f"You are <@{call.user_id}> in {org}:\n{lines}")
 
 
+# ---------------------------------------------------------------------------------------------
+# /qmf commission: one command for both kinds of commission
+
+
+COMMISSION_USAGE = ("`/qmf commission themed` commissions a themed audit (DLT members, Quality & Improvement and "
+                    "board leads); `/qmf commission visit` commissions a learning visit (DLT members).")
+
+
+@subcommand("commission", "commission themed|visit", "commission a themed audit or a learning visit", order=60)
+def commission(call: CommandCall) -> None:
+    what = call.args[0].lower() if call.args else ""
+    if what in ("themed", "themed-audit", "audit"):
+        open_themed_commission(call)
+    elif what in ("visit", "learning-visit"):
+        open_visit_commission(call)
+    else:
+        call.reply(COMMISSION_USAGE)
+
+
+def qmf(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    text = (body.get("text") or "").strip()
+    try:
+        args = shlex.split(text)
+    except ValueError:
+        args = text.split()
+    name = args[0].lower() if args else "help"
+    sub = SUBCOMMANDS.get(name)
+    if sub is None or name == "help":
+        # Help needs nothing from the database: answer in the ack itself (shown only to them).
+        help_text, blocks = help_blocks(unknown=name if sub is None and args else None)
+        ack(text=help_text, blocks=blocks, response_type="ephemeral")
+        return
+    ack()
+    call = CommandCall(rt=rt, user_id=body["user_id"], args=args[1:], text=text,
+                       trigger_id=body.get("trigger_id", ""), channel_id=body.get("channel_id", ""),
+                       respond=respond, client=client, body=body)
+    try:
+        sub.run(call)
+    except Exception as exc:  # noqa: BLE001 - every failure gets words, never a traceback
+        call.reply(reply_for(exc))
+
+
 def register(app: App, rt: Runtime) -> None:
-    @app.command("/qmf")
-    def qmf(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        text = (body.get("text") or "").strip()
-        try:
-            args = shlex.split(text)
-        except ValueError:
-            args = text.split()
-        name = args[0].lower() if args else "help"
-        sub = SUBCOMMANDS.get(name)
-        if sub is None or name == "help":
-            # Help needs nothing from the database: answer in the ack itself (shown only to them).
-            help_text, blocks = help_blocks(unknown=name if sub is None and args else None)
-            ack(text=help_text, blocks=blocks, response_type="ephemeral")
-            return
-        ack()
-        call = CommandCall(rt=rt, user_id=body["user_id"], args=args[1:], text=text,
-                           trigger_id=body.get("trigger_id", ""), channel_id=body.get("channel_id", ""),
-                           respond=respond, client=client, body=body)
-        try:
-            sub.run(call)
-        except Exception as exc:  # noqa: BLE001 - every failure gets words, never a traceback
-            call.reply(reply_for(exc))
+    app.command("/qmf")(qmf)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.core.errors import QmfError
@@ -59,6 +59,16 @@ def subcommand(name: str, usage: str, summary: str, order: int = 100) -> Callabl
         return fn
 
     return decorate
+
+
+RUNTIME_KEY = "qmf_runtime"
+"""Where the shell's middleware puts the process's Runtime in bolt's context for every request."""
+
+
+def runtime_from(context: BoltContext) -> Runtime:
+    """The runtime a listener works with: listeners are module-level functions, so they take it from
+    the request's context rather than from a closure."""
+    return context[RUNTIME_KEY]  # type: ignore[no-any-return]
 
 
 def reference() -> str:

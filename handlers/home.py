@@ -7,15 +7,16 @@ import json
 import re
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.core import audit, directory, outbox
 from bot.core.errors import NotPermitted
+from bot.core.roles import Role
 from bot.core.runtime import Runtime
 from bot.home.messages import HomeIds, home_view
 from bot.home.service import HOME_JOBS, build_home
-from handlers.common import reply_for
+from handlers.common import reply_for, runtime_from
 from storage.models import HomeView
 
 
@@ -27,7 +28,8 @@ def publish_home(rt: Runtime, client: WebClient, slack_id: str, page: int | None
         now = rt.now()
         stored = session.get(HomeView, slack_id)
         page = stored.page if page is None and stored is not None else (page or 0)
-        content = build_home(session, slack_id, today=calendar.today(now), quarter=calendar.quarter(now))
+        content = build_home(session, slack_id, today=calendar.today(now), quarter=calendar.quarter(now),
+                             sources=rt.features.todo_sources())
         view = home_view(content, page).to_dict()
         digest = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()
         if stored is not None and stored.view_hash == digest and not force:
@@ -40,36 +42,42 @@ def publish_home(rt: Runtime, client: WebClient, slack_id: str, page: int | None
     return True
 
 
+def opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    if event.get("tab", "home") == "home":
+        # Slack sends the Home it shows with the event; none means the person has no Home from
+        # us (the app was reinstalled, or a publish was lost): publish whatever was stored.
+        publish_home(rt, client, event["user"], force=not event.get("view"))
+
+def page(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+    publish_home(rt, client, body["user"]["id"], page=int(body["actions"][0].get("value") or 0))
+
+def refresh(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+    publish_home(rt, client, body["user"]["id"])
+
+def run_job_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+    user = body["user"]["id"]
+    name = body["actions"][0].get("value") or ""
+    try:
+        message = _run_job_for(rt, user, name)
+    except Exception as exc:  # noqa: BLE001 - the person gets words, never a traceback
+        message = reply_for(exc)
+    with rt.db.session() as session:
+        outbox.enqueue(session, channel=user, text=message)
+    publish_home(rt, client, user)
+
+
 def register(app: App, rt: Runtime) -> None:
-    @app.event("app_home_opened")
-    def opened(event: dict[str, Any], client: WebClient) -> None:
-        if event.get("tab", "home") == "home":
-            # Slack sends the Home it shows with the event; none means the person has no Home from
-            # us (the app was reinstalled, or a publish was lost): publish whatever was stored.
-            publish_home(rt, client, event["user"], force=not event.get("view"))
-
-    @app.action(re.compile(f"^{HomeIds.PAGE}-(prev|next)$"))
-    def page(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        publish_home(rt, client, body["user"]["id"], page=int(body["actions"][0].get("value") or 0))
-
-    @app.action(HomeIds.REFRESH.value)
-    def refresh(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        publish_home(rt, client, body["user"]["id"])
-
-    @app.action(re.compile(f"^{HomeIds.RUN_JOB}-"))
-    def run_job_button(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        user = body["user"]["id"]
-        name = body["actions"][0].get("value") or ""
-        try:
-            message = _run_job_for(rt, user, name)
-        except Exception as exc:  # noqa: BLE001 - the person gets words, never a traceback
-            message = reply_for(exc)
-        with rt.db.session() as session:
-            outbox.enqueue(session, channel=user, text=message)
-        publish_home(rt, client, user)
+    app.event("app_home_opened")(opened)
+    app.action(re.compile(f"^{HomeIds.PAGE}-(prev|next)$"))(page)
+    app.action(HomeIds.REFRESH.value)(refresh)
+    app.action(re.compile(f"^{HomeIds.RUN_JOB}-"))(run_job_button)
 
 
 def _run_job_for(rt: Runtime, user: str, name: str) -> str:
@@ -77,7 +85,7 @@ def _run_job_for(rt: Runtime, user: str, name: str) -> str:
 
     with rt.db.session() as session:
         me = directory.who(session, user)
-        if not me.has("quality_improvement", "admin"):
+        if not me.has(Role.QUALITY_IMPROVEMENT, Role.ADMIN):
             raise NotPermitted("Only Q&I staff and admins can run QMF jobs.")
         if name not in HOME_JOBS:
             raise NotPermitted("That is not a job that can be run from Home.")

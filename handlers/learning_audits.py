@@ -1,7 +1,7 @@
 """Slack listeners for learning audits after allocation: the meeting, the reflection, the audit record.
 
-Listeners only parse what Slack sent and call ``bot.learning_audits.service``, which checks who may act from the
-database. A button's value and a modal's private_metadata say which audit, never who may touch it.
+Listeners only parse what Slack sent and call the feature (``bot.learning_audits.service``,
+``reflection`` and ``record``), which checks who may act from the database. A button's value and a modal's private_metadata say which audit, never who may touch it.
 """
 
 from __future__ import annotations
@@ -11,27 +11,26 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core import audit as audit_log
-from bot.core.blocks import notice_view
 from bot.core.errors import Conflict, NotFound
 from bot.core.runtime import Runtime
+from bot.learning_audits import record as records
+from bot.learning_audits import reflection
 from bot.learning_audits import service as learning
-from bot.learning_audits.messages import (
+from bot.learning_audits.record_messages import (
     AddActionMeta,
-    AuditField,
     AuditMeta,
-    LearningIds,
-    ReflectionField,
     ReflectionMeta,
     add_action_modal,
     reflection_modal,
     reflection_read_only,
 )
-from handlers.common import reply_for, submit_modal, view_values
+from bot.learning_audits.types import AuditField, LearningIds, ReflectionField
+from handlers.common import reply_for, runtime_from, submit_modal, tell, view_values
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +60,13 @@ def _meta(model: type[M], view: dict[str, Any]) -> M:
         raise NotFound("Sorry, this form is out of date. Please close it and start again.") from None
 
 
-def _tell(client: WebClient, body: dict[str, Any], respond: Respond, title: str, text: str) -> None:
-    """Answer the person where they pressed: in the conversation, over the open modal, or as a modal."""
-    if body.get("response_url"):
-        respond(text=text, response_type="ephemeral", replace_original=False)
-    elif (body.get("view") or {}).get("type") == "modal":
-        client.views_push(trigger_id=body["trigger_id"], view=notice_view(title, text))
-    else:
-        client.views_open(trigger_id=body["trigger_id"], view=notice_view(title, text))
-
-
-def _button(client: WebClient, body: dict[str, Any], respond: Respond, work: Callable[[], None]) -> None:
+def _button(rt: Runtime, body: dict[str, Any], respond: Respond, work: Callable[[], None]) -> None:
     """Run a button's work; a refusal or failure is told politely, never a traceback."""
     try:
         work()
     except Exception as exc:  # noqa: BLE001 - every failure gets words
         try:
-            _tell(client, body, respond, "Sorry", reply_for(exc))
+            tell(rt, body, respond, reply_for(exc), title="Sorry")
         except Exception:  # noqa: BLE001 - telling the person failed too; the log has it
             log.exception("could not tell %s why a learning-audit button failed", _user(body))
 
@@ -90,164 +79,174 @@ def _today(rt: Runtime, session: Any) -> Any:
 # listeners
 
 
-def register(app: App, rt: Runtime) -> None:
-    @app.action(LearningIds.SET_UP_MEETING.value)
-    def set_up_meeting(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
-        _button(client, body, respond, lambda: _set_up_meeting(rt, body, respond, client))
+def set_up_meeting(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+    _button(rt, body, respond, lambda: _set_up_meeting(rt, body, respond, client))
 
-    @app.action(LearningIds.RECORD_AUDIT.value)
-    def open_audit(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
+def open_audit(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
 
-        def work() -> None:
-            with rt.db.session() as session:
-                view = learning.audit_modal_for(
-                    session,
-                    audit_id=_value_id(body),
-                    actor=_user(body),
-                    policy=rt.policy(session),
-                    calendar=rt.calendar(session),
-                )
-            client.views_open(trigger_id=body["trigger_id"], view=view)
-
-        _button(client, body, respond, work)
-
-    @app.action(LearningIds.REFLECTION.value)
-    def open_reflection(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
-
-        def work() -> None:
-            actor = _user(body)
-            with rt.db.session() as session:
-                policy = rt.policy(session)
-                found = learning.audit_for_case_holder(session, _value_id(body), actor)
-                card = learning.case_card(found, policy)
-                answers = learning.reflection_answers(found.reflection)
-                if answers is not None and found.reflection is not None:
-                    audit_log.record(
-                        session, actor, "view", "reflection", found.reflection.id, audit_id=found.id
-                    )
-                if found.status == "recorded":
-                    recorded_on = rt.calendar(session).today(found.recorded_at) if found.recorded_at else None
-                    view = reflection_read_only(card=card, answers=answers or {}, recorded_on=recorded_on)
-                else:
-                    view = reflection_modal(card=card, themes=policy.learning_themes, answers=answers)
-            client.views_open(trigger_id=body["trigger_id"], view=view)
-
-        _button(client, body, respond, work)
-
-    @app.view(LearningIds.REFLECTION_MODAL.value)
-    def save_reflection(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        def work() -> None:
-            meta = _meta(ReflectionMeta, view)
-            answers = learning.ReflectionAnswers.model_validate(view_values(view))
-            with rt.db.session() as session:
-                learning.save_reflection(
-                    session,
-                    audit_id=meta.audit_id,
-                    actor=_user(body),
-                    answers=answers,
-                    policy=rt.policy(session),
-                    today=_today(rt, session),
-                )
-
-        submit_modal(ack, work, keep_open_block=ReflectionField.TRYING.value)
-
-    @app.view(LearningIds.AUDIT_MODAL.value)
-    def record_audit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        def work() -> None:
-            meta = _meta(AuditMeta, view)
-            answers = learning.AuditAnswers.model_validate(view_values(view))
-            with rt.db.session() as session:
-                learning.record_audit(
-                    session,
-                    audit_id=meta.audit_id,
-                    actor=_user(body),
-                    answers=answers,
-                    policy=rt.policy(session),
-                    calendar=rt.calendar(session),
-                    now=rt.now(),
-                )
-
-        submit_modal(ack, work, keep_open_block=AuditField.OUTCOMES.value)
-
-    @app.action(LearningIds.ADD_ACTION.value)
-    def push_add_action(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
-
-        def work() -> None:
-            parent = body.get("view") or {}
-            if parent.get("type") != "modal":
-                raise NotFound(
-                    "Actions are added from the learning-audit form: press *Record learning audit*."
-                )
-            audit_id = _value_id(body)
-            with rt.db.session() as session:
-                found = learning.audit_for_auditor(session, audit_id, _user(body))
-                if found.status == "recorded":
-                    raise Conflict("This learning audit is already recorded; nothing was changed.")
-                case_ref, holder = found.case_ref, found.case_holder.slack_id
-            meta = AddActionMeta(
-                audit_id=audit_id, parent_view_id=str(parent.get("id")), parent_values=_audit_values(parent)
+    def work() -> None:
+        with rt.db.session() as session:
+            view = records.audit_modal_for(
+                session,
+                audit_id=_value_id(body),
+                actor=_user(body),
+                policy=rt.policy(session),
+                calendar=rt.calendar(session),
             )
-            client.views_push(
-                trigger_id=body["trigger_id"],
-                view=add_action_modal(meta=meta, case_ref=case_ref, initial_owner=holder),
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    _button(rt, body, respond, work)
+
+def open_reflection(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+
+    def work() -> None:
+        actor = _user(body)
+        with rt.db.session() as session:
+            policy = rt.policy(session)
+            found = learning.audit_for_case_holder(session, _value_id(body), actor)
+            card = learning.case_card(found, policy)
+            answers = reflection.reflection_answers(found.reflection)
+            if answers is not None and found.reflection is not None:
+                audit_log.record(
+                    session, actor, "view", "reflection", found.reflection.id, audit_id=found.id
+                )
+            if found.status == "recorded":
+                recorded_on = rt.calendar(session).today(found.recorded_at) if found.recorded_at else None
+                view = reflection_read_only(card=card, answers=answers or {}, recorded_on=recorded_on)
+            else:
+                view = reflection_modal(card=card, themes=policy.learning_themes, answers=answers)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    _button(rt, body, respond, work)
+
+def save_reflection(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    rt = runtime_from(context)
+    def work() -> None:
+        meta = _meta(ReflectionMeta, view)
+        answers = reflection.ReflectionAnswers.model_validate(view_values(view))
+        with rt.db.session() as session:
+            reflection.save_reflection(
+                session,
+                audit_id=meta.audit_id,
+                actor=_user(body),
+                answers=answers,
+                policy=rt.policy(session),
+                today=_today(rt, session),
             )
 
-        _button(client, body, respond, work)
+    submit_modal(ack, work, keep_open_block=ReflectionField.TRYING.value)
 
-    @app.view(LearningIds.ADD_ACTION_MODAL.value)
-    def save_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        from bot.actions.messages import ActionIds, parse_action_values
-
-        def work() -> None:
-            meta = _meta(AddActionMeta, view)
-            owner, due_on, description = parse_action_values(view_values(view))
-            actor = _user(body)
-            with rt.db.session() as session:
-                learning.add_draft_action(
-                    session,
-                    audit_id=meta.audit_id,
-                    actor=actor,
-                    owner=owner,
-                    due_on=due_on,
-                    description=description,
-                    today=_today(rt, session),
-                )
-            # Slack names the view underneath; the metadata's id is only a fallback.
-            parent_id = view.get("previous_view_id") or meta.parent_view_id
-            _refresh_parent(
-                rt, client, audit_id=meta.audit_id, actor=actor, view_id=parent_id, values=meta.parent_values
+def record_audit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    rt = runtime_from(context)
+    def work() -> None:
+        meta = _meta(AuditMeta, view)
+        answers = records.AuditAnswers.model_validate(view_values(view))
+        with rt.db.session() as session:
+            records.record_audit(
+                session,
+                audit_id=meta.audit_id,
+                actor=_user(body),
+                answers=answers,
+                policy=rt.policy(session),
+                calendar=rt.calendar(session),
+                now=rt.now(),
             )
 
-        submit_modal(ack, work, keep_open_block=ActionIds.DESCRIPTION.value)
+    submit_modal(ack, work, keep_open_block=AuditField.OUTCOMES.value)
 
-    @app.action(LearningIds.REMOVE_ACTION.value)
-    def remove_action(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
+def push_add_action(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
 
-        def work() -> None:
-            parent = body.get("view") or {}
-            if parent.get("type") != "modal":
-                raise NotFound("Sorry, that button is out of date. Nothing was changed.")
-            meta = _meta(AuditMeta, parent)
-            actor = _user(body)
-            with rt.db.session() as session:
-                learning.remove_draft_action(
-                    session, audit_id=meta.audit_id, actor=actor, action_id=_value_id(body)
-                )
-            _refresh_parent(
-                rt,
-                client,
+    def work() -> None:
+        parent = body.get("view") or {}
+        if parent.get("type") != "modal":
+            raise NotFound(
+                "Actions are added from the learning-audit form: press *Record learning audit*."
+            )
+        audit_id = _value_id(body)
+        with rt.db.session() as session:
+            found = learning.audit_for_auditor(session, audit_id, _user(body))
+            if found.status == "recorded":
+                raise Conflict("This learning audit is already recorded; nothing was changed.")
+            case_ref, holder = found.case_ref, found.case_holder.slack_id
+        meta = AddActionMeta(
+            audit_id=audit_id, parent_view_id=str(parent.get("id")), parent_values=_audit_values(parent)
+        )
+        client.views_push(
+            trigger_id=body["trigger_id"],
+            view=add_action_modal(meta=meta, case_ref=case_ref, initial_owner=holder),
+        )
+
+    _button(rt, body, respond, work)
+
+def save_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    from bot.actions.messages import ActionIds, parse_action_values
+
+    def work() -> None:
+        meta = _meta(AddActionMeta, view)
+        owner, due_on, description = parse_action_values(view_values(view))
+        actor = _user(body)
+        with rt.db.session() as session:
+            records.add_draft_action(
+                session,
                 audit_id=meta.audit_id,
                 actor=actor,
-                view_id=str(parent.get("id")),
-                values=_audit_values(parent),
+                owner=owner,
+                due_on=due_on,
+                description=description,
+                today=_today(rt, session),
             )
+        # Slack names the view underneath; the metadata's id is only a fallback.
+        parent_id = view.get("previous_view_id") or meta.parent_view_id
+        _refresh_parent(
+            rt, client, audit_id=meta.audit_id, actor=actor, view_id=parent_id, values=meta.parent_values
+        )
 
-        _button(client, body, respond, work)
+    submit_modal(ack, work, keep_open_block=ActionIds.DESCRIPTION.value)
+
+def remove_action(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+
+    def work() -> None:
+        parent = body.get("view") or {}
+        if parent.get("type") != "modal":
+            raise NotFound("Sorry, that button is out of date. Nothing was changed.")
+        meta = _meta(AuditMeta, parent)
+        actor = _user(body)
+        with rt.db.session() as session:
+            records.remove_draft_action(
+                session, audit_id=meta.audit_id, actor=actor, action_id=_value_id(body)
+            )
+        _refresh_parent(
+            rt,
+            client,
+            audit_id=meta.audit_id,
+            actor=actor,
+            view_id=str(parent.get("id")),
+            values=_audit_values(parent),
+        )
+
+    _button(rt, body, respond, work)
+
+
+def register(app: App, rt: Runtime) -> None:
+    app.action(LearningIds.SET_UP_MEETING.value)(set_up_meeting)
+    app.action(LearningIds.RECORD_AUDIT.value)(open_audit)
+    app.action(LearningIds.REFLECTION.value)(open_reflection)
+    app.view(LearningIds.REFLECTION_MODAL.value)(save_reflection)
+    app.view(LearningIds.AUDIT_MODAL.value)(record_audit)
+    app.action(LearningIds.ADD_ACTION.value)(push_add_action)
+    app.view(LearningIds.ADD_ACTION_MODAL.value)(save_action)
+    app.action(LearningIds.REMOVE_ACTION.value)(remove_action)
 
 
 def _audit_values(view: dict[str, Any]) -> dict[str, Any]:
@@ -264,7 +263,7 @@ def _refresh_parent(
     Block and action ids never change between versions, so Slack keeps the typed state too.
     """
     with rt.db.session() as session:
-        view = learning.audit_modal_for(
+        view = records.audit_modal_for(
             session,
             audit_id=audit_id,
             actor=actor,
@@ -290,12 +289,12 @@ def _set_up_meeting(rt: Runtime, body: dict[str, Any], respond: Respond, client:
         case_ref = found.case_ref
     others = " and ".join(f"<@{p}>" for p in people if p != actor)
     if existing:
-        _tell(
-            client,
+        tell(
+            rt,
             body,
             respond,
-            "Meeting",
             f"The group DM with {others} for case {case_ref} is already set up; I haven't posted again.",
+            title="Meeting",
         )
         return
     opened = client.conversations_open(users=",".join(people))
@@ -311,4 +310,4 @@ def _set_up_meeting(rt: Runtime, body: dict[str, Any], respond: Respond, client:
         )
     else:
         text = f"The group DM with {others} for case {case_ref} is already set up; I haven't posted again."
-    _tell(client, body, respond, "Meeting", text)
+    tell(rt, body, respond, text, title="Meeting")

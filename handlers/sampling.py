@@ -1,7 +1,8 @@
 """Slack listeners for random sampling: the audit and moderation buttons and modals, and `/qmf sample`.
 
-Listeners only parse what Slack sent and call ``bot.sampling.service``; every permission and blindness
-check is made there, so a replayed or forged payload meets the same rules as a real click.
+Listeners only parse what Slack sent and call the sampling domain (``bot.sampling.grading``,
+``bot.sampling.draw_run``, ``bot.sampling.results``); every permission and blindness check is made
+there, so a replayed or forged payload meets the same rules as a real click.
 """
 
 from __future__ import annotations
@@ -9,17 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.core import outbox
 from bot.core.errors import NotFound
 from bot.core.grades import Grade
 from bot.core.runtime import Runtime
 from bot.sampling import messages as blocks
-from bot.sampling import service as sampling
-from bot.sampling.messages import CaseMetadata, SampleIds
-from handlers.common import CommandCall, reply_for, subcommand, submit_modal, view_values
+from bot.sampling.draw_run import set_next_service
+from bot.sampling.grading import audit_form, moderation_form, record_moderation, submit_audit
+from bot.sampling.messages import CaseMetadata
+from bot.sampling.results import report_for
+from bot.sampling.types import SampleIds
+from handlers.common import CommandCall, reply_for, runtime_from, subcommand, submit_modal, tell, view_values
 
 USAGE = ("`/qmf sample service <key>`: choose the service for the next random sample (Q&I, before the draw)\n"
          "`/qmf sample report [quarter]`: the random sample report, moderated cases only (Q&I and DLT)")
@@ -40,20 +43,11 @@ def _case_id_from_view(view: dict[str, Any]) -> int:
         raise NotFound("I can't tell which sampled case this form was for; please open it again.") from None
 
 
-def _tell(rt: Runtime, body: dict[str, Any], respond: Respond, message: str) -> None:
-    """Answer where the button was: ephemerally under a message, else (App Home) by DM."""
-    if body.get("response_url"):
-        respond(text=message, response_type="ephemeral", replace_original=False)
-        return
-    with rt.db.session() as session:
-        outbox.enqueue(session, channel=body["user"]["id"], text=message)
-
-
 def open_audit(rt: Runtime, body: dict[str, Any], client: WebClient) -> None:
     user = body["user"]["id"]
     case_id = _case_id_from_button(body)
     with rt.db.session() as session:
-        form = sampling.audit_form(session, case_id=case_id, slack_id=user, policy=rt.policy(session))
+        form = audit_form(session, case_id=case_id, slack_id=user, policy=rt.policy(session))
     client.views_open(trigger_id=body["trigger_id"], view=blocks.audit_modal(form))
 
 
@@ -61,59 +55,65 @@ def open_moderation(rt: Runtime, body: dict[str, Any], client: WebClient) -> Non
     user = body["user"]["id"]
     case_id = _case_id_from_button(body)
     with rt.db.session() as session:
-        grades, qi_reason, pc_reason = sampling.moderation_form(session, case_id=case_id, slack_id=user)
+        grades, qi_reason, pc_reason = moderation_form(session, case_id=case_id, slack_id=user)
     client.views_open(trigger_id=body["trigger_id"],
                       view=blocks.moderation_modal(grades, qi_rationale=qi_reason, pc_rationale=pc_reason))
 
 
+def on_record_audit(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+    try:
+        open_audit(rt, body, client)
+    except Exception as exc:  # noqa: BLE001 - a refusal or failure is words for the person
+        tell(rt, body, respond, reply_for(exc), title="Random sample")
+
+def on_record_moderation(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+    try:
+        open_moderation(rt, body, client)
+    except Exception as exc:  # noqa: BLE001
+        tell(rt, body, respond, reply_for(exc), title="Random sample")
+
+def on_audit_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    rt = runtime_from(context)
+    user = body["user"]["id"]
+
+    def work() -> dict[str, Any]:
+        case_id = _case_id_from_view(view)
+        with rt.db.session() as session:
+            row, form, both = submit_audit(
+                session, case_id=case_id, slack_id=user, values=view_values(view), now=rt.now(),
+                calendar=rt.calendar(session), policy=rt.policy(session))
+            grade = Grade(row.grade)
+        saved = blocks.audit_saved_view(case_ref=form.case_ref, grade=grade, partner=form.partner,
+                                        partner_done=both)
+        return {"response_action": "update", "view": saved}
+
+    submit_modal(ack, work, keep_open_block=SampleIds.RATIONALE.value)
+
+def on_moderation_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    rt = runtime_from(context)
+    user = body["user"]["id"]
+
+    def work() -> dict[str, Any]:
+        case_id = _case_id_from_view(view)
+        with rt.db.session() as session:
+            row = record_moderation(
+                session, case_id=case_id, slack_id=user, values=view_values(view), now=rt.now(),
+                calendar=rt.calendar(session), policy=rt.policy(session))
+            case_ref, grade = row.case.case_ref, Grade(row.agreed_grade)
+        return {"response_action": "update", "view": blocks.moderation_saved_view(case_ref=case_ref, grade=grade)}
+
+    submit_modal(ack, work, keep_open_block=SampleIds.AGREED_REASON.value)
+
+
 def register(app: App, rt: Runtime) -> None:
-    @app.action(SampleIds.RECORD_AUDIT.value)
-    def on_record_audit(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
-        try:
-            open_audit(rt, body, client)
-        except Exception as exc:  # noqa: BLE001 - a refusal or failure is words for the person
-            _tell(rt, body, respond, reply_for(exc))
-
-    @app.action(SampleIds.RECORD_MODERATION.value)
-    def on_record_moderation(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
-        try:
-            open_moderation(rt, body, client)
-        except Exception as exc:  # noqa: BLE001
-            _tell(rt, body, respond, reply_for(exc))
-
-    @app.view(SampleIds.AUDIT_MODAL.value)
-    def on_audit_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-
-        def work() -> dict[str, Any]:
-            case_id = _case_id_from_view(view)
-            with rt.db.session() as session:
-                row, form, both = sampling.submit_audit(
-                    session, case_id=case_id, slack_id=user, values=view_values(view), now=rt.now(),
-                    calendar=rt.calendar(session), policy=rt.policy(session))
-                grade = Grade(row.grade)
-            saved = blocks.audit_saved_view(case_ref=form.case_ref, grade=grade, partner=form.partner,
-                                            partner_done=both)
-            return {"response_action": "update", "view": saved}
-
-        submit_modal(ack, work, keep_open_block=SampleIds.RATIONALE.value)
-
-    @app.view(SampleIds.MODERATION_MODAL.value)
-    def on_moderation_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-
-        def work() -> dict[str, Any]:
-            case_id = _case_id_from_view(view)
-            with rt.db.session() as session:
-                row = sampling.record_moderation(
-                    session, case_id=case_id, slack_id=user, values=view_values(view), now=rt.now(),
-                    calendar=rt.calendar(session), policy=rt.policy(session))
-                case_ref, grade = row.case.case_ref, Grade(row.agreed_grade)
-            return {"response_action": "update", "view": blocks.moderation_saved_view(case_ref=case_ref, grade=grade)}
-
-        submit_modal(ack, work, keep_open_block=SampleIds.AGREED_REASON.value)
+    app.action(SampleIds.RECORD_AUDIT.value)(on_record_audit)
+    app.action(SampleIds.RECORD_MODERATION.value)(on_record_moderation)
+    app.view(SampleIds.AUDIT_MODAL.value)(on_audit_submitted)
+    app.view(SampleIds.MODERATION_MODAL.value)(on_moderation_submitted)
 
 
 @subcommand("sample", "sample service <key> | sample report [quarter]",
@@ -125,7 +125,7 @@ def sample_command(call: CommandCall) -> None:
             call.reply("Which service? " + USAGE)
             return
         with call.rt.db.session() as session:
-            quarter, service = sampling.set_next_service(
+            quarter, service = set_next_service(
                 session, actor=call.user_id, service_key=call.args[1], calendar=call.rt.calendar(session),
                 now=call.rt.now())
             name, label = service.name, quarter.label
@@ -134,7 +134,7 @@ def sample_command(call: CommandCall) -> None:
     if action == "report":
         asked = " ".join(call.args[1:]) or None  # "2026-27 Q1" may arrive as two words
         with call.rt.db.session() as session:
-            report = sampling.report_for(session, actor=call.user_id, quarter_key=asked,
+            report = report_for(session, actor=call.user_id, quarter_key=asked,
                                          policy=call.rt.policy(session))
             text, message = blocks.report_blocks(report.view, final=report.complete)
         call.reply(text, blocks.as_dicts(message))

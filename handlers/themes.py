@@ -8,20 +8,26 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.core import audit, directory, outbox
-from bot.core.blocks import blocks_json, notice_view
+from bot.core.blocks import blocks_json
 from bot.core.calendar import Quarter
+from bot.core.council import policy_of
 from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from bot.core.roles import Role
 from bot.core.runtime import Runtime
 from bot.themes import service as themes
-from bot.themes.messages import ThemesAction, collation_messages, draft_dm, edit_modal, modal_line_ids
-from handlers.common import CommandCall, reply_for, subcommand, submit_modal, view_values
+from bot.themes.collation import collate, parse_quarter
+from bot.themes.content import build_content
+from bot.themes.messages import collation_messages, draft_dm, edit_modal, modal_line_ids
+from bot.themes.types import BOT_ACTOR, ThemesAction
+from handlers.common import CommandCall, reply_for, runtime_from, subcommand, submit_modal, tell, view_values
 from storage.models import LearningAudit, Service
+from storage.models.themes import ThemeDraft
 
 SHARE_USAGE = "share themes <service|all> <quarter> <forum>"
 RESPONSE_URL_USES = 5
@@ -34,9 +40,9 @@ def _refuse_edit(service: Service) -> NotPermitted:
                         f"post {service.name}'s learning themes.")
 
 
-def _already_posted(draft: themes.ThemeDraft) -> str:
+def _already_posted(draft: ThemeDraft) -> str:
     when = f" on {draft.posted_at:%d %b %Y}" if draft.posted_at else ""
-    who = "" if not draft.posted_by or draft.posted_by == themes.BOT_ACTOR else f" by <@{draft.posted_by}>"
+    who = "" if not draft.posted_by or draft.posted_by == BOT_ACTOR else f" by <@{draft.posted_by}>"
     return f"These learning themes were already posted to <#{draft.channel}>{when}{who}."
 
 
@@ -44,21 +50,14 @@ def _today(rt: Runtime, session: Session) -> Any:
     return rt.calendar(session).today(rt.now())
 
 
-def _answer(body: dict[str, Any], respond: Respond | None, client: WebClient, text: str) -> None:
-    """Tell the person who pressed: in the conversation if there is one, else (App Home) in a small modal."""
-    if body.get("response_url") and respond is not None:
-        respond(text=text, response_type="ephemeral", replace_original=False)
-    elif body.get("trigger_id"):
-        client.views_open(trigger_id=body["trigger_id"], view=notice_view("Learning themes", text))
-
-
-def _run(body: dict[str, Any], respond: Respond | None, client: WebClient, work: Callable[[], str | None]) -> None:
+def _run(rt: Runtime, body: dict[str, Any], respond: Respond, work: Callable[[], str | None]) -> None:
+    """Do the work and tell the person who pressed where they pressed (App Home: a small modal)."""
     try:
         message = work()
     except Exception as exc:  # noqa: BLE001 - every refusal or failure gets words, never a traceback
         message = reply_for(exc)
     if message:
-        _answer(body, respond, client, message)
+        tell(rt, body, respond, message, title="Learning themes")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,7 +66,7 @@ def _run(body: dict[str, Any], respond: Respond | None, client: WebClient, work:
 
 def _scope(session: Session, words: list[str], who: directory.Who) -> tuple[Service | None, Quarter | None, bool]:
     """(service, quarter, all services?) from words in any order: a quarter, a service key or name, "all"."""
-    policy = themes.policy_of(session)
+    policy = policy_of(session)
     quarter: Quarter | None = None
     rest: list[str] = []
     for word in words:
@@ -89,7 +88,7 @@ def _scope(session: Session, words: list[str], who: directory.Who) -> tuple[Serv
         return who.services_managed[0], quarter, False
     if who.teams_managed:
         return who.teams_managed[0].service, quarter, False
-    return None, quarter, who.has("quality_improvement", "dlt", "admin")
+    return None, quarter, who.has(Role.QUALITY_IMPROVEMENT, Role.DLT, Role.ADMIN)
 
 
 def _latest_quarter(session: Session, rt: Runtime, service: Service | None) -> Quarter:
@@ -101,7 +100,7 @@ def _latest_quarter(session: Session, rt: Runtime, service: Service | None) -> Q
     if service is not None:
         query = query.where(LearningAudit.service_id == service.id)
     latest = session.scalar(query)
-    return themes.parse_quarter(session, latest) if latest else current
+    return parse_quarter(session, latest) if latest else current
 
 
 @subcommand("themes", "themes [service|all] [quarter]",
@@ -126,15 +125,15 @@ def show_themes(call: CommandCall) -> None:
             return
         quarter = quarter or _latest_quarter(session, rt, service)
         today = _today(rt, session)
-        col = themes.collate(session, quarter=quarter.key, service_id=service.id if service else None, today=today)
-        content = themes.build_content(col, themes.policy_of(session), suppress=False)
+        col = collate(session, quarter=quarter.key, service_id=service.id if service else None, today=today)
+        content = build_content(col, policy_of(session), suppress=False)
         if service is not None:
             draft = themes.draft_for(session, quarter.key, service.id)
             if draft is not None:
                 content.notes.append(_already_posted(draft) if draft.status == "posted"
                                      else "A draft of these themes is waiting for the Service Manager to post it.")
         content.notes.append("Exact counts, for you only: the channel post shows counts under "
-                             f"{themes.policy_of(session).suppression_threshold} as \"fewer than\".")
+                             f"{policy_of(session).suppression_threshold} as \"fewer than\".")
         audit.record(session, call.user_id, "view", "learning_themes", quarter.key,
                      service=service.key if service else "all")
     messages = collation_messages(col, content)
@@ -158,7 +157,7 @@ def share_themes(call: CommandCall) -> None:
                        f"Forums: {names}.")
             return
         try:
-            quarter = themes.parse_quarter(session, call.args[2])
+            quarter = parse_quarter(session, call.args[2])
         except ValueError as exc:
             call.reply(f"{exc}. Use `/qmf {SHARE_USAGE}`.")
             return
@@ -188,109 +187,115 @@ def share_themes(call: CommandCall) -> None:
 # listeners
 
 
+def open_edit(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+    user = body["user"]["id"]
+    value = body["actions"][0].get("value")
+
+    def work() -> str | None:
+        with rt.db.session() as session:
+            draft = themes.get_draft(session, value)
+            if not themes.can_post(directory.who(session, user), draft.service):
+                raise _refuse_edit(draft.service)
+            if draft.status == "posted":
+                return _already_posted(draft)
+            _, content = themes.draft_content(session, draft, today=_today(rt, session))
+            view = edit_modal(draft.id, content)
+            audit.record(session, user, "view", "theme_draft", draft.id)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+        return None
+
+    _run(rt, body, respond, work)
+
+def post(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+    user = body["user"]["id"]
+    value = body["actions"][0].get("value")
+
+    def work() -> str:
+        with rt.db.session() as session:
+            draft = themes.get_draft(session, value)
+            if not themes.can_post(directory.who(session, user), draft.service):
+                raise _refuse_edit(draft.service)
+            if draft.status == "posted":
+                return _already_posted(draft)
+            result = themes.post_draft(session, draft, actor=user, today=_today(rt, session), now=rt.now())
+            if not result.posted:
+                return _already_posted(draft)
+            return (f"Posted the learning themes for {draft.service.name} to <#{result.channel}>"
+                    f"{' with a chart' if result.chart else ''}. Thank you for sharing the learning.")
+
+    _run(rt, body, respond, work)
+
+def share(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    rt = runtime_from(context)
+    ack()
+    user = body["user"]["id"]
+    chosen = (body["actions"][0].get("selected_option") or {}).get("value") or ""
+
+    def work() -> str:
+        draft_id, _, forum_key = chosen.partition(":")
+        with rt.db.session() as session:
+            draft = themes.get_draft(session, draft_id)
+            forum = next((f for f in themes.forums(session) if f.key == forum_key), None)
+            if forum is None:
+                raise NotFound("That forum is no longer in the org file.")
+            quarter = parse_quarter(session, draft.quarter)
+            shared = themes.share_with_forum(session, actor=user, service=draft.service, quarter=quarter,
+                                             forum=forum, today=_today(rt, session))
+            name = draft.service.name
+        if not shared:
+            return f"The learning themes for {name} were already shared with the {forum.name}."
+        return f"Shared the learning themes for {name} with the {forum.name} (<#{forum.channel}>)."
+
+    _run(rt, body, respond, work)
+
+def save(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    rt = runtime_from(context)
+    user = body["user"]["id"]
+    view = body["view"]
+
+    def work() -> dict[str, Any] | None:
+        try:
+            meta = json.loads(view.get("private_metadata") or "{}")
+        except ValueError:
+            meta = {}
+        values = view_values(view)
+        key_block = ThemesAction.KEY_MESSAGES.value
+        key_messages = (values.get(key_block) or "").strip()
+        offered = modal_line_ids(view)
+        dropped = [v for block_id, chosen in values.items()
+                   if block_id.startswith(ThemesAction.DROP.value) for v in (chosen or []) if v in offered]
+        with rt.db.session() as session:
+            draft = themes.get_draft(session, meta.get("draft"))
+            if not themes.can_post(directory.who(session, user), draft.service):
+                raise _refuse_edit(draft.service)
+            if draft.status == "posted":
+                raise Conflict(_already_posted(draft) + " Your changes were not saved.")
+            today = _today(rt, session)
+            if not key_messages:
+                raise InvalidInput({key_block: "Write the key messages that open the post."})
+            problem = themes.key_messages_problem(session, key_messages, today)
+            if problem:
+                raise InvalidInput({key_block: problem})
+            themes.save_edit(session, draft, actor=user, key_messages=key_messages, dropped=dropped,
+                             shown_ids=offered, now=rt.now())
+            session.flush()
+            col, content = themes.draft_content(session, draft, today=today)
+            text, blocks = draft_dm(draft.id, content, channel=draft.service.channel,
+                                    forums=themes.forums(session), withheld=col.withheld, revised=True)
+            stamp = int(draft.updated_at.timestamp() * 1000)
+            outbox.enqueue(session, channel=user, text=text, blocks=blocks,
+                           dedupe_key=f"themes-draft:{draft.id}:saved:{stamp}")
+        return None
+
+    submit_modal(ack, work, keep_open_block=ThemesAction.KEY_MESSAGES.value)
+
+
 def register(app: App, rt: Runtime) -> None:
-    @app.action(ThemesAction.EDIT.value)
-    def open_edit(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        user = body["user"]["id"]
-        value = body["actions"][0].get("value")
-
-        def work() -> str | None:
-            with rt.db.session() as session:
-                draft = themes.get_draft(session, value)
-                if not themes.can_post(directory.who(session, user), draft.service):
-                    raise _refuse_edit(draft.service)
-                if draft.status == "posted":
-                    return _already_posted(draft)
-                _, content = themes.draft_content(session, draft, today=_today(rt, session))
-                view = edit_modal(draft.id, content)
-                audit.record(session, user, "view", "theme_draft", draft.id)
-            client.views_open(trigger_id=body["trigger_id"], view=view)
-            return None
-
-        _run(body, respond, client, work)
-
-    @app.action(ThemesAction.POST.value)
-    def post(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        user = body["user"]["id"]
-        value = body["actions"][0].get("value")
-
-        def work() -> str:
-            with rt.db.session() as session:
-                draft = themes.get_draft(session, value)
-                if not themes.can_post(directory.who(session, user), draft.service):
-                    raise _refuse_edit(draft.service)
-                if draft.status == "posted":
-                    return _already_posted(draft)
-                result = themes.post_draft(session, draft, actor=user, today=_today(rt, session), now=rt.now())
-                if not result.posted:
-                    return _already_posted(draft)
-                return (f"Posted the learning themes for {draft.service.name} to <#{result.channel}>"
-                        f"{' with a chart' if result.chart else ''}. Thank you for sharing the learning.")
-
-        _run(body, respond, client, work)
-
-    @app.action(ThemesAction.SHARE.value)
-    def share(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        user = body["user"]["id"]
-        chosen = (body["actions"][0].get("selected_option") or {}).get("value") or ""
-
-        def work() -> str:
-            draft_id, _, forum_key = chosen.partition(":")
-            with rt.db.session() as session:
-                draft = themes.get_draft(session, draft_id)
-                forum = next((f for f in themes.forums(session) if f.key == forum_key), None)
-                if forum is None:
-                    raise NotFound("That forum is no longer in the org file.")
-                quarter = themes.parse_quarter(session, draft.quarter)
-                shared = themes.share_with_forum(session, actor=user, service=draft.service, quarter=quarter,
-                                                 forum=forum, today=_today(rt, session))
-                name = draft.service.name
-            if not shared:
-                return f"The learning themes for {name} were already shared with the {forum.name}."
-            return f"Shared the learning themes for {name} with the {forum.name} (<#{forum.channel}>)."
-
-        _run(body, respond, client, work)
-
-    @app.view(ThemesAction.EDIT_VIEW.value)
-    def save(ack: Ack, body: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        view = body["view"]
-
-        def work() -> dict[str, Any] | None:
-            try:
-                meta = json.loads(view.get("private_metadata") or "{}")
-            except ValueError:
-                meta = {}
-            values = view_values(view)
-            key_block = ThemesAction.KEY_MESSAGES.value
-            key_messages = (values.get(key_block) or "").strip()
-            offered = modal_line_ids(view)
-            dropped = [v for block_id, chosen in values.items()
-                       if block_id.startswith(ThemesAction.DROP.value) for v in (chosen or []) if v in offered]
-            with rt.db.session() as session:
-                draft = themes.get_draft(session, meta.get("draft"))
-                if not themes.can_post(directory.who(session, user), draft.service):
-                    raise _refuse_edit(draft.service)
-                if draft.status == "posted":
-                    raise Conflict(_already_posted(draft) + " Your changes were not saved.")
-                today = _today(rt, session)
-                if not key_messages:
-                    raise InvalidInput({key_block: "Write the key messages that open the post."})
-                problem = themes.key_messages_problem(session, key_messages, today)
-                if problem:
-                    raise InvalidInput({key_block: problem})
-                themes.save_edit(session, draft, actor=user, key_messages=key_messages, dropped=dropped,
-                                 shown_ids=offered, now=rt.now())
-                session.flush()
-                col, content = themes.draft_content(session, draft, today=today)
-                text, blocks = draft_dm(draft.id, content, channel=draft.service.channel,
-                                        forums=themes.forums(session), withheld=col.withheld, revised=True)
-                stamp = int(draft.updated_at.timestamp() * 1000)
-                outbox.enqueue(session, channel=user, text=text, blocks=blocks,
-                               dedupe_key=f"themes-draft:{draft.id}:saved:{stamp}")
-            return None
-
-        submit_modal(ack, work, keep_open_block=ThemesAction.KEY_MESSAGES.value)
+    app.action(ThemesAction.EDIT.value)(open_edit)
+    app.action(ThemesAction.POST.value)(post)
+    app.action(ThemesAction.SHARE.value)(share)
+    app.view(ThemesAction.EDIT_VIEW.value)(save)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from schedules.jobs import load_jobs, run_job
+from schedules.jobs import run_job
 
 if TYPE_CHECKING:
     from bot.core.runtime import Runtime
@@ -31,9 +31,7 @@ def build_scheduler(rt: Runtime) -> BlockingScheduler:
         timezone=tz,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
-    for spec in load_jobs().values():
-        if not spec.built:
-            continue
+    for spec in rt.features.jobs().values():
         scheduler.add_job(
             wake,
             CronTrigger(timezone=tz, **spec.cron),

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from bot.sandbox.harness import SAMPLE_ORG, LocalBot
+from bot.app.sandbox.harness import SAMPLE_ORG, LocalBot
 from storage.db import Database
 from storage.models import Base
 

@@ -26,6 +26,7 @@ from bot.core import outbox
 from bot.core.audit import record
 from bot.core.directory import is_available, who
 from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from bot.core.formatting import date_only
 from bot.core.privacy import free_text_problem
 from bot.core.todo import Todo
 from storage.models import (
@@ -39,9 +40,11 @@ from storage.models import (
     Team,
     TeamMember,
 )
+from storage.models.commissions import LearningVisit, ThemedAudit
+from storage.models.sampling import SampledCase
 
 if TYPE_CHECKING:
-    from schedules.jobs import JobContext
+    from bot.core.jobs import JobContext
 
 log = logging.getLogger(__name__)
 
@@ -72,23 +75,36 @@ _SERVICE_SOURCE = {
 # where an action came from
 
 
-def register_source(kind: str, describe: SourceDescriber) -> None:
-    """Let a flow say where its actions came from, e.g. "from the random sampling audit of CP-1234".
-
-    ``describe(session, source_id)`` returns the phrase (starting "from ...") or None for the
-    generic one. Case references are fine here (DMs only), names never.
-    """
-    if kind not in SOURCE_KINDS:
-        raise ValueError(f"unknown source kind {kind!r}")
-    _DESCRIBERS[kind] = describe
-
-
 def _describe_learning_audit(session: Session, source_id: int) -> str | None:
     audit = session.get(LearningAudit, source_id)
     return f"from the learning audit of {audit.case_ref}" if audit is not None else None
 
 
-_DESCRIBERS["learning_audit"] = _describe_learning_audit
+def _describe_sampled_case(session: Session, source_id: int) -> str | None:
+    case = session.get(SampledCase, source_id)
+    return f"from the random sampling audit of {case.case_ref}" if case is not None else None
+
+
+def _describe_visit(session: Session, source_id: int) -> str | None:
+    visit = session.get(LearningVisit, source_id)
+    if visit is None:
+        return None
+    return f"from the learning visit to {visit.service.name} on {date_only(visit.visit_on)}"
+
+
+def _describe_themed_audit(session: Session, source_id: int) -> str | None:
+    audit = session.get(ThemedAudit, source_id)
+    return f"from the themed audit \"{audit.theme}\"" if audit is not None else None
+
+
+# Where each kind of action comes from, said from the stored records alone: action plans need
+# no other feature to describe their sources.
+_DESCRIBERS.update({
+    "learning_audit": _describe_learning_audit,
+    "random_sample": _describe_sampled_case,
+    "learning_visit": _describe_visit,
+    "themed_audit": _describe_themed_audit,
+})
 
 
 def source_text(session: Session, action: Action) -> str:

@@ -11,16 +11,16 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.core.settings import Settings, SettingsError, load_settings
+from bot.app import cli_reports
+from bot.app.cli_common import CliError
+from bot.app.cli_common import database as _database
+from bot.app.cli_common import load as _settings
+from bot.core.settings import Settings, SettingsError
 from storage.db import Database, SchemaError
 
 log = logging.getLogger("qmf")
 
 DESCRIPTION = "QMF Bot: runs a council's Children & Families Quality Management Framework in Slack."
-
-
-class CliError(Exception):
-    """A failure with one clear line for the person at the terminal."""
 
 
 def _logging(verbose: bool = False) -> None:
@@ -31,17 +31,6 @@ def _logging(verbose: bool = False) -> None:
     )
     for noisy in ("slack_bolt", "slack_sdk", "urllib3", "httpx", "apscheduler.executors", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _settings() -> Settings:
-    return load_settings()
-
-
-def _database(settings: Settings, *, ensure: bool = True) -> Database:
-    db = Database(settings.database_url)
-    if ensure:
-        db.ensure_schema()
-    return db
 
 
 def _runtime(settings: Settings, *, ensure: bool = True):  # type: ignore[no-untyped-def]
@@ -165,12 +154,11 @@ def cmd_org_export(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
-    from schedules.jobs import load_jobs
+    from bot.app.features import FEATURES
 
-    for spec in sorted(load_jobs().values(), key=lambda s: s.name):
+    for spec in sorted(FEATURES.jobs().values(), key=lambda s: s.name):
         when = ", ".join(f"{k}={v}" for k, v in spec.cron.items())
-        state = "" if spec.built else "  (not built yet)"
-        print(f"{spec.name:28} {when:40} {spec.description}{state}")
+        print(f"{spec.name:28} {when:40} {spec.description}")
     return 0
 
 
@@ -185,10 +173,10 @@ def _parse_at(text: str | None, tz: str) -> datetime | None:
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
-    from schedules.jobs import load_jobs, run_job
+    from bot.app.features import FEATURES
+    from schedules.jobs import run_job
 
-    jobs = load_jobs()
-    if args.name not in jobs:
+    if args.name not in FEATURES.jobs():
         raise CliError(f"there is no job called {args.name!r}; `qmf-bot jobs list` shows them all")
     settings = _settings()
     rt = _runtime(settings)
@@ -211,22 +199,8 @@ def _flush_outbox(rt, settings: Settings) -> None:  # type: ignore[no-untyped-de
         print(f"{rt.sender.pending()} message(s) still queued; the web or scheduler process will send them.")
 
 
-def _feature(module: str, attr: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        import importlib
-
-        try:
-            fn = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            print(f"{args.command_name}: this feature is not built yet; nothing done.")
-            return 0
-        return int(fn(args) or 0)
-
-    return run
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.sandbox.demo import run_demo
+    from bot.app.sandbox.demo import run_demo
 
     logging.getLogger("schedules").setLevel(logging.WARNING)  # the transcript tells the story
 
@@ -275,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     cases_sub = cases.add_subparsers(dest="cases_command", metavar="ACTION", required=True)
     p = add(cases_sub, "import",
             "Load the case register from CSV (case_ref, service, team, case_holder, team_manager, "
-            "reviewing_officer, status)", _feature("bot.sampling.register", "cli_import"))
+            "reviewing_officer, status)", cli_reports.cases_import)
     p.add_argument("file", help="the CSV file")
     p.add_argument("--skip-bad", action="store_true", help="import the good rows and skip bad ones")
 
@@ -292,11 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="Quarter reports: themes, sample", description="Quarter reports")
     report_sub = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
-    for name, help_text, module in (
-        ("themes", "Learning themes for a quarter (and service)", "bot.themes.report"),
-        ("sample", "The random-sample report for a quarter", "bot.sampling.report"),
+    for name, help_text, command in (
+        ("themes", "Learning themes for a quarter (and service)", cli_reports.report_themes),
+        ("sample", "The random-sample report for a quarter", cli_reports.report_sample),
     ):
-        p = add(report_sub, name, help_text, _feature(module, f"cli_{name}"))
+        p = add(report_sub, name, help_text, command)
         p.add_argument("--quarter", help="the quarter, e.g. 2026-27Q1 (default: the current one)")
         p.add_argument("--service", help="a service key from the org file")
         p.add_argument("--format", choices=["md", "csv", "xlsx"], default="md", help="output format (default md)")

@@ -12,7 +12,7 @@ from bot.app.runtime import build_runtime
 from bot.core.errors import QmfError
 from bot.core.runtime import Runtime
 from bot.core.settings import Settings
-from handlers.common import reply_for
+from handlers.common import RUNTIME_KEY, reply_for
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,11 @@ def create_app(settings: Settings, client: WebClient | None = None, *, runtime: 
 
     @app.middleware
     def shared_client(context: BoltContext, next: Any) -> BoltResponse | None:  # noqa: A002
-        """Listeners get the runtime's client, not the fresh one bolt makes per request: it keeps
-        its connections to Slack open (bot.slack_http). The app has one bot token, never changed."""
+        """Listeners get the runtime (module-level listeners read it with handlers.common.runtime_from)
+        and its client, not the fresh one bolt makes per request: it keeps its connections to Slack
+        open (bot.app.slack_http). The app has one bot token, never changed."""
         context["client"] = rt.client
+        context[RUNTIME_KEY] = rt
         return next()  # type: ignore[no-any-return]
 
     @app.middleware
@@ -76,9 +78,8 @@ def create_app(settings: Settings, client: WebClient | None = None, *, runtime: 
             return BoltResponse(status=200, body="")
         return next()  # type: ignore[no-any-return]
 
-    from handlers import register_all
-
-    register_all(app, rt)
+    for register in rt.features.listeners():
+        register(app, rt)
     app._qmf_runtime = rt  # type: ignore[attr-defined]
     return app
 

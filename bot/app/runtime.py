@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
+from bot.app.features import FEATURES
 from bot.app.sender import OutboxSender
 from bot.core.runtime import Clock, Runtime, system_clock
 from bot.core.settings import Settings
@@ -42,7 +43,7 @@ def build_runtime(settings: Settings, client: WebClient | None = None, *, clock:
                   database: Database | None = None) -> Runtime:
     db = database or Database(settings.database_url)
     client = client or make_client(settings)
-    rt = Runtime(settings=settings, db=db, client=client, clock=clock)
+    rt = Runtime(settings=settings, db=db, client=client, clock=clock, features=FEATURES)
     rt.sender = OutboxSender(db, sender_client(client.token, client.base_url))
     db.after_commit.append(rt.sender.kick)
     return rt

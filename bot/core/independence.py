@@ -93,22 +93,39 @@ def is_independent(ties: Ties, subject: Subject) -> bool:
 def allowed(people: Sequence[Ties], subjects: Sequence[Subject]) -> Any:
     """people x subjects: True where the person is independent of the subject (numpy bool array).
 
-    The same rule as ``is_independent``: disjoint token sets, computed as one sparse membership
-    product, so a council of thousands is allocated without a Python call per pair."""
+    The same rule as ``is_independent``: disjoint token sets. A person holds a few tokens and a
+    subject has a few, so the pairs that share one are found by joining the two short lists on the
+    token, in numpy: a council of thousands is allocated without a Python call per pair."""
     import numpy as np
 
     index: dict[tuple[str, str], int] = {}
-    for subject in subjects:
-        for token in subject.tokens():
-            index.setdefault(token, len(index))
-    held = np.zeros((len(people), max(len(index), 1)), dtype=bool)
-    for row, ties in enumerate(people):
-        cols = [index[t] for t in ties.tokens() if t in index]
-        held[row, cols] = True
-    part = np.zeros((max(len(index), 1), len(subjects)), dtype=bool)
+    part_token: list[int] = []
+    part_col: list[int] = []
     for col, subject in enumerate(subjects):
-        part[[index[t] for t in subject.tokens()], col] = True
-    return ~((held.astype(np.uint8) @ part.astype(np.uint8)) > 0)
+        for token in subject.tokens():
+            part_token.append(index.setdefault(token, len(index)))
+            part_col.append(col)
+    held_token: list[int] = []
+    held_row: list[int] = []
+    for row, ties in enumerate(people):
+        for token in ties.tokens():
+            found = index.get(token)
+            if found is not None:
+                held_token.append(found)
+                held_row.append(row)
+    result = np.ones((len(people), len(subjects)), dtype=bool)
+    if not held_token:
+        return result
+    tokens = np.asarray(held_token, dtype=np.int64)
+    rows_by_token = np.asarray(held_row, dtype=np.int64)[np.argsort(tokens, kind="stable")]
+    holders = np.bincount(tokens, minlength=len(index))
+    first = np.cumsum(holders) - holders  # where each token's holders start in rows_by_token
+    wanted = np.asarray(part_token, dtype=np.int64)
+    pairs = holders[wanted]  # (person, subject) pairs each subject token makes
+    cols = np.repeat(np.asarray(part_col, dtype=np.int64), pairs)
+    starts = np.repeat(first[wanted] - (np.cumsum(pairs) - pairs), pairs)
+    result[rows_by_token[starts + np.arange(cols.size)], cols] = False
+    return result
 
 
 def case_subject(*, service: str, team: str, people: Iterable[tuple[str, str]]) -> Subject:

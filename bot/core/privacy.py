@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
+from bot.core.policy import Policy
+
 __all__ = [
     "DATE_OF_BIRTH",
     "EMAIL_ADDRESS",
@@ -373,3 +375,57 @@ class SmallCounts:
 def small_count(n: int, threshold: int) -> str:
     """A count for a channel, a digest or an export (see SmallCounts)."""
     return SmallCounts(threshold).count(n)
+
+
+# ---------------------------------------------------------------------------------------------
+# mrkdwn: text people typed, shown in Slack as they typed it
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters, so learning text can never become a mention or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---------------------------------------------------------------------------------------------
+# case references: the one identifier the bot keeps, and never in a channel
+
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/\-_.]*[A-Za-z0-9]|[A-Za-z0-9]")
+
+
+def parse_case_refs(text: str | None, policy: Policy) -> tuple[list[str], list[str]]:
+    """(valid, invalid) case references from a typed list, in order, without repeats.
+
+    People paste lists separated by lines, commas or spaces; a reference typed in lower case is
+    accepted when its upper-case form matches the council's pattern.
+    """
+    good: list[str] = []
+    bad: list[str] = []
+    for raw in re.split(r"[\s,;]+", text or ""):
+        ref = raw.strip().strip(".")
+        if not ref:
+            continue
+        if not policy.case_reference_ok(ref) and policy.case_reference_ok(ref.upper()):
+            ref = ref.upper()
+        target = good if policy.case_reference_ok(ref) else bad
+        if ref not in target:
+            target.append(ref)
+    return good, bad
+
+
+def case_refs_in(text: str | None, policy: Policy) -> list[str]:
+    """Words in free text that are case references (which must never reach a channel)."""
+    found: list[str] = []
+    for token in _TOKEN.findall(text or ""):
+        if policy.case_reference_ok(token) or policy.case_reference_ok(token.upper()):
+            found.append(token)
+    return found
+
+
+def redact_case_refs(text: str | None, policy: Policy) -> str:
+    """A last guard for channel posts (e.g. action descriptions written elsewhere)."""
+    if not text:
+        return ""
+    refs = set(case_refs_in(text, policy))
+    if not refs:
+        return text
+    return _TOKEN.sub(lambda m: "[case reference]" if m.group(0) in refs else m.group(0), text)

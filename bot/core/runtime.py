@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.calendar import WorkingCalendar
 from bot.core.council import calendar_of, policy_of
+from bot.core.features import Features
 from bot.core.policy import Policy
 from bot.core.settings import Settings
 from storage.db import Database
@@ -68,6 +69,8 @@ class Runtime:
     clock: Clock = system_clock
     executor: TrackingExecutor = field(default_factory=TrackingExecutor)
     sender: Any = None  # bot.app.sender.OutboxSender, set by bot.app.runtime.build_runtime
+    features: Features = field(default_factory=Features)
+    """Every feature's jobs, reminders, to-dos and digest lines (bot.app.features)."""
 
     def now(self) -> datetime:
         return self.clock()

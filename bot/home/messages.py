@@ -8,6 +8,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.core.blocks import actions, button, context, divider, escape, header, section, split_text
+from bot.core.formatting import day
 from bot.home.service import HomeContent
 
 MAX_BLOCKS = 100
@@ -33,7 +34,7 @@ def home_view(content: HomeContent, page: int = 0) -> View:
     shown = content.todos[page * TODOS_PER_PAGE:(page + 1) * TODOS_PER_PAGE]
     blocks.append(section(f"*To do now* ({total})" if total else "*To do now*\nNothing is waiting for you. :tada:"))
     for todo in shown:
-        due = f" · due {todo.due:%a %d %b}" if todo.due and "due " not in todo.text else ""
+        due = f" · due {day(todo.due)}" if todo.due and "due " not in todo.text else ""
         blocks.append(section(f"{todo.text}{due}",
                               accessory=button(todo.button_label, todo.action_id, todo.value or None)))
     if pages > 1:

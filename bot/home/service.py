@@ -3,8 +3,7 @@ quarter's progress across services. Built from each flow's ``todo_for``; plain d
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -13,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from bot.core import directory
 from bot.core.calendar import Quarter
+from bot.core.features import TodoSource
+from bot.core.formatting import day
+from bot.core.roles import Role
 from bot.core.todo import Todo
 from storage.models import CibMeeting, LearningAudit, LearningRound, Proposal, Service
-
-TODO_SOURCES = ("bot.learning_audits.proposals", "bot.learning_audits.service", "bot.actions.service", "bot.sampling.service", "bot.themes.service", "bot.commissions.service")
 
 # Jobs a Q&I person or admin may run from Home, with the words on the button.
 HOME_JOBS: dict[str, str] = {
@@ -49,15 +49,10 @@ class HomeContent:
     jobs: dict[str, str] = field(default_factory=dict)
 
 
-def todos(session: Session, slack_id: str, today: date) -> list[Todo]:
+def todos(session: Session, slack_id: str, today: date, sources: Sequence[TodoSource]) -> list[Todo]:
     items: list[Todo] = []
-    for name in TODO_SOURCES:
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        todo_for = getattr(module, "todo_for", None)
-        if todo_for is not None:
-            items.extend(todo_for(session, slack_id, today))
+    for todo_for in sources:
+        items.extend(todo_for(session, slack_id, today))
     return sorted(items, key=lambda t: t.sort_key)
 
 
@@ -68,15 +63,15 @@ def coming_up(session: Session, quarter: Quarter, today: date) -> list[str]:
         lines.append(f"Learning-audit proposals for {quarter.label} open on the quarter's first working day.")
     else:
         if learning.deadline >= today:
-            lines.append(f"Proposals for {quarter.label} close on {learning.deadline:%a %d %b %Y}.")
+            lines.append(f"Proposals for {quarter.label} close on {day(learning.deadline)}.")
         if learning.audits_due and learning.audits_due >= today:
-            lines.append(f"Learning audits are due by {learning.audits_due:%a %d %b %Y}.")
+            lines.append(f"Learning audits are due by {day(learning.audits_due)}.")
     meeting = session.scalar(
         select(CibMeeting.meets_on).where(CibMeeting.meets_on >= today).order_by(CibMeeting.meets_on).limit(1)
     )
     if meeting:
-        lines.append(f"Next Continuous Improvement Board: {meeting:%a %d %b %Y}.")
-    lines.append(f"{quarter.label} ends on {quarter.end:%a %d %b %Y}.")
+        lines.append(f"Next Continuous Improvement Board: {day(meeting)}.")
+    lines.append(f"{quarter.label} ends on {day(quarter.end)}.")
     return lines
 
 
@@ -108,14 +103,15 @@ def progress(session: Session, quarter: Quarter, today: date) -> list[ServicePro
     return out
 
 
-def build_home(session: Session, slack_id: str, *, today: date, quarter: Quarter) -> HomeContent:
+def build_home(session: Session, slack_id: str, *, today: date, quarter: Quarter,
+               sources: Sequence[TodoSource]) -> HomeContent:
     me = directory.who(session, slack_id)
     content = HomeContent(slack_id=slack_id, known=me.known, quarter=quarter)
     if not me.known:
         return content
-    content.todos = todos(session, slack_id, today)
+    content.todos = todos(session, slack_id, today, sources)
     content.coming = coming_up(session, quarter, today)
-    if me.has("quality_improvement", "admin"):
+    if me.has(Role.QUALITY_IMPROVEMENT, Role.ADMIN):
         content.progress = progress(session, quarter, today)
         content.jobs = dict(HOME_JOBS)
     return content

@@ -1,12 +1,11 @@
 """Block Kit for case proposals: the invitation and reminder DMs, the proposal modal, the confirmation
-and the person's list. Builders take plain values, never database rows, so jobs and handlers share them."""
+and the person's list. Builders take plain values (``bot.learning_audits.types``), never database rows,
+so jobs and handlers share them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -33,22 +32,7 @@ from bot.core.blocks import (
     privacy_notice,
     section,
 )
-
-
-class ProposalIds(StrEnum):
-    """Every block, action and callback id the proposal flow uses."""
-
-    MODAL = "proposal-modal"
-    CASE_REF = "proposal-case-ref"
-    TEAM = "proposal-team"
-    CASE_HOLDER = "proposal-case-holder"
-    TEAM_MANAGER = "proposal-team-manager"
-    REASON = "proposal-reason"
-    FLAGS = "proposal-flags"
-    PROPOSE = "proposal-propose"  # the "Propose a case" button, wherever it appears
-    EDIT = "proposal-edit"
-    WITHDRAW = "proposal-withdraw"
-
+from bot.learning_audits.types import ProposalCard, ProposalIds, ProposalPrefill, TeamOption
 
 PROPOSE_LABEL = "Propose a case"
 MODAL_TITLE = "Propose a case"
@@ -93,42 +77,6 @@ class ProposalMeta(BaseModel):
             return cls.model_validate_json(raw or "")
         except ValidationError:
             return None
-
-
-@dataclass(frozen=True)
-class TeamOption:
-    key: str
-    service_name: str
-    team_name: str
-    manager: str  # Slack id of the team's manager
-
-    @property
-    def label(self) -> str:
-        return f"{self.service_name} — {self.team_name}"
-
-
-@dataclass(frozen=True)
-class ProposalPrefill:
-    """What the modal shows when it opens: the proposer's own team, or the proposal being edited."""
-
-    case_ref: str | None = None
-    team_key: str | None = None
-    case_holder: str | None = None
-    team_manager: str | None = None
-    reason: str | None = None
-    flags: frozenset[str] = field(default_factory=frozenset)
-
-
-@dataclass(frozen=True)
-class ProposalCard:
-    """One proposal as its proposer sees it."""
-
-    id: int
-    case_ref: str
-    team_label: str
-    status: str
-    proposed_on: date
-    flags: tuple[str, ...] = ()
 
 
 def nice_date(day: date) -> str:

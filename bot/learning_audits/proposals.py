@@ -1,5 +1,6 @@
-"""Case proposals for learning audits: opening the quarter's round, proposing, editing, withdrawing
-and reminding.
+"""Case proposals for learning audits: who may propose, the proposal modal, saving, editing,
+withdrawing and the person's list. The quarter's round is in ``rounds``; the job that opens it, the
+reminder and the to-do are in ``proposal_jobs``.
 
 The framework asks managers to "propose cases which will provide the most learning". Service and
 Team Managers are asked on the quarter's first working day; they (and the Quality & Improvement
@@ -14,8 +15,6 @@ same case and a withdrawn case can be proposed again.
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -23,8 +22,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from slack_sdk.models.views import View
 from sqlalchemy import Executable, and_, bindparam, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, contains_eager
 
 from bot.core import directory, outbox
@@ -33,119 +30,49 @@ from bot.core.calendar import Quarter, WorkingCalendar
 from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from bot.core.policy import Policy
 from bot.core.privacy import free_text_problem
-from bot.core.todo import Todo
+from bot.core.roles import Role
 from bot.learning_audits.proposal_messages import (
     CASE_HOLDER_LABEL,
     FLAG_WORDS,
     REASON_LABEL,
     TEAM_MANAGER_LABEL,
-    ProposalCard,
-    ProposalIds,
     ProposalMeta,
-    ProposalPrefill,
-    TeamOption,
     confirmation_message,
-    invitation_message,
-    nice_date,
     proposal_modal,
     proposals_list,
     quarter_words,
-    reminder_message,
     short_date,
     withdrawn_text,
 )
-from schedules.jobs import JobContext, NotDue, job
-from storage.models import LearningRound, OrgSetting, Person, Proposal, Service, Team
+from bot.learning_audits.rounds import (
+    ProposalsClosed,
+    closed_message,
+    current_round,
+    ensure_round,
+    require_open,
+    round_dates,
+)
+from bot.learning_audits.types import ProposalCard, ProposalIds, ProposalPrefill, TeamOption
+from storage.models import LearningRound, Person, Proposal, Service, Team
 
 __all__ = [
-    "Manager",
     "ProposalForm",
-    "ProposalsClosed",
-    "RoundDates",
-    "current_round",
-    "ensure_round",
     "live_proposals",
-    "managers",
     "may_propose",
-    "open_proposals",
+    "normalise_case_ref",
     "proposal_view",
     "proposals_of",
     "refreshed_view",
-    "round_dates",
     "save_proposal",
-    "send_proposal_reminders",
-    "todo_for",
+    "team_options",
     "withdraw_proposal",
     "your_proposals",
 ]
 
-PROPOSER_ROLES = ("service_manager", "team_manager", "quality_improvement", "admin")
+PROPOSER_ROLES = (Role.SERVICE_MANAGER, Role.TEAM_MANAGER, Role.QUALITY_IMPROVEMENT, Role.ADMIN)
 """Who may propose: the managers the framework asks, and Q&I and admins who support them."""
-OVERSEER_ROLES = ("quality_improvement", "admin")
+OVERSEER_ROLES = (Role.QUALITY_IMPROVEMENT, Role.ADMIN)
 """Who may change someone else's proposal (to tidy up a mistake before allocation)."""
-MANAGER_ROLES = ("service_manager", "team_manager")
-"""Who is asked, reminded and shown a to-do: only the managers the framework names."""
-
-
-class ProposalsClosed(Conflict):
-    """The quarter's cases have been allocated, so its proposals can no longer change."""
-
-
-# ---------------------------------------------------------------------------------------------
-# the round
-
-
-@dataclass(frozen=True)
-class RoundDates:
-    quarter: Quarter
-    opens: date
-    deadline: date
-    audits_due: date
-
-
-def round_dates(calendar: WorkingCalendar, policy: Policy, quarter: Quarter) -> RoundDates:
-    """Deadlines count working days, so a bank-holiday week does not shorten anyone's window."""
-    opens = calendar.first_working_day(quarter)
-    deadline = calendar.add_working_days(opens, policy.proposal_window_working_days)
-    audits_due = calendar.add_working_days(deadline, policy.audit_window_working_days)
-    return RoundDates(quarter=quarter, opens=opens, deadline=deadline, audits_due=audits_due)
-
-
-def current_round(session: Session, quarter_key: str) -> LearningRound | None:
-    return session.get(LearningRound, quarter_key)
-
-
-def ensure_round(session: Session, *, calendar: WorkingCalendar, policy: Policy, quarter: Quarter,
-                 now: datetime) -> LearningRound:
-    """The quarter's round, created on first use; the job and an early proposer may race to create it,
-    so the insert yields to whoever was first instead of failing."""
-    found = current_round(session, quarter.key)
-    if found is not None:
-        return found
-    dates = round_dates(calendar, policy, quarter)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(LearningRound)
-        .values(quarter=quarter.key, opened_at=now, deadline=dates.deadline, audits_due=dates.audits_due)
-        .on_conflict_do_nothing(index_elements=["quarter"])
-    )
-    created = current_round(session, quarter.key)
-    assert created is not None
-    return created
-
-
-def _closed_message(round_: LearningRound, quarter: Quarter, calendar: WorkingCalendar) -> str:
-    allocated = calendar.today(round_.allocated_at) if round_.allocated_at else None
-    next_opens = calendar.first_working_day(quarter.next())
-    when = f" on {nice_date(allocated)}" if allocated else ""
-    return (f"Proposals for {quarter.label} closed when the cases were allocated{when}, so they can no "
-            f"longer be added, edited or withdrawn. Proposals for {quarter.next().label} open on "
-            f"{nice_date(next_opens)}.")
-
-
-def _require_open(round_: LearningRound | None, quarter: Quarter, calendar: WorkingCalendar) -> None:
-    if round_ is not None and round_.allocated_at is not None:
-        raise ProposalsClosed(_closed_message(round_, quarter, calendar))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,36 +94,8 @@ def proposals_of(session: Session, slack_id: str, quarter_key: str) -> list[Prop
         .order_by(Proposal.id)))
 
 
-@dataclass
-class Manager:
-    """A Service or Team Manager and the services they are part of (for "your service has N so far")."""
-
-    person: Person
-    services: list[Service] = field(default_factory=list)
-
-    def add(self, service: Service) -> None:
-        if all(s.id != service.id for s in self.services):
-            self.services.append(service)
-
-
-def managers(session: Session) -> list[Manager]:
-    """Every active Service and Team Manager of an active service or team, once each."""
-    found: dict[int, Manager] = {}
-    for service in directory.active_services(session):
-        people = [service.service_manager] + [t.team_manager for t in service.teams if t.active]
-        for person in people:
-            if person.active:
-                found.setdefault(person.id, Manager(person)).add(service)
-    return list(found.values())
-
-
 def may_propose(who: directory.Who) -> bool:
     return who.known and who.has(*PROPOSER_ROLES)
-
-
-def _policy(session: Session) -> Policy:
-    raw = session.scalar(select(OrgSetting.value).where(OrgSetting.key == "policy"))
-    return Policy.model_validate(raw) if raw else Policy()
 
 
 def _label(person: Person) -> str:
@@ -204,7 +103,7 @@ def _label(person: Person) -> str:
 
 
 def _ask_admins(session: Session) -> str:
-    admins = directory.people_with_role(session, "admin")
+    admins = directory.people_with_role(session, Role.ADMIN)
     return ", ".join(f"<@{a}>" for a in admins) or "your QMF admin"
 
 
@@ -229,9 +128,9 @@ def _changeable(session: Session, who: directory.Who, proposal_id: int | None,
                            "edit or withdraw it.")
     quarter = Quarter.parse(proposal.quarter, calendar.year_start_month)
     round_ = current_round(session, proposal.quarter)
-    _require_open(round_, quarter, calendar)
+    require_open(round_, quarter, calendar)
     if proposal.status in ("allocated", "not_allocated"):
-        raise ProposalsClosed(_closed_message(round_, quarter, calendar) if round_ else
+        raise ProposalsClosed(closed_message(round_, quarter, calendar) if round_ else
                               f"{proposal.case_ref} has been through allocation and can no longer change.")
     if proposal.status == "withdrawn":
         raise Conflict(f"{proposal.case_ref} was withdrawn from {quarter.label}; propose it again if you "
@@ -347,7 +246,7 @@ def proposal_view(session: Session, *, actor: str, now: datetime, calendar: Work
     if proposal_id is None:
         quarter = calendar.quarter(now)
         round_ = current_round(session, quarter.key)
-        _require_open(round_, quarter, calendar)
+        require_open(round_, quarter, calendar)
         deadline = round_.deadline if round_ else round_dates(calendar, policy, quarter).deadline
         team = _own_team(who)
         # the options already name each team's manager: no need to load the person again
@@ -458,7 +357,7 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
     else:
         quarter = calendar.quarter(now)
         open_round = current_round(session, quarter.key)
-        _require_open(open_round, quarter, calendar)
+        require_open(open_round, quarter, calendar)
 
     errors: dict[str, str] = {}
     case_ref = normalise_case_ref(form.case_ref, policy)
@@ -587,120 +486,7 @@ def your_proposals(session: Session, *, actor: str, now: datetime,
     cards = [_card(p, calendar) for p in proposals_of(session, actor, quarter.key)]
     text, blocks = proposals_list(
         cards=cards, quarter=quarter.label, quarter_key=quarter.key, changeable=not closed,
-        closed_note=_closed_message(round_, quarter, calendar) if closed and round_ else None,
+        closed_note=closed_message(round_, quarter, calendar) if closed and round_ else None,
         can_propose=may_propose(who) and not closed,
     )
     return text, [b.to_dict() for b in blocks]
-
-
-# ---------------------------------------------------------------------------------------------
-# the job that opens the quarter, and the reminder
-
-
-def _live_counts(session: Session, quarter_key: str) -> Counter[int]:
-    return Counter(p.service_id for p in live_proposals(session, quarter_key))
-
-
-def _open_period(ctx: JobContext) -> str:
-    quarter = ctx.quarter
-    dates = round_dates(ctx.calendar, ctx.policy, quarter)
-    existing = current_round(ctx.session, quarter.key)
-    deadline = existing.deadline if existing else dates.deadline
-    opens_at = ctx.calendar.at(dates.opens, ctx.policy.working_day_start_hour)
-    if ctx.now < opens_at:
-        raise NotDue(f"proposals for {quarter.label} open at {opens_at:%H:%M} on {nice_date(dates.opens)}")
-    if ctx.today > deadline:
-        raise NotDue(f"the proposal deadline for {quarter.label} passed on {nice_date(deadline)}")
-    if not ctx.calendar.is_working_day(ctx.today):
-        raise NotDue(f"{nice_date(ctx.today)} is not a working day")
-    return quarter.key
-
-
-@job("open-proposals", description="Ask every Service and Team Manager to propose learning-audit cases "
-     "for the quarter", cron={"day_of_week": "mon-fri", "hour": 9, "minute": 0}, period=_open_period)
-def open_proposals(ctx: JobContext) -> str:
-    quarter = ctx.quarter
-    round_ = ensure_round(ctx.session, calendar=ctx.calendar, policy=ctx.policy, quarter=quarter, now=ctx.now)
-    counts = _live_counts(ctx.session, quarter.key)
-    words = quarter_words(quarter.label, quarter.months_label)
-    asked = away = before = 0
-    for manager in managers(ctx.session):
-        if not directory.is_available(manager.person, ctx.today):
-            away += 1
-            continue
-        text, blocks = invitation_message(
-            quarter=words, deadline=round_.deadline, quarter_key=quarter.key,
-            service_counts=[(s.name, counts[s.id]) for s in manager.services],
-        )
-        if outbox.enqueue(ctx.session, channel=manager.person.slack_id, text=text, blocks=blocks,
-                          dedupe_key=f"open-proposals:{quarter.key}:{manager.person.slack_id}"):
-            asked += 1
-        else:
-            before += 1
-    summary = (f"{quarter.label} open for proposals until {nice_date(round_.deadline)}: asked {asked} "
-               f"manager{'' if asked == 1 else 's'}")
-    if away:
-        summary += f"; {away} away, not asked"
-    if before:
-        summary += f"; {before} asked before"
-    return summary + "."
-
-
-def send_proposal_reminders(ctx: JobContext) -> str:
-    """One reminder per manager who has no live proposal, a set number of working days before the deadline.
-
-    Called daily by ``send-reminders``. The reminder window runs from that day to the deadline, so a
-    day the job missed is made up on the next working day, and a manager away on the day is reminded
-    when back; the per-person dedupe key means nobody is reminded twice.
-    """
-    quarter = ctx.quarter
-    round_ = current_round(ctx.session, quarter.key)
-    if round_ is None:
-        return f"Proposal reminders: {quarter.label} has not opened for proposals."
-    if round_.allocated_at is not None:
-        return f"Proposal reminders: {quarter.label} is already allocated."
-    if not ctx.calendar.is_working_day(ctx.today):
-        return "Proposal reminders: not a working day."
-    before = ctx.policy.reminder_working_days_before_deadline
-    remind_from = ctx.calendar.add_working_days(round_.deadline, -before) if before else round_.deadline
-    if ctx.today < remind_from:
-        return f"Proposal reminders: due on {nice_date(remind_from)}."
-    if ctx.today > round_.deadline:
-        return f"Proposal reminders: the deadline passed on {nice_date(round_.deadline)}."
-    proposed = {p.proposed_by_id for p in live_proposals(ctx.session, quarter.key)}
-    words = quarter_words(quarter.label, quarter.months_label)
-    sent = away = 0
-    for manager in managers(ctx.session):
-        if manager.person.id in proposed:
-            continue
-        if not directory.is_available(manager.person, ctx.today):
-            away += 1
-            continue
-        text, blocks = reminder_message(quarter=words, deadline=round_.deadline, quarter_key=quarter.key)
-        if outbox.enqueue(ctx.session, channel=manager.person.slack_id, text=text, blocks=blocks,
-                          dedupe_key=f"proposal-reminder:{quarter.key}:{manager.person.slack_id}"):
-            sent += 1
-    summary = f"Proposal reminders: {sent} sent (deadline {nice_date(round_.deadline)})"
-    return summary + (f"; {away} away." if away else ".")
-
-
-def todo_for(session: Session, slack_id: str, today: date) -> list[Todo]:
-    """A manager with no live proposal while the quarter's round is open has a case to propose."""
-    policy = _policy(session)
-    quarter = Quarter.containing(today, policy.year_start_month)
-    round_ = current_round(session, quarter.key)
-    if round_ is None or round_.allocated_at is not None:
-        return []
-    who = directory.who(session, slack_id)
-    if not (who.known and who.has(*MANAGER_ROLES)):
-        return []
-    if any(p.status != "withdrawn" for p in proposals_of(session, slack_id, quarter.key)):
-        return []
-    return [Todo(
-        due=round_.deadline,
-        kind="proposal",
-        text=f"Propose a case for *{quarter.label}* learning audits by {nice_date(round_.deadline)}.",
-        button_label="Propose a case",
-        action_id=ProposalIds.PROPOSE.value,
-        value=quarter.key,
-    )]

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.core.calendar import Quarter
-from schedules.jobs import JobContext, NotDue, job
+from bot.core.jobs import JobContext, JobSpec, NotDue
 from storage.models import (
     Action,
     AuditLogEntry,
@@ -26,6 +26,7 @@ from storage.models import (
     ThemeTag,
     utcnow,
 )
+from storage.models.sampling import SampleDraw
 
 OUTBOX_KEEP = timedelta(days=30)
 EVENTS_KEEP = timedelta(days=7)
@@ -42,12 +43,7 @@ def expired_quarters(session: Session, *, cutoff: date, start_month: int) -> lis
     """Quarter keys (learning rounds, proposals, sample draws) that ended before the cutoff."""
     keys = set(session.scalars(select(LearningRound.quarter)))
     keys |= set(session.scalars(select(Proposal.quarter).distinct()))
-    try:
-        from storage.models.sampling import SampleDraw
-
-        keys |= set(session.scalars(select(SampleDraw.quarter)))
-    except ImportError:  # pragma: no cover - sampling is part of the product
-        pass
+    keys |= set(session.scalars(select(SampleDraw.quarter)))
     return sorted(k for k in keys if Quarter.parse(k, start_month).end < cutoff)
 
 
@@ -85,8 +81,6 @@ def purge(session: Session, *, today: date, retention_years: int, start_month: i
     return {k: v for k, v in counts.items() if v}
 
 
-@job("purge-old-records", description="Delete records older than the council's retention setting",
-     cron={"day": "1-7", "day_of_week": "mon-fri", "hour": 2, "minute": 0}, period=_monthly)
 def purge_old_records(ctx: JobContext) -> str:
     counts = purge(ctx.session, today=ctx.today, retention_years=ctx.policy.retention_years,
                    start_month=ctx.policy.year_start_month)
@@ -96,3 +90,12 @@ def purge_old_records(ctx: JobContext) -> str:
     if not counts:
         return f"Nothing older than {ctx.policy.retention_years} years to delete."
     return "Deleted " + ", ".join(f"{n} {label}" for label, n in counts.items()) + "."
+
+
+PURGE_OLD_RECORDS_JOB = JobSpec(
+    name="purge-old-records",
+    description="Delete records older than the council's retention setting",
+    cron={"day": "1-7", "day_of_week": "mon-fri", "hour": 2, "minute": 0},
+    period=_monthly,
+    run=purge_old_records,
+)

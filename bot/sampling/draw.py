@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.core.lazy import LazyModule, lazy_function
+from bot.core import independence
+from bot.core.independence import Subject, Ties
+from bot.core.lazy import linear_sum_assignment
 
 if TYPE_CHECKING:
     import numpy as np
 else:
-    np = LazyModule("numpy")  # loaded on first use: the web process never needs it
-linear_sum_assignment = lazy_function("scipy.optimize", "linear_sum_assignment")
+    from bot.core.lazy import numpy as np  # loaded on first use: the web process never needs it
 
 EVERYONE = ""
 """`Exclusion.person` for reasons that keep every auditor off a case (it is closed)."""
@@ -217,15 +218,26 @@ def _recent_reason(audited: Collection[str] | Mapping[str, date], case_ref: str)
     return "audited it within the last 12 months"
 
 
+def case_subject(c: RegisterCase) -> Subject:
+    """The case as the independence rule sees it: its service, its team and its people."""
+    people = [(c.case_holder, "holds the case"), (c.team_manager, "manages the case")]
+    if c.reviewing_officer is not None:
+        people.append((c.reviewing_officer, "is the case's reviewing officer"))
+    return independence.case_subject(service=c.service_key, team=c.team_key, people=people)
+
+
 def _exclusion_reason(
     c: RegisterCase, person: str, recently_audited: Mapping[str, Collection[str] | Mapping[str, date]]
 ) -> str | None:
-    if person == c.case_holder:
-        return "holds the case"
-    if person == c.team_manager:
-        return "manages the case"
-    if c.reviewing_officer is not None and person == c.reviewing_officer:
-        return "is the case's reviewing officer"
+    """Why the person may not audit the case (the first conflict), or None.
+
+    The independence rule is ``bot.core.independence``'s. The draw is re-run from its stored inputs,
+    which name the case's people but not the auditors' teams, so an auditor's ties here are their
+    own person: the conflicts are being the case's holder, its team manager or its reviewing
+    officer. Then, a case the person audited in the last 12 months."""
+    found = independence.conflicts(Ties(person=person), case_subject(c))
+    if found:
+        return found[0].key
     return _recent_reason(recently_audited.get(person, ()), c.case_ref)
 
 

@@ -8,9 +8,7 @@ the blindness rule lives in one place, the domain: nothing here decides who may 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -39,38 +37,20 @@ from bot.core.blocks import (
     split_text,
 )
 from bot.core.grades import Grade
+from bot.sampling.types import (
+    CASE_STUDY_YES,
+    DISCUSSION_OPTIONS,
+    AssignedCase,
+    AuditForm,
+    BlindGrades,
+    ReminderItem,
+    ReportView,
+    SampleIds,
+)
 
 TEXT_MAX = 3000
 NOTE_MAX = 1500
 MESSAGE_BLOCK_LIMIT = 50
-
-
-class SampleIds(StrEnum):
-    """Block, action and callback ids of the random sampling flow (kebab-case ``flow-field``)."""
-
-    RECORD_AUDIT = "sample-record-audit"
-    RECORD_MODERATION = "sample-record-moderation"
-    AUDIT_MODAL = "sample-audit"
-    MODERATION_MODAL = "sample-moderation"
-    DISCUSSIONS = "sample-discussions"
-    FEEDBACK = "sample-feedback"
-    STRENGTHS = "sample-strengths"
-    IMPROVE = "sample-improve"
-    THEMES = "sample-themes"
-    GRADE = "sample-grade"
-    RATIONALE = "sample-rationale"
-    CASE_STUDY = "sample-case-study"
-    CASE_STUDY_NOTE = "sample-case-study-note"
-    AGREED_GRADE = "sample-agreed-grade"
-    AGREED_REASON = "sample-agreed-reason"
-
-
-DISCUSSION_OPTIONS: dict[str, str] = {
-    "case_holder": "Case holder",
-    "team_manager": "Team manager",
-    "iro_cp": "IRO or CP co-ordinator",
-}
-CASE_STUDY_YES = "yes"
 ROLE_LABELS = {"qi": "Q&I auditor", "pc": "Practice Consultant"}
 
 
@@ -108,15 +88,6 @@ def _text_input(block_id: SampleIds, label: str, *, optional: bool = False, max_
 
 # ---------------------------------------------------------------------------------------------
 # the draw
-
-
-@dataclass(frozen=True)
-class AssignedCase:
-    case_id: int
-    case_ref: str
-    service: str
-    team: str
-    has_reviewing_officer: bool
 
 
 def allocation_message(*, quarter_label: str, service: str, role: str, partner: str,
@@ -181,19 +152,6 @@ def draw_posted_message(*, quarter_label: str, service: str, reason: str, cases:
 # the blind audit
 
 
-@dataclass(frozen=True)
-class AuditForm:
-    case_id: int
-    case_ref: str
-    service: str
-    team: str
-    role: str  # qi | pc
-    partner: str
-    has_reviewing_officer: bool
-    themes: Sequence[str]
-    due: date
-
-
 def audit_modal(form: AuditForm) -> View:
     role_label = ROLE_LABELS[form.role]
     feedback_label = "Service-user feedback"
@@ -255,17 +213,6 @@ def already_recorded_text(*, case_ref: str, grade: Grade, partner: str, partner_
 
 # ---------------------------------------------------------------------------------------------
 # both in: side by side, moderation
-
-
-@dataclass(frozen=True)
-class BlindGrades:
-    case_id: int
-    case_ref: str
-    qi: str
-    qi_grade: Grade
-    pc: str
-    pc_grade: Grade
-    flag: str | None = None
 
 
 def both_grades_message(g: BlindGrades) -> tuple[str, list[Block]]:
@@ -346,12 +293,6 @@ def inadequate_message(*, case_ref: str, quarter_label: str, agreed: bool,
 # reminders
 
 
-@dataclass(frozen=True)
-class ReminderItem:
-    case_id: int
-    case_ref: str
-    moderation: bool  # False: your blind audit is not in; True: both are in, moderation is not
-
 
 def reminder_message(*, items: Sequence[ReminderItem], due: date, days_left: int) -> tuple[str, list[Block]]:
     when = "tomorrow" if days_left == 1 else f"in {days_left} working days"
@@ -374,27 +315,6 @@ def reminder_message(*, items: Sequence[ReminderItem], due: date, days_left: int
 # ---------------------------------------------------------------------------------------------
 # the report
 
-
-@dataclass
-class ReportView:
-    """What a channel post or an ephemeral report shows: aggregates and anonymised notes only."""
-
-    quarter_label: str
-    service: str
-    total_cases: int
-    moderated: int
-    by_grade: dict[Grade, int]
-    pct_good_or_better: float
-    pct_inadequate: float
-    pairs: int
-    exact_agreement_pct: float
-    within_one_pct: float
-    moved_up: int
-    moved_down: int
-    moved_same: int
-    themes: list[tuple[str, int]] = field(default_factory=list)
-    case_studies: list[str] = field(default_factory=list)
-    flags: int = 0
 
 
 def pct_text(value: float) -> str:
@@ -448,13 +368,3 @@ def report_blocks(r: ReportView, *, final: bool) -> tuple[str, list[Block]]:
 def as_dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     return [b.to_dict() for b in blocks]
 
-
-__all__ = [
-    "AssignedCase",
-    "AuditForm",
-    "BlindGrades",
-    "CaseMetadata",
-    "ReminderItem",
-    "ReportView",
-    "SampleIds",
-]

@@ -12,19 +12,17 @@ the address up (``users.lookupByEmail``); offline, only Slack ids can be used.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import audit
 from bot.core.policy import Policy
-from storage.models import OrgSetting, Person, Service, Team, utcnow
+from storage.models import Person, Service, Team, utcnow
 from storage.models.sampling import CaseRegisterEntry
 
 COLUMNS = ("case_ref", "service", "team", "case_holder", "team_manager", "reviewing_officer", "status")
@@ -244,12 +242,6 @@ def _refs_on_bad_lines(text: str, lines: set[int]) -> set[str]:
     return refs
 
 
-def stored_policy(session: Session) -> Policy:
-    """The council's policy without a Runtime (the CLI has no Slack client to build one with)."""
-    raw = session.scalar(select(OrgSetting.value).where(OrgSetting.key == "policy"))
-    return Policy.model_validate(raw) if raw else Policy()
-
-
 def slack_email_lookup(token: str, base_url: str | None = None) -> EmailLookup:
     """users.lookupByEmail, for registers that name people by email (needs users:read.email)."""
     from slack_sdk import WebClient
@@ -268,34 +260,3 @@ def slack_email_lookup(token: str, base_url: str | None = None) -> EmailLookup:
         return str(user["id"]) if user.get("id") else None
 
     return lookup
-
-
-def cli_import(args: argparse.Namespace) -> int:
-    """`qmf-bot cases import FILE [--skip-bad]`: 0 when the register was imported, 1 when not."""
-    from bot.app.cli import CliError, _database, _settings
-
-    path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise CliError(f"case register {path} not found") from None
-    except UnicodeDecodeError:
-        raise CliError(f"{path} is not UTF-8 text; save the register as CSV (UTF-8)") from None
-    settings = _settings()
-    lookup = (slack_email_lookup(settings.slack_bot_token, settings.slack_api_url)
-              if settings.slack_bot_token else None)
-    db = _database(settings)
-    session = db.sessions()
-    try:
-        policy = stored_policy(session)
-        result = import_register(session, text, policy=policy, skip_bad=bool(args.skip_bad),
-                                 lookup_email=lookup, actor="cli", source=str(path))
-        if result.imported:
-            session.commit()
-        else:
-            session.rollback()
-    finally:
-        session.close()
-        db.dispose()
-    print(result.summary())
-    return 0 if result.imported else 1

@@ -1,19 +1,17 @@
 """`qmf-bot report sample`: the quarter's random-sample report as Markdown, CSV or XLSX, or the draw's
 explanation (seed, pool snapshot, every exclusion) with ``--explain``.
 
-The figures are the ones the Q&I channel gets (``bot.sampling.service.build_report``: moderated cases only).
+The figures are the ones the Q&I channel gets (``bot.sampling.results.build_report``: moderated cases only).
 Exports are for Q&I, so they add a table of the sampled cases by reference; even there a blind grade
 is shown only once both auditors of the case have submitted.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import io
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -21,11 +19,11 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font
 from sqlalchemy.orm import Session
 
-from bot.core import audit
 from bot.core.grades import Grade
 from bot.core.policy import Policy
-from bot.sampling import service as sampling
 from bot.sampling.messages import report_lines
+from bot.sampling.service import draw_for, latest_draw, quarter_of
+from bot.sampling.types import CaseRow, SampleReport
 from storage.models.sampling import SampleDraw
 
 CASE_COLUMNS = ("Case", "Team", "Q&I auditor", "Q&I grade", "Practice Consultant", "PC grade", "Agreed grade",
@@ -36,7 +34,7 @@ def _grade(g: Grade | None) -> str:
     return g.label if g is not None else ""
 
 
-def _status(row: sampling.CaseRow) -> str:
+def _status(row: CaseRow) -> str:
     if row.agreed is not None:
         return "moderated"
     if row.qi_grade is not None and row.pc_grade is not None:
@@ -44,7 +42,7 @@ def _status(row: sampling.CaseRow) -> str:
     return "awaiting blind audits"
 
 
-def case_table(report: sampling.SampleReport) -> list[list[str]]:
+def case_table(report: SampleReport) -> list[list[str]]:
     return [[r.case_ref, r.team, r.qi, _grade(r.qi_grade), r.pc, _grade(r.pc_grade), _grade(r.agreed), _status(r)]
             for r in report.cases]
 
@@ -53,7 +51,7 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(report: sampling.SampleReport, *, include_cases: bool = True) -> str:
+def render_markdown(report: SampleReport, *, include_cases: bool = True) -> str:
     v = report.view
     lines = [f"# Random sample {v.quarter_label}: {v.service}", ""]
     if not report.complete:
@@ -80,7 +78,7 @@ def render_markdown(report: sampling.SampleReport, *, include_cases: bool = True
     return "\n".join(lines)
 
 
-def summary_rows(report: sampling.SampleReport) -> list[tuple[str, str, str]]:
+def summary_rows(report: SampleReport) -> list[tuple[str, str, str]]:
     """(section, item, value): the report's figures in one long table for CSV and the XLSX summary."""
     v = report.view
     rows: list[tuple[str, str, str]] = [
@@ -102,7 +100,7 @@ def summary_rows(report: sampling.SampleReport) -> list[tuple[str, str, str]]:
     return rows
 
 
-def render_csv(report: sampling.SampleReport, *, include_cases: bool = True) -> str:
+def render_csv(report: SampleReport, *, include_cases: bool = True) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "item", "value"])
@@ -115,7 +113,7 @@ def render_csv(report: sampling.SampleReport, *, include_cases: bool = True) -> 
     return out.getvalue()
 
 
-def write_xlsx(report: sampling.SampleReport, path: Path, *, include_cases: bool = True) -> None:
+def write_xlsx(report: SampleReport, path: Path, *, include_cases: bool = True) -> None:
     v = report.view
     book = Workbook()
     summary = book.active
@@ -160,67 +158,24 @@ def write_xlsx(report: sampling.SampleReport, path: Path, *, include_cases: bool
     book.save(path)
 
 
-def _pick_draw(session: Session, quarter: str | None, policy: Policy, current_key: str) -> SampleDraw:
-    from bot.app.cli import CliError
-
+def pick_draw(session: Session, quarter: str | None, policy: Policy, current_key: str) -> SampleDraw:
+    """The quarter's draw (the current one, else the latest); LookupError says what is missing."""
     if quarter:
         try:
-            key = sampling.quarter_of(quarter, policy).key
+            key = quarter_of(quarter, policy).key
         except ValueError as exc:
-            raise CliError(str(exc)) from None
-        row = sampling.draw_for(session, key)
+            raise LookupError(str(exc)) from None
+        row = draw_for(session, key)
         if row is None:
-            raise CliError(f"there is no random sample for {quarter}")
+            raise LookupError(f"there is no random sample for {quarter}")
         return row
-    row = sampling.draw_for(session, current_key) or sampling.latest_draw(session)
+    row = draw_for(session, current_key) or latest_draw(session)
     if row is None:
-        raise CliError("no random sample has been drawn yet")
+        raise LookupError("no random sample has been drawn yet")
     return row
 
 
-def cli_sample(args: argparse.Namespace) -> int:
-    """`qmf-bot report sample --quarter Q [--format md|csv|xlsx] [--output F] [--explain]`."""
-    from bot.app.cli import CliError, _database, _settings
-    from bot.core.calendar import WorkingCalendar
-    from bot.sampling.register import stored_policy
-
-    fmt = getattr(args, "format", "md") or "md"
-    output = Path(args.output) if getattr(args, "output", None) else None
-    if fmt == "xlsx" and output is None and not getattr(args, "explain", False):
-        raise CliError("--format xlsx needs --output FILE.xlsx")
-    settings = _settings()
-    db = _database(settings)
-    try:
-        with db.session() as session:
-            policy = stored_policy(session)
-            calendar = WorkingCalendar(settings.qmf_timezone, year_start_month=policy.year_start_month)
-            row = _pick_draw(session, getattr(args, "quarter", None), policy,
-                             calendar.quarter(datetime.now(UTC)).key)
-            service = getattr(args, "service", None)
-            if service and service != row.service.key:
-                raise CliError(f"the {row.quarter} random sample is of {row.service.key}, not {service}")
-            if getattr(args, "explain", False):
-                text = sampling.explain(row)
-                audit.record(session, "cli", "view", "sample_draw", row.quarter, what="explanation")
-                _write_text(text + "\n", output)
-                return 0
-            report = sampling.build_report(session, row, policy=policy)
-            audit.record(session, "cli", "export", "sample_report", row.quarter, format=fmt,
-                         output=str(output) if output else "stdout")
-            if fmt == "xlsx":
-                assert output is not None
-                write_xlsx(report, output)
-                print(f"Random sample report for {report.quarter.label} written to {output}.")
-            elif fmt == "csv":
-                _write_text(render_csv(report), output)
-            else:
-                _write_text(render_markdown(report), output)
-    finally:
-        db.dispose()
-    return 0
-
-
-def _write_text(text: str, output: Path | None) -> None:
+def write_text(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
     else:

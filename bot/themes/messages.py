@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -37,10 +36,17 @@ from bot.core.blocks import (
     section,
     split_text,
 )
-
-if TYPE_CHECKING:
-    from bot.core.calendar import Quarter
-    from bot.themes.service import Collation, ForumTarget, Line, ThemeContent
+from bot.core.calendar import Quarter
+from bot.core.privacy import escape
+from bot.themes.types import (
+    SECTION_ORDER,
+    SECTION_TITLES,
+    Collation,
+    ForumTarget,
+    Line,
+    ThemeContent,
+    ThemesAction,
+)
 
 MESSAGE_BLOCKS = 50
 MESSAGE_CHARS = 12_000  # keep each message readable, well under Slack's 40,000
@@ -48,17 +54,6 @@ MODAL_BLOCKS = 100
 CHECKBOX_OPTIONS = 10
 PREVIEW_BLOCKS = 30
 KEY_MESSAGES_MAX = 3000
-
-
-class ThemesAction(StrEnum):
-    """Action, view and block ids of the learning-themes flow (kebab-case ``flow-field``)."""
-
-    EDIT = "themes-edit"
-    POST = "themes-post"
-    SHARE = "themes-share-forum"
-    EDIT_VIEW = "themes-edit-draft"
-    KEY_MESSAGES = "themes-key-messages"
-    DROP = "themes-drop"
 
 
 SECTION_SHORT = {
@@ -88,8 +83,6 @@ def _pack(pieces: Sequence[str], limit: int = SECTION_LIMIT) -> list[str]:
 
 def body_sections(content: ThemeContent, *, include_points: bool = True) -> list[list[str]]:
     """The learning as a list of parts (key messages, each section, actions), each a list of sections."""
-    from bot.themes.service import SECTION_ORDER, SECTION_TITLES, escape
-
     parts: list[list[str]] = []
     if content.key_messages.strip():
         parts.append(_pack([f"*Key messages*\n{escape(content.key_messages.strip())}"]))
@@ -258,8 +251,6 @@ def edit_modal(draft_id: int, content: ThemeContent) -> View:
             ),
         ),
     ]
-    from bot.themes.service import SECTION_ORDER
-
     groups: list[tuple[str, list[Line]]] = []
     for name in SECTION_ORDER:
         by_group: dict[str, list[Line]] = {}

@@ -7,21 +7,20 @@ checked, anonymised text the channel post uses).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import cast
 
 from sqlalchemy.orm import Session
 
-from bot.core import audit, directory
+from bot.core import directory
 from bot.core.calendar import Quarter
-from bot.themes import service as themes
-from bot.themes.service import Collation, Shown
+from bot.core.privacy import SmallCounts
+from bot.themes.collation import collate
+from bot.themes.content import arrow
+from bot.themes.types import KINDS, UNTHEMED, Collation
 
 CSV_COLUMNS = ("service", "quarter", "section", "theme", "this_quarter", "last_quarter", "average_last_four",
                "direction", "text")
@@ -44,14 +43,14 @@ class Row:
         return [getattr(self, c) for c in CSV_COLUMNS]
 
 
-def report_rows(collations: list[Collation], shown: Shown) -> list[Row]:
+def report_rows(collations: list[Collation], shown: SmallCounts) -> list[Row]:
     """One flat table for CSV and Excel: theme counts, learning points, wider learning, actions."""
     rows: list[Row] = []
     for col in collations:
         base = {"service": col.scope_name, "quarter": col.quarter.label}
         rows.append(Row(**base, section="learning audits recorded", this_quarter=shown.export(col.audits_recorded),
                         last_quarter=shown.export(col.audits_previous)))
-        for kind in themes.KINDS:
+        for kind in KINDS:
             for c in col.counts(kind):
                 average = shown.average(c.average_last_four)
                 rows.append(Row(
@@ -59,18 +58,18 @@ def report_rows(collations: list[Collation], shown: Shown) -> list[Row]:
                     this_quarter=shown.export(c.count), last_quarter=shown.export(c.previous),
                     average_last_four=("<" + str(shown.threshold)) if average and average.startswith("fewer")
                     else (average or ""),
-                    direction=shown.arrow(c),
+                    direction=arrow(c, shown),
                 ))
         for section, points in (("good practice to share", col.good_points),
                                 ("what would have improved the case", col.improve_points)):
-            rows.extend(Row(**base, section=section, theme=p.theme or themes.UNTHEMED, text=p.text) for p in points)
+            rows.extend(Row(**base, section=section, theme=p.theme or UNTHEMED, text=p.text) for p in points)
         rows.extend(Row(**base, section="wider learning", text=t) for t in col.wider_learning)
         for state in ("open", "done", "overdue"):
             rows.append(Row(**base, section=f"actions: {state}", this_quarter=shown.export(col.actions.get(state, 0))))
     return rows
 
 
-def report_csv(collations: list[Collation], shown: Shown) -> str:
+def report_csv(collations: list[Collation], shown: SmallCounts) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
@@ -83,7 +82,7 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def report_markdown(collations: list[Collation], shown: Shown) -> str:
+def report_markdown(collations: list[Collation], shown: SmallCounts) -> str:
     out: list[str] = []
     for col in collations:
         out.append(f"# Learning themes: {col.scope_name}, {col.quarter.label} ({col.quarter.months_label})")
@@ -97,7 +96,7 @@ def report_markdown(collations: list[Collation], shown: Shown) -> str:
             out.append("|---|---|")
             out.extend(f"| {_md(name)} | {shown.export(n)} |" for name, n in col.by_service)
             out.append("")
-        for kind in themes.KINDS:
+        for kind in KINDS:
             out.append(f"## Themes: {SECTION_WORDS[kind]}")
             out.append("")
             if not col.counts(kind):
@@ -111,7 +110,7 @@ def report_markdown(collations: list[Collation], shown: Shown) -> str:
                 if average.startswith("fewer"):
                     average = f"<{shown.threshold}"
                 out.append(f"| {_md(c.theme)} | {shown.export(c.count)} | {shown.export(c.previous)} | "
-                           f"{average} | {shown.arrow(c)} |")
+                           f"{average} | {arrow(c, shown)} |")
             out.append("")
         for title, points in (("Good practice to share", col.good_points),
                               ("What would have improved the cases", col.improve_points)):
@@ -121,7 +120,7 @@ def report_markdown(collations: list[Collation], shown: Shown) -> str:
                 out.append("None recorded.")
             groups: dict[str, list[str]] = {}
             for p in points:
-                groups.setdefault(p.theme or themes.UNTHEMED, []).append(p.text)
+                groups.setdefault(p.theme or UNTHEMED, []).append(p.text)
             for theme, texts in groups.items():
                 out.append(f"### {theme}")
                 out.extend(f"- {_md(t)}" for t in texts)
@@ -141,7 +140,7 @@ def report_markdown(collations: list[Collation], shown: Shown) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_xlsx(path: Path, collations: list[Collation], shown: Shown) -> None:
+def write_xlsx(path: Path, collations: list[Collation], shown: SmallCounts) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -169,60 +168,11 @@ def collations_for(session: Session, quarter: Quarter, service_key: str | None, 
         if service is None:
             keys = ", ".join(s.key for s in directory.active_services(session))
             raise LookupError(f"there is no service {service_key!r}; services: {keys}")
-        return [themes.collate(session, quarter=quarter.key, service_id=service.id, today=today)]
-    overall = themes.collate(session, quarter=quarter.key, service_id=None, today=today)
+        return [collate(session, quarter=quarter.key, service_id=service.id, today=today)]
+    overall = collate(session, quarter=quarter.key, service_id=None, today=today)
     out = [overall]
     for service in directory.active_services(session):
-        col = themes.collate(session, quarter=quarter.key, service_id=service.id, today=today)
+        col = collate(session, quarter=quarter.key, service_id=service.id, today=today)
         if col.audits_recorded:
             out.append(col)
     return out
-
-
-def cli_themes(args: argparse.Namespace) -> int:
-    """`qmf-bot report themes --quarter Q [--service KEY] --format md|csv|xlsx [--output FILE]`."""
-    from bot.app.cli import CliError, _database, _settings
-    from bot.core.runtime import system_clock
-
-    fmt = getattr(args, "format", "md") or "md"
-    output = getattr(args, "output", None)
-    if fmt == "xlsx" and not output:
-        raise CliError("an xlsx report needs --output FILE.xlsx")
-    settings = _settings()
-    db = _database(settings)
-    try:
-        with db.session() as session:
-            calendar = themes.calendar_of(session)
-            policy = themes.policy_of(session)
-            now = system_clock()
-            if getattr(args, "quarter", None):
-                try:
-                    quarter = Quarter.parse(args.quarter, policy.year_start_month)
-                except ValueError as exc:
-                    raise CliError(str(exc)) from None
-            else:
-                quarter = calendar.quarter(now)
-            try:
-                collations = collations_for(session, quarter, getattr(args, "service", None), calendar.today(now))
-            except LookupError as exc:
-                raise CliError(str(exc)) from None
-            shown = Shown(policy.suppression_threshold, suppress=True)
-            audit.record(session, "cli", "export", "learning_themes", quarter.key,
-                         service=getattr(args, "service", None) or "all", format=fmt)
-            if fmt == "xlsx":
-                write_xlsx(Path(cast(str, output)), collations, shown)  # xlsx without --output refused above
-                text = None
-            elif fmt == "csv":
-                text = report_csv(collations, shown)
-            else:
-                text = report_markdown(collations, shown)
-    finally:
-        db.dispose()
-    if text is None:
-        print(f"Learning themes for {quarter.label} written to {output}.")
-    elif output:
-        Path(output).write_text(text, encoding="utf-8")
-        print(f"Learning themes for {quarter.label} written to {output}.")
-    else:
-        sys.stdout.write(text)
-    return 0

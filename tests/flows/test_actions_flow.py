@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.actions import service as actions
+from bot.app.sandbox.render import render_blocks
 from bot.core.calendar import WorkingCalendar
-from bot.sandbox.render import render_blocks
 from storage.models import Action, LearningAudit, Person, Proposal, Service, Team
 from tests.conftest import london
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from bot.app.cli import build_parser, main
+from bot.app.sandbox.driver import SlackDriver
+from bot.app.sandbox.fake_slack import FakeSlack
 from bot.core.orgfile import parse_org_text
-from bot.sandbox.driver import SlackDriver
-from bot.sandbox.fake_slack import FakeSlack
 from storage.db import Database
 
 DATA = Path(__file__).parents[1] / "data"
@@ -209,7 +209,7 @@ def test_two_jobs_run_at_the_same_moment_do_the_work_once(cli_env, tmp_path):
     """Two operators (or two schedulers) start the same job for the same period at once."""
     from sqlalchemy import func, select
 
-    from bot.sandbox.harness import SAMPLE_ORG
+    from bot.app.sandbox.harness import SAMPLE_ORG
     from storage.models import JobRun, OutboxMessage
 
     env = os.environ | {"DATABASE_URL": cli_env}

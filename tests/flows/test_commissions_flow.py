@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.commissions.messages import CommissionIds
-from bot.sandbox.render import render_blocks
+from bot.app.sandbox.render import render_blocks
+from bot.cib.types import CibIds
+from bot.themed_audits.types import ThemedAuditIds
+from bot.visits.types import VisitIds
 from storage.models import Action, CibMeeting, Person, Team, TeamMember
 from storage.models.commissions import CibItem, LearningVisit, ThemedAudit, ThemedAuditFinding
 from tests.conftest import london
@@ -65,7 +67,7 @@ def test_a_themed_audit_goes_from_commission_to_one_cib_digest(bot, slack, fake)
 
     # an auditor records findings on a listed case, from the button beside it
     case_button = next(b["accessory"]["value"] for b in brief["blocks"]
-                       if (b.get("accessory") or {}).get("action_id") == CommissionIds.RECORD_FINDINGS)
+                       if (b.get("accessory") or {}).get("action_id") == ThemedAuditIds.RECORD_FINDINGS)
     slack.click("U0SM1", "Record findings", message=brief, value=case_button)
     assert "Case:* CIN-10001" in render_blocks(fake.latest_view("U0SM1")["blocks"])
     reply = slack.submit("U0SM1", {
@@ -163,7 +165,7 @@ def test_a_learning_visit_goes_from_commission_to_one_cib_digest(bot, slack, fak
     [prep] = dms_saying(fake, "U0SEN1", "Please prepare with the plan below")
     slack.click("U0SEN1", "Record visit feedback", message=prep)
     empty = slack.submit("U0SEN1", {"Direct feedback given to the service": "Warm, child-focused practice."})
-    assert "at least one action" in empty.errors[CommissionIds.VISIT_PLAN]
+    assert "at least one action" in empty.errors[VisitIds.VISIT_PLAN]
     slack.click("U0SEN1", "Add an action", view=fake.latest_view("U0SEN1"))
     assert fake.latest_view("U0SEN1")["title"]["text"] == "Add an action"
     reply = slack.submit("U0SEN1", {"Owner": "U0SM1", "Due date": date(2026, 6, 30),
@@ -228,9 +230,9 @@ def test_a_visitor_from_the_visited_service_is_refused_inline_and_nothing_is_sto
         "Preparation notes": "Dashboard",
     }
     reply = slack.submit("U0DLT1", answers)
-    assert "U0SEN2 is a practitioner in CiC South (Children in Care)" in reply.errors[CommissionIds.VISIT_VISITORS]
+    assert "U0SEN2 is a practitioner in CiC South (Children in Care)" in reply.errors[VisitIds.VISIT_VISITORS]
     reply = slack.submit("U0DLT1", {"Visitors": ["U0SEN1", "U0SM1"]})
-    assert "U0SM1 is the Service Manager of Children in Care" in reply.errors[CommissionIds.VISIT_VISITORS]
+    assert "U0SM1 is the Service Manager of Children in Care" in reply.errors[VisitIds.VISIT_VISITORS]
     assert count(bot, LearningVisit) == 0
     assert fake.dms("U0SEN1") == [] and fake.dms("U0QI1") == []
     assert fake.problems == []
@@ -245,7 +247,7 @@ def test_a_cib_meeting_is_scheduled_from_slack_by_an_admin_only(bot, slack, fake
         assert s.scalar(select(CibMeeting).where(CibMeeting.meets_on == date(2026, 5, 20))).source == "slack"
     slack.command("U0ADM1", "/qmf", "cib schedule")
     duplicate = slack.submit("U0ADM1", {"Meeting date": date(2026, 5, 20)})
-    assert "already scheduled" in duplicate.errors[CommissionIds.CIB_DATE]
+    assert "already scheduled" in duplicate.errors[CibIds.CIB_DATE]
     listing = slack.command("U0QI1", "/qmf", "cib")
     shown = render_blocks(listing.responses[-1]["blocks"])
     assert "Wed 20 May 2026" in shown and "Wed 15 July 2026" in shown

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from bot.sandbox import demo
+from bot.app.sandbox import demo
 
 
 @pytest.fixture(scope="module")

@@ -65,9 +65,9 @@ def test_a_listener_that_fails_is_answered_and_the_person_told(bot, fake, acks_f
     import httpx
 
     from bot.app.factory import create_app
+    from bot.app.sandbox.driver import SlackDriver
+    from bot.app.sandbox.harness import SIGNING_SECRET
     from bot.app.web import create_web_app
-    from bot.sandbox.driver import SlackDriver
-    from bot.sandbox.harness import SIGNING_SECRET
 
     app = create_app(bot.settings, runtime=bot.rt)
 

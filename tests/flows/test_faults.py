@@ -29,8 +29,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from bot.actions import service as actions
-from bot.sandbox.driver import Reply, SlackDriver
-from bot.sandbox.harness import SIGNING_SECRET, LocalBot
+from bot.app.sandbox.driver import Reply, SlackDriver
+from bot.app.sandbox.harness import SIGNING_SECRET, LocalBot
 from schedules.jobs import JobOutcome, _lock_key, run_job
 from storage.models import (
     Action,

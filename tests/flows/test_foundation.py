@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot.sandbox.harness import SIGNING_SECRET
+from bot.app.sandbox.harness import SIGNING_SECRET
 
 
 def test_healthz_reports_the_database_state(bot):
@@ -104,7 +104,7 @@ def test_no_view_or_message_broke_slack_limits(slack, fake):
 def test_slack_gets_its_answer_at_the_ack_not_after_the_work_that_follows(bot, fake):
     """/propose-case acks, then opens the modal; with views.open held up, the answer still comes
     back at once (Slack gives up after 3 s), and the modal opens when Slack answers."""
-    from bot.sandbox.driver import SlackDriver
+    from bot.app.sandbox.driver import SlackDriver
 
     driver = SlackDriver(bot.url, SIGNING_SECRET, fake)  # no waiting for the work to finish
     gate = fake.hold("views.open")
@@ -119,7 +119,7 @@ def test_slack_gets_its_answer_at_the_ack_not_after_the_work_that_follows(bot, f
 
 
 def test_an_event_is_answered_before_its_work(bot, fake):
-    from bot.sandbox.driver import SlackDriver
+    from bot.app.sandbox.driver import SlackDriver
 
     driver = SlackDriver(bot.url, SIGNING_SECRET, fake)
     gate = fake.hold("views.publish")

@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import delete, func, select
 
-from bot.sandbox.render import render_view
+from bot.app.sandbox.render import render_view
 from storage.models import HomeView, SlackEvent
 
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
+from bot.app.sandbox.harness import LocalBot
+from bot.core.council import policy_of
 from bot.core.grades import Grade
-from bot.sampling import service as sampling
-from bot.sampling.register import import_register, stored_policy
-from bot.sandbox.harness import LocalBot
+from bot.sampling.register import import_register
+from bot.sampling.service import latest_draw
 from tests.conftest import assert_channels_carry_no_case_detail, london
 from tests.flows.test_sampling_flow import message_text, moderate, submit_audit
 
@@ -61,7 +62,7 @@ def org_bot(database_url: str, tmp_path: Path) -> Iterator[LocalBot]:
     with LocalBot(database_url, start=london(2026, 4, 1, 9, 0)) as local:
         local.import_org(org)
         with local.rt.db.session() as session:
-            result = import_register(session, CASES, policy=stored_policy(session))
+            result = import_register(session, CASES, policy=policy_of(session))
         assert result.imported and not result.errors
         yield local
         assert_channels_carry_no_case_detail(local)
@@ -78,7 +79,7 @@ def test_the_inadequate_alert_goes_to_the_case_managers_and_never_to_the_auditin
     bot, slack, fake = org_bot, org_bot.slack, org_bot.fake
     assert bot.run_job("draw-random-sample", at=london(2026, 4, 1, 9, 0)).status == "done"
     with bot.rt.db.session() as session:
-        row = sampling.latest_draw(session)
+        row = latest_draw(session)
         assert row is not None and row.service.service_manager.slack_id == SERVICE_MANAGER
         cases = {c.pair.pc.slack_id: (c.id, c.case_ref, c.pair.qi.slack_id, c.team_manager.slack_id)
                  for c in row.cases}

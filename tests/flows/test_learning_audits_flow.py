@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.actions.service import add_action
-from bot.sandbox.render import render_blocks
+from bot.app.sandbox.render import render_blocks
 from storage.models import (
     Action,
     LearningAudit,

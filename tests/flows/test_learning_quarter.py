@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from bot.sandbox.render import render_blocks
+from bot.app.sandbox.render import render_blocks
 from storage.models import Action, JobRun, LearningAudit, LearningRound, OutboxMessage, Proposal
 from tests.conftest import london
 

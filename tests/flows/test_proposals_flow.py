@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from bot.sandbox.render import render_blocks, render_view
+from bot.app.sandbox.render import render_blocks, render_view
 from storage.models import AuditLogEntry, LearningRound, OutboxMessage, Proposal
 from tests.conftest import london
 
@@ -257,7 +257,7 @@ def test_nothing_changes_after_allocation(bot, slack, fake):
 def test_a_form_opened_before_allocation_is_refused_when_submitted_after(bot, slack, fake):
     slack.command("U0TM1", "/propose-case")
     with bot.rt.db.session() as session:
-        from bot.learning_audits.proposals import ensure_round
+        from bot.learning_audits.rounds import ensure_round
         round_ = ensure_round(session, calendar=bot.rt.calendar(session), policy=bot.rt.policy(session),
                               quarter=bot.rt.calendar(session).quarter(bot.rt.now()), now=bot.rt.now())
         round_.allocated_at = datetime(2026, 4, 20, 9, tzinfo=UTC)

@@ -11,10 +11,14 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bot.app.sandbox.harness import SAMPLE_CASES as CASES_CSV  # noqa: E402
+from bot.core.council import policy_of
 from bot.core.grades import Grade, needs_qi_attention, sample_stats
-from bot.sampling import service as sampling
-from bot.sampling.register import import_register, stored_policy
-from bot.sandbox.harness import SAMPLE_CASES as CASES_CSV  # noqa: E402
+from bot.sampling.draw_run import reproduce, stored_assignments
+from bot.sampling.register import import_register
+from bot.sampling.reminders import todo_for
+from bot.sampling.results import digest_lines
+from bot.sampling.service import draw_for, latest_draw
 from storage.models import Action, AuditLogEntry
 from storage.models.sampling import CaseRegisterEntry, SampleAudit, SampledCase, SampleDraw, SampleFlag
 from tests.conftest import london
@@ -27,7 +31,7 @@ QUARTER_STARTS = [london(2026, 4, 1, 9, 0), london(2026, 7, 1, 9, 0), london(202
 
 def import_cases(bot: Any) -> None:
     with bot.rt.db.session() as session:
-        result = import_register(session, CASES_CSV.read_text(), policy=stored_policy(session))
+        result = import_register(session, CASES_CSV.read_text(), policy=policy_of(session))
     assert result.imported and not result.errors
 
 
@@ -63,7 +67,7 @@ def draw_now(bot: Any, at: Any = QUARTER_STARTS[0], **options: Any) -> SampleDra
     outcome = bot.run_job("draw-random-sample", at=at, **options)
     assert outcome.status == "done", outcome.line()
     with bot.rt.db.session() as session:
-        row = sampling.draw_for(session, bot.rt.calendar(session).quarter(at).key)
+        row = draw_for(session, bot.rt.calendar(session).quarter(at).key)
         assert row is not None
         return row
 
@@ -71,7 +75,7 @@ def draw_now(bot: Any, at: Any = QUARTER_STARTS[0], **options: Any) -> SampleDra
 def pair_cases(bot: Any, qi: str) -> list[tuple[int, str, str]]:
     """(case id, case ref, PC) of the Q&I auditor's cases in the latest draw."""
     with bot.rt.db.session() as session:
-        row = sampling.latest_draw(session)
+        row = latest_draw(session)
         assert row is not None
         return [(c.id, c.case_ref, c.pair.pc.slack_id) for c in row.cases if c.pair.qi.slack_id == qi]
 
@@ -132,7 +136,7 @@ def test_four_quarters_sample_four_services_in_pairs_and_nobody_audits_their_own
             assert early.status == "not-due", early.line()
         draw_now(bot, at)
         with bot.rt.db.session() as session:
-            row = sampling.draw_for(session, bot.rt.calendar(session).quarter(at).key)
+            row = draw_for(session, bot.rt.calendar(session).quarter(at).key)
             assert row is not None
             services.append(row.service.key)
             pairs = {(p.qi.slack_id, p.pc.slack_id) for p in row.pairs}
@@ -146,9 +150,9 @@ def test_four_quarters_sample_four_services_in_pairs_and_nobody_audits_their_own
                 assert {c.pair.qi.slack_id, c.pair.pc.slack_id}.isdisjoint({holder, manager})
                 assert c.service.key == row.service.key
             # the same seed and pool reproduce the same draw
-            reproduced_pairs, reproduced = sampling.reproduce(row)
+            reproduced_pairs, reproduced = reproduce(row)
             assert sorted((a.case_ref, a.qi, a.pc) for a in reproduced.assignments) == \
-                sampling.stored_assignments(row)
+                stored_assignments(row)
             assert {(p.qi, p.pc) for p in reproduced_pairs} == pairs
             # the exclusions did real work: cases held or managed by an auditor were in the pool
             assert any(e["reason"] in ("holds the case", "manages the case") for e in row.exclusions)
@@ -317,7 +321,7 @@ def test_the_report_figures_match_the_grades_and_it_is_posted_when_the_sample_is
     import_cases(bot)
     draw_now(bot)
     with bot.rt.db.session() as session:
-        row = sampling.latest_draw(session)
+        row = latest_draw(session)
         cases = [(c.id, c.case_ref, c.pair.qi.slack_id, c.pair.pc.slack_id) for c in row.cases]
     plan = _grades_plan()
     assert len(cases) == len(plan)
@@ -409,7 +413,7 @@ def test_reminders_go_five_and_one_working_days_before_the_quarter_ends(bot, sla
     (case_id, ref, pc), _ = pair_cases(bot, "U0QI4")
     submit_audit(slack, fake, pc, case_id, Grade.GOOD)
     with bot.rt.db.session() as session:
-        due = sampling.latest_draw(session).due_on
+        due = latest_draw(session).due_on
         calendar = bot.rt.calendar(session)
         five, one = calendar.add_working_days(due, -5), calendar.add_working_days(due, -1)
         six = calendar.add_working_days(due, -6)
@@ -433,14 +437,14 @@ def test_app_home_todo_lists_the_audit_then_the_moderation(bot, slack, fake):
     draw_now(bot)
     (case_id, ref, pc), _ = pair_cases(bot, "U0QI5")
     with bot.rt.db.session() as session:
-        todos = sampling.todo_for(session, "U0QI5", london(2026, 4, 1).date())
+        todos = todo_for(session, "U0QI5", london(2026, 4, 1).date())
         assert [(t.kind, t.button_label) for t in todos] == [("sample_audit", "Record sample audit")] * 2
     submit_audit(slack, fake, "U0QI5", case_id, Grade.GOOD, feedback=None)
     submit_audit(slack, fake, pc, case_id, Grade.GOOD)
     with bot.rt.db.session() as session:
-        kinds = {t.value: t.kind for t in sampling.todo_for(session, "U0QI5", london(2026, 4, 1).date())}
+        kinds = {t.value: t.kind for t in todo_for(session, "U0QI5", london(2026, 4, 1).date())}
         assert kinds[str(case_id)] == "moderation"
-        lines = sampling.digest_lines(session, london(2026, 4, 1).date(), london(2026, 4, 30).date())
+        lines = digest_lines(session, london(2026, 4, 1).date(), london(2026, 4, 30).date())
     assert lines and "Random sample 2026-27 Q1" in lines[0] and ref not in " ".join(lines)
 
 
@@ -452,4 +456,20 @@ def test_the_audit_can_be_started_from_app_home(bot, slack, fake):
     slack.click("U0QI2", "Record sample audit", home=True, value=str(case_id))
     view = fake.latest_view("U0QI2")
     assert view is not None and view["title"]["text"] == "Sample audit" and ref in message_text(view)
+    assert fake.problems == []
+
+
+def test_a_refusal_from_app_home_is_told_in_a_notice_modal_not_by_dm(bot, slack, fake):
+    import_cases(bot)
+    draw_now(bot)
+    (case_id, ref, _), _ = pair_cases(bot, "U0QI2")
+    slack.open_home("U0QI2")
+    stale_home = fake.home("U0QI2")
+    submit_audit(slack, fake, "U0QI2", case_id, Grade.GOOD, feedback=None)
+    dms_before = len(fake.dms("U0QI2"))
+    slack.click("U0QI2", "Record sample audit", view=stale_home, value=str(case_id))  # Home not yet refreshed
+    notice = fake.latest_view("U0QI2")
+    assert notice is not None and notice["title"]["text"] == "Random sample"
+    assert f"You have already recorded your audit of {ref}" in message_text(notice)
+    assert len(fake.dms("U0QI2")) == dms_before
     assert fake.problems == []

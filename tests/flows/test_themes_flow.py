@@ -15,9 +15,11 @@ from matplotlib.image import imread
 from PIL import Image
 from sqlalchemy import func, select
 
-from bot.sandbox.render import render_blocks
-from bot.themes import service as themes
-from schedules.jobs import JobContext
+from bot.app.sandbox.render import render_blocks
+from bot.core.jobs import JobContext
+from bot.themes.content import chart_png
+from bot.themes.jobs import send_theme_reminders
+from bot.themes.types import ChartData
 from storage.models import LearningAudit, LearningRound, Person, Service, ThemeTag
 from storage.models.themes import ThemeDraft
 from tests.conftest import london
@@ -70,7 +72,7 @@ def run_reminders(bot, at: datetime) -> str:
     try:
         ctx = JobContext(rt=bot.rt, session=session, now=at, calendar=bot.rt.calendar(session),
                          policy=bot.rt.policy(session))
-        summary = themes.send_theme_reminders(ctx)
+        summary = send_theme_reminders(ctx)
         session.commit()
     finally:
         session.close()
@@ -207,14 +209,14 @@ def test_the_chart_is_a_real_png_of_the_services_theme_counts(seeded, slack, fak
     # Assessment (3 vs 4) and Multi-agency (2 vs 0) are under 5 in both quarters: left out.
     assert (counts[("improve", RISK)], before[("improve", RISK)]) == (7, 5)
     assert (counts[("good", VOICE)], before[("good", VOICE)]) == (6, 1)
-    expected = themes.ChartData(
+    expected = ChartData(
         categories=[f"To improve: {RISK}", f"Good practice: {VOICE} *"],
         this_quarter=[counts[("improve", RISK)], counts[("good", VOICE)]],
         last_quarter=[before[("improve", RISK)], 0],
         this_label="2026-27 Q1", last_label="2025-26 Q4",
         title="Children in Care: learning themes, 2026-27 Q1 vs 2025-26 Q4", caption="",
     )
-    regenerated = imread(io.BytesIO(themes.chart_png(expected)))
+    regenerated = imread(io.BytesIO(chart_png(expected)))
     assert regenerated.shape == decoded.shape
     assert np.array_equal(regenerated, decoded)
     assert fake.problems == []

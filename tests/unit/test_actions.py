@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import event, select
@@ -13,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from bot.actions import messages as blocks
 from bot.actions import service as actions
+from bot.app.sandbox.harness import SAMPLE_ORG
 from bot.core.calendar import WorkingCalendar
 from bot.core.directory import import_org
 from bot.core.errors import Conflict, InvalidInput, NotPermitted
+from bot.core.features import Feature, Features
+from bot.core.jobs import JobContext
 from bot.core.orgfile import load_org_file
 from bot.core.policy import Policy
-from bot.sandbox.harness import SAMPLE_ORG
-from schedules.jobs import JobContext
 from storage.models import Action, LearningAudit, OutboxMessage, Person, Proposal, Service, Team
 from tests.conftest import london
 
@@ -420,24 +420,18 @@ def test_the_reminder_lead_time_is_the_councils_setting(session, clock):
 def test_one_failing_flow_does_not_stop_the_action_reminders(session, clock, monkeypatch):
     from schedules import reminders
 
-    broken = types.ModuleType("bot.sampling.service")
-
     def send_sampling_reminders(ctx):  # noqa: ANN001
         from bot.core import outbox
 
         outbox.enqueue(ctx.session, channel="U0QI1", text="half-sent", dedupe_key="sampling:broken")
         raise RuntimeError("boom")
 
-    broken.send_sampling_reminders = send_sampling_reminders  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.sampling.service", broken)
-    monkeypatch.setattr(reminders, "REMINDERS", (
-        ("actions", "bot.actions.service", "send_action_reminders"),
-        ("random sampling", "bot.sampling.service", "send_sampling_reminders"),
-    ))
-    monkeypatch.setattr(reminders.importlib.util, "find_spec", lambda name: object())
+    features = Features((Feature("test", reminders=(("actions", actions.send_action_reminders),
+                                                    ("random sampling", send_sampling_reminders))),))
     new_action(session, due=date(2026, 4, 10))
     clock.moment = london(2026, 4, 8, 9, 30)
-    ctx = JobContext(rt=None, session=session, now=clock.moment, calendar=CALENDAR, policy=Policy())  # type: ignore[arg-type]
+    ctx = JobContext(rt=SimpleNamespace(features=features), session=session, now=clock.moment,  # type: ignore[arg-type]
+                     calendar=CALENDAR, policy=Policy())
     summary = reminders.send_reminders(ctx)
     assert "1 reminder(s) before due" in summary
     assert "random sampling: failed, nothing sent" in summary

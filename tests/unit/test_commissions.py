@@ -9,14 +9,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.commissions import service as commissions
-from bot.commissions.messages import CommissionIds, FindingLine
+from bot.app.sandbox.harness import SAMPLE_ORG
+from bot.cib import service as cib
 from bot.core.calendar import WorkingCalendar
 from bot.core.directory import import_org
 from bot.core.errors import Conflict, InvalidInput, NotPermitted
 from bot.core.orgfile import load_org_file
 from bot.core.policy import Policy
-from bot.sandbox.harness import SAMPLE_ORG
+from bot.core.privacy import case_refs_in, parse_case_refs, redact_case_refs, small_count
+from bot.core.todo import Todo
+from bot.themed_audits import service as themed
+from bot.themed_audits.types import FindingLine, ThemedAuditIds, ThemedAuditInput
+from bot.visits import service as visits
+from bot.visits.types import VisitIds, VisitInput
 from storage.models import CibMeeting, Division, DivisionLeader, JobRun, OutboxMessage, Person
 from storage.models.commissions import CibItem, LearningVisit, ThemedAudit, ThemedAuditFinding
 from tests.conftest import london
@@ -43,16 +48,16 @@ def person(session: Session, slack_id: str) -> Person:
     return session.scalars(select(Person).where(Person.slack_id == slack_id)).one()
 
 
-def visit_input(**changes: object) -> commissions.VisitInput:
+def visit_input(**changes: object) -> VisitInput:
     values: dict[str, object] = dict(
         service_key="cic", need_or_risk="Placement stability has fallen.", visit_on=date(2026, 5, 12),
         visitors=("U0SEN1", "U0SM2"), lead_reviewer="U0SEN1", activities=("observation", "interviews"),
         preparation_notes="Read the stability dashboard.", performance_info=None)
     values.update(changes)
-    return commissions.VisitInput(**values)  # type: ignore[arg-type]
+    return VisitInput(**values)  # type: ignore[arg-type]
 
 
-def themed_input(session: Session, **changes: object) -> commissions.ThemedAuditInput:
+def themed_input(session: Session, **changes: object) -> ThemedAuditInput:
     meeting = session.scalar(select(CibMeeting).where(CibMeeting.meets_on == date(2026, 7, 15)))
     values: dict[str, object] = dict(
         theme="Drift in plans", theory="Supervision that reviews the plan prevents drift.",
@@ -60,12 +65,18 @@ def themed_input(session: Session, **changes: object) -> commissions.ThemedAudit
         sample_size=4, case_refs="CIN-10001, cin-10002", auditors=("U0SM1", "U0QI1"), service_user_views=True,
         workshop_on=date(2026, 6, 10), cib_meeting_id=meeting.id if meeting else None)
     values.update(changes)
-    return commissions.ThemedAuditInput(**values)  # type: ignore[arg-type]
+    return ThemedAuditInput(**values)  # type: ignore[arg-type]
 
 
 def commission(session: Session, actor: str = "U0DLT1", **changes: object) -> ThemedAudit:
-    return commissions.commission_themed_audit(session, actor=actor, data=themed_input(session, **changes),
+    return themed.commission_themed_audit(session, actor=actor, data=themed_input(session, **changes),
                                                today=TODAY, calendar=CALENDAR, policy=POLICY)
+
+
+def home_todos(session: Session, slack_id: str, day: date) -> list[Todo]:
+    """What App Home gathers from the three features, in their order."""
+    return [*themed.todo_for(session, slack_id, day), *visits.todo_for(session, slack_id, day),
+            *cib.todo_for(session, slack_id, day)]
 
 
 def dms_to(session: Session, slack_id: str) -> list[OutboxMessage]:
@@ -76,26 +87,26 @@ def dms_to(session: Session, slack_id: str) -> list[OutboxMessage]:
 
 
 def test_small_counts_are_suppressed_in_channel_posts():
-    assert commissions.suppressed(0, 5) == "none"
-    assert commissions.suppressed(1, 5) == "fewer than 5"
-    assert commissions.suppressed(4, 5) == "fewer than 5"
-    assert commissions.suppressed(5, 5) == "5"
-    assert commissions.suppressed(2, 2) == "2"
+    assert small_count(0, 5) == "none"
+    assert small_count(1, 5) == "fewer than 5"
+    assert small_count(4, 5) == "fewer than 5"
+    assert small_count(5, 5) == "5"
+    assert small_count(2, 2) == "2"
 
 
 def test_case_reference_lists_are_split_checked_and_deduplicated():
-    good, bad = commissions.parse_case_refs("CIC-10234, cic-10235\nCIC-10234; not-a-ref  CP1234", POLICY)
+    good, bad = parse_case_refs("CIC-10234, cic-10235\nCIC-10234; not-a-ref  CP1234", POLICY)
     assert good == ["CIC-10234", "CIC-10235", "CP1234"]
     assert bad == ["not-a-ref"]
-    assert commissions.parse_case_refs("", POLICY) == ([], [])
+    assert parse_case_refs("", POLICY) == ([], [])
 
 
 def test_case_references_are_found_and_redacted_in_free_text_but_ordinary_words_are_not():
     text = "Seen on CIC-10234 and cp1234; 12 visits in 2026-27 Q1 (KS2)."
-    assert commissions.case_refs_in(text, POLICY) == ["CIC-10234", "cp1234"]
-    assert commissions.redact_case_refs(text, POLICY) == (
+    assert case_refs_in(text, POLICY) == ["CIC-10234", "cp1234"]
+    assert redact_case_refs(text, POLICY) == (
         "Seen on [case reference] and [case reference]; 12 visits in 2026-27 Q1 (KS2).")
-    assert commissions.case_refs_in("Supervision reviews the plan monthly.", POLICY) == []
+    assert case_refs_in("Supervision reviews the plan monthly.", POLICY) == []
 
 
 def test_findings_are_collated_by_theme_most_raised_first_and_a_finding_counts_under_each_theme():
@@ -103,7 +114,7 @@ def test_findings_are_collated_by_theme_most_raised_first_and_a_finding_counts_u
         return FindingLine(case_ref=ref, auditor="U0SM1", against_theory="found", evidence="seen",
                            service_user_views=None, themes=themes)
 
-    collation = commissions.collate(
+    collation = themed.collate(
         [line("A-1001", "Risk and safety", "Transitions"), line("A-1002", "Transitions"), line("A-1001"),
          line("A-1003", "Assessment and analysis")],
         theme_order=POLICY.learning_themes)
@@ -115,15 +126,15 @@ def test_findings_are_collated_by_theme_most_raised_first_and_a_finding_counts_u
 
 def test_the_digest_is_due_from_n_working_days_before_the_meeting_until_the_day_before():
     meeting = date(2026, 7, 15)  # a Wednesday
-    due = lambda day, n=3: commissions.digest_due_meeting([meeting], day, CALENDAR, n)  # noqa: E731
+    due = lambda day, n=3: cib.digest_due_meeting([meeting], day, CALENDAR, n)  # noqa: E731
     assert due(date(2026, 7, 9)) is None
     assert due(date(2026, 7, 10)) == meeting  # Friday: three working days before
     assert due(date(2026, 7, 14)) == meeting  # missed days are caught up
     assert due(date(2026, 7, 15)) is None  # not on the day itself
     assert due(date(2026, 7, 15), 0) == meeting  # unless the setting is 0
     # a bank holiday is skipped when counting back: Spring bank holiday is Mon 25 May 2026
-    assert commissions.digest_due_meeting([date(2026, 5, 26)], date(2026, 5, 22), CALENDAR, 1) == date(2026, 5, 26)
-    assert commissions.digest_due_meeting([], TODAY, CALENDAR, 3) is None
+    assert cib.digest_due_meeting([date(2026, 5, 26)], date(2026, 5, 22), CALENDAR, 1) == date(2026, 5, 26)
+    assert cib.digest_due_meeting([], TODAY, CALENDAR, 3) is None
 
 
 # --- learning visits --------------------------------------------------------------------------
@@ -131,7 +142,7 @@ def test_the_digest_is_due_from_n_working_days_before_the_meeting_until_the_day_
 
 def test_only_dlt_members_commission_a_visit(session):
     with pytest.raises(NotPermitted, match="Divisional Leadership Team"):
-        commissions.commission_visit(session, actor="U0SM1", data=visit_input(), today=TODAY, calendar=CALENDAR,
+        visits.commission_visit(session, actor="U0SM1", data=visit_input(), today=TODAY, calendar=CALENDAR,
                                      policy=POLICY)
     assert session.scalar(select(func.count(LearningVisit.id))) == 0
 
@@ -143,19 +154,19 @@ def test_only_dlt_members_commission_a_visit(session):
 ])
 def test_a_visitor_must_be_independent_of_the_visited_service(session, visitor, why):
     with pytest.raises(InvalidInput) as refused:
-        commissions.commission_visit(session, actor="U0DLT1", data=visit_input(visitors=("U0SEN1", visitor)),
+        visits.commission_visit(session, actor="U0DLT1", data=visit_input(visitors=("U0SEN1", visitor)),
                                      today=TODAY, calendar=CALENDAR, policy=POLICY)
-    assert why in refused.value.errors[CommissionIds.VISIT_VISITORS]
+    assert why in refused.value.errors[VisitIds.VISIT_VISITORS]
     assert session.scalar(select(func.count(LearningVisit.id))) == 0
     assert session.scalar(select(func.count(OutboxMessage.id))) == 0
 
 
 def test_a_service_manager_of_another_service_may_visit_and_the_lead_must_be_a_visitor(session):
     with pytest.raises(InvalidInput) as refused:
-        commissions.commission_visit(session, actor="U0DLT1", data=visit_input(lead_reviewer="U0SEN3"),
+        visits.commission_visit(session, actor="U0DLT1", data=visit_input(lead_reviewer="U0SEN3"),
                                      today=TODAY, calendar=CALENDAR, policy=POLICY)
-    assert set(refused.value.errors) == {CommissionIds.VISIT_LEAD}
-    visit, warning = commissions.commission_visit(session, actor="U0DLT1", data=visit_input(), today=TODAY,
+    assert set(refused.value.errors) == {VisitIds.VISIT_LEAD}
+    visit, warning = visits.commission_visit(session, actor="U0DLT1", data=visit_input(), today=TODAY,
                                                   calendar=CALENDAR, policy=POLICY)
     assert warning is None
     assert [v.person.slack_id for v in visit.visitors] == ["U0SEN1", "U0SM2"]
@@ -170,52 +181,52 @@ def test_a_dlt_member_commissions_visits_only_to_their_own_divisions_services(se
     session.add(other)
     session.flush()
     with pytest.raises(InvalidInput) as refused:
-        commissions.commission_visit(session, actor="U0SEN3", data=visit_input(visitors=("U0SEN1",)),
+        visits.commission_visit(session, actor="U0SEN3", data=visit_input(visitors=("U0SEN1",)),
                                      today=TODAY, calendar=CALENDAR, policy=POLICY)
-    assert "not on the leadership team of Children's Social Care" in refused.value.errors[CommissionIds.VISIT_SERVICE]
+    assert "not on the leadership team of Children's Social Care" in refused.value.errors[VisitIds.VISIT_SERVICE]
 
 
 def test_the_commissioner_is_warned_when_the_year_already_has_the_frameworks_visits(session):
     for month in (5, 6, 7, 9):
-        _, warning = commissions.commission_visit(session, actor="U0DLT1", data=visit_input(
+        _, warning = visits.commission_visit(session, actor="U0DLT1", data=visit_input(
             visit_on=CALENDAR.next_working_day(date(2026, month, 12))), today=TODAY, calendar=CALENDAR, policy=POLICY)
         assert warning is None
-    _, warning = commissions.commission_visit(session, actor="U0DLT2", data=visit_input(
+    _, warning = visits.commission_visit(session, actor="U0DLT2", data=visit_input(
         visit_on=date(2027, 1, 12)), today=TODAY, calendar=CALENDAR, policy=POLICY)
     assert warning is not None and "2026-27 already had 4 learning visit(s)" in warning
     # a visit in the next financial year starts the count again
-    _, warning = commissions.commission_visit(session, actor="U0DLT2", data=visit_input(
+    _, warning = visits.commission_visit(session, actor="U0DLT2", data=visit_input(
         visit_on=date(2027, 4, 13)), today=TODAY, calendar=CALENDAR, policy=POLICY)
     assert warning is None
 
 
 def test_a_visit_plan_needs_an_action_and_is_queued_for_the_next_open_meeting(session):
-    visit, _ = commissions.commission_visit(session, actor="U0DLT1", data=visit_input(), today=TODAY,
+    visit, _ = visits.commission_visit(session, actor="U0DLT1", data=visit_input(), today=TODAY,
                                             calendar=CALENDAR, policy=POLICY)
     on_the_day = date(2026, 5, 12)
     with pytest.raises(Conflict, match="record the feedback and plan from that day"):
-        commissions.visit_record_form(session, actor="U0SEN1", visit_id=visit.id, today=date(2026, 5, 11))
+        visits.visit_record_form(session, actor="U0SEN1", visit_id=visit.id, today=date(2026, 5, 11))
     with pytest.raises(NotPermitted):
-        commissions.visit_record_form(session, actor="U0SM2", visit_id=visit.id, today=on_the_day)
+        visits.visit_record_form(session, actor="U0SM2", visit_id=visit.id, today=on_the_day)
     with pytest.raises(InvalidInput) as refused:
-        commissions.record_visit(session, actor="U0SEN1", visit_id=visit.id, feedback="Good practice seen.",
+        visits.record_visit(session, actor="U0SEN1", visit_id=visit.id, feedback="Good practice seen.",
                                  plan_summary=None, today=on_the_day, now=NOW, policy=POLICY)
-    assert "at least one action" in refused.value.errors[CommissionIds.VISIT_PLAN]
-    commissions.add_visit_action(session, actor="U0SEN1", visit_id=visit.id, owner="U0SM1",
+    assert "at least one action" in refused.value.errors[VisitIds.VISIT_PLAN]
+    visits.add_visit_action(session, actor="U0SEN1", visit_id=visit.id, owner="U0SM1",
                                  description="Review placement moves monthly.", due_on=date(2026, 6, 30),
                                  today=on_the_day, policy=POLICY)
     with pytest.raises(InvalidInput) as refused:  # feedback goes to the Board's channel: no case references
-        commissions.record_visit(session, actor="U0SEN1", visit_id=visit.id, feedback="As seen on CIC-10234.",
+        visits.record_visit(session, actor="U0SEN1", visit_id=visit.id, feedback="As seen on CIC-10234.",
                                  plan_summary=None, today=on_the_day, now=NOW, policy=POLICY)
-    assert "looks like a case reference" in refused.value.errors[CommissionIds.VISIT_FEEDBACK]
-    _, item, found = commissions.record_visit(session, actor="U0SEN1", visit_id=visit.id,
+    assert "looks like a case reference" in refused.value.errors[VisitIds.VISIT_FEEDBACK]
+    _, item, found = visits.record_visit(session, actor="U0SEN1", visit_id=visit.id,
                                               feedback="Good practice seen.", plan_summary=None, today=on_the_day,
                                               now=NOW, policy=POLICY)
     assert [a.status for a in found] == ["open"]
     assert item.meeting.meets_on == date(2026, 7, 15)
     assert [m.channel for m in dms_to(session, "U0SM1") if "Here is the feedback" in str(m.blocks)] == ["U0SM1"]
     with pytest.raises(Conflict, match="were recorded on"):
-        commissions.visit_record_form(session, actor="U0SEN1", visit_id=visit.id, today=on_the_day)
+        visits.visit_record_form(session, actor="U0SEN1", visit_id=visit.id, today=on_the_day)
 
 
 # --- themed audits ----------------------------------------------------------------------------
@@ -233,18 +244,18 @@ def test_a_themed_audit_commission_checks_every_answer_inline(session):
         commission(session, case_refs="CIN-10001 nonsense", auditors=("U0NOBODY",), workshop_on=date(2026, 6, 13),
                    source="Other", source_other=None, sample_size=1, theme="Drift seen in CIN-10001")
     errors = refused.value.errors
-    assert "nonsense" in errors[CommissionIds.THEMED_CASES]
-    assert "U0NOBODY is not in the QMF directory" in errors[CommissionIds.THEMED_AUDITORS]
-    assert "not a working day" in errors[CommissionIds.THEMED_WORKSHOP]
-    assert "say which board" in errors[CommissionIds.THEMED_SOURCE_OTHER]
-    assert "case reference" in errors[CommissionIds.THEMED_THEME]
+    assert "nonsense" in errors[ThemedAuditIds.THEMED_CASES]
+    assert "U0NOBODY is not in the QMF directory" in errors[ThemedAuditIds.THEMED_AUDITORS]
+    assert "not a working day" in errors[ThemedAuditIds.THEMED_WORKSHOP]
+    assert "say which board" in errors[ThemedAuditIds.THEMED_SOURCE_OTHER]
+    assert "case reference" in errors[ThemedAuditIds.THEMED_THEME]
     assert session.scalar(select(func.count(ThemedAudit.id))) == 0
 
 
 def test_a_workshop_after_the_meetings_digest_cannot_report_to_that_meeting(session):
     with pytest.raises(InvalidInput) as refused:
         commission(session, workshop_on=date(2026, 7, 13))
-    assert "Fri 10 July 2026" in refused.value.errors[CommissionIds.THEMED_CIB]
+    assert "Fri 10 July 2026" in refused.value.errors[ThemedAuditIds.THEMED_CIB]
 
 
 def test_findings_are_recorded_by_auditors_only_and_a_new_case_is_added_to_the_sample(session):
@@ -253,16 +264,16 @@ def test_findings_are_recorded_by_auditors_only_and_a_new_case_is_added_to_the_s
     answers = dict(against_theory="Reviews lapsed.", evidence="Supervision notes.", service_user_views=None,
                    themes=["Risk and safety"], today=TODAY, policy=POLICY)
     with pytest.raises(NotPermitted):
-        commissions.record_finding(session, actor="U0SM3", audit_id=audit.id, case_id=audit.cases[0].id,
+        themed.record_finding(session, actor="U0SM3", audit_id=audit.id, case_id=audit.cases[0].id,
                                    case_ref=None, **answers)
     with pytest.raises(InvalidInput) as refused:
-        commissions.record_finding(session, actor="U0QI1", audit_id=audit.id, case_id=None, case_ref="CIN 1",
+        themed.record_finding(session, actor="U0QI1", audit_id=audit.id, case_id=None, case_ref="CIN 1",
                                    **answers)
-    assert CommissionIds.FINDINGS_CASE in refused.value.errors
-    finding, edited = commissions.record_finding(session, actor="U0QI1", audit_id=audit.id, case_id=None,
+    assert ThemedAuditIds.FINDINGS_CASE in refused.value.errors
+    finding, edited = themed.record_finding(session, actor="U0QI1", audit_id=audit.id, case_id=None,
                                                  case_ref="cin-10003", **answers)
     assert (finding.case.case_ref, edited) == ("CIN-10003", False)
-    _, edited = commissions.record_finding(session, actor="U0QI1", audit_id=audit.id, case_id=finding.case_id,
+    _, edited = themed.record_finding(session, actor="U0QI1", audit_id=audit.id, case_id=finding.case_id,
                                            case_ref=None, **answers)
     assert edited is True
     assert session.scalar(select(func.count(ThemedAuditFinding.id))) == 1
@@ -270,41 +281,41 @@ def test_findings_are_recorded_by_auditors_only_and_a_new_case_is_added_to_the_s
 
 def test_collated_findings_are_sent_once_and_moderated_findings_refuse_case_references(session):
     audit = commission(session)
-    commissions.record_finding(session, actor="U0SM1", audit_id=audit.id, case_id=audit.cases[0].id,
+    themed.record_finding(session, actor="U0SM1", audit_id=audit.id, case_id=audit.cases[0].id,
                                case_ref=None, against_theory="Reviews lapsed.", evidence="Notes.",
                                service_user_views="Not explained.", themes=["Risk and safety"], today=TODAY,
                                policy=POLICY)
-    assert commissions.send_collated_findings(session, audit=audit, actor="U0DLT1", now=NOW, policy=POLICY) == 3
+    assert themed.send_collated_findings(session, audit=audit, actor="U0DLT1", now=NOW, policy=POLICY) == 3
     with pytest.raises(Conflict, match="already sent"):
-        commissions.send_collated_findings(session, audit=audit, actor="U0DLT1", now=NOW, policy=POLICY)
+        themed.send_collated_findings(session, audit=audit, actor="U0DLT1", now=NOW, policy=POLICY)
     with pytest.raises(NotPermitted):
-        commissions.moderated_form(session, actor="U0SM1", audit_id=audit.id, policy=POLICY)
+        themed.moderated_form(session, actor="U0SM1", audit_id=audit.id, policy=POLICY)
     with pytest.raises(InvalidInput) as refused:
-        commissions.record_moderated_findings(session, actor="U0DLT1", audit_id=audit.id,
+        themed.record_moderated_findings(session, actor="U0DLT1", audit_id=audit.id,
                                               findings="Drift on CIN-10001.", recommendations="Review monthly.",
                                               themes=[], today=date(2026, 6, 10), now=NOW, policy=POLICY)
-    assert "case reference" in refused.value.errors[CommissionIds.MODERATED_FINDINGS]
+    assert "case reference" in refused.value.errors[ThemedAuditIds.MODERATED_FINDINGS]
 
 
 def test_findings_moderated_after_their_meetings_digest_go_to_the_next_digest_once(session):
     audit = commission(session)
     session.add(JobRun(job="cib-digest", period="2026-07-15"))  # that meeting's digest has gone
     session.flush()
-    item, moved = commissions.record_moderated_findings(
+    item, moved = themed.record_moderated_findings(
         session, actor="U0QI3", audit_id=audit.id, findings="Plans drift without review.",
         recommendations="Review monthly.", themes=["Risk and safety"], today=date(2026, 7, 13), now=NOW,
         policy=POLICY)
     assert moved and item.meeting.meets_on == date(2026, 10, 21)
     october = item.meeting
-    content, items = commissions.build_digest(session, october, today=date(2026, 10, 16), policy=POLICY)
+    content, items = cib.build_digest(session, october, today=date(2026, 10, 16), policy=POLICY)
     assert [t.theme for t in content.themed] == ["Drift in plans"]
     assert content.themed[0].cases_audited == "none"
     for found in items:
         found.digested_at = NOW
-    content, _ = commissions.build_digest(session, october, today=date(2026, 10, 16), policy=POLICY)
+    content, _ = cib.build_digest(session, october, today=date(2026, 10, 16), policy=POLICY)
     assert content.themed == ()
     with pytest.raises(Conflict, match="already gone"):
-        commissions.moderated_form(session, actor="U0DLT1", audit_id=audit.id, policy=POLICY)
+        themed.moderated_form(session, actor="U0DLT1", audit_id=audit.id, policy=POLICY)
 
 
 def test_an_item_queued_while_no_meeting_is_scheduled_is_carried_into_the_first_digest(session):
@@ -314,14 +325,14 @@ def test_an_item_queued_while_no_meeting_is_scheduled_is_carried_into_the_first_
     audit.cib_meeting_id = None
     session.flush()
     session.expire_all()
-    item, _ = commissions.record_moderated_findings(
+    item, _ = themed.record_moderated_findings(
         session, actor="U0DLT1", audit_id=audit.id, findings="Plans drift.", recommendations="Review.",
         themes=[], today=date(2026, 6, 10), now=NOW, policy=POLICY)
     assert item.meeting_id is None
     meeting = CibMeeting(meets_on=date(2026, 9, 16), source="slack")
     session.add(meeting)
     session.flush()
-    content, items = commissions.build_digest(session, meeting, today=date(2026, 9, 11), policy=POLICY)
+    content, items = cib.build_digest(session, meeting, today=date(2026, 9, 11), policy=POLICY)
     assert [i.id for i in items] == [item.id] and content.carried == 1
 
 
@@ -329,7 +340,7 @@ def test_an_item_queued_while_no_meeting_is_scheduled_is_carried_into_the_first_
 
 
 def test_meetings_are_scheduled_by_admins_and_qi_on_future_working_days_only(session):
-    schedule = lambda actor, day: commissions.schedule_meeting(  # noqa: E731
+    schedule = lambda actor, day: cib.schedule_meeting(  # noqa: E731
         session, actor=actor, meets_on=day, today=TODAY, calendar=CALENDAR)
     with pytest.raises(NotPermitted):
         schedule("U0SM1", date(2026, 5, 20))
@@ -342,10 +353,10 @@ def test_meetings_are_scheduled_by_admins_and_qi_on_future_working_days_only(ses
 
 def test_decisions_are_recorded_by_the_chair_only_after_the_item_reached_the_board(session):
     audit = commission(session)
-    item, _ = commissions.record_moderated_findings(
+    item, _ = themed.record_moderated_findings(
         session, actor="U0DLT1", audit_id=audit.id, findings="Plans drift.", recommendations="Review.",
         themes=[], today=date(2026, 6, 10), now=NOW, policy=POLICY)
-    decide = lambda actor, **kw: commissions.record_decision(  # noqa: E731
+    decide = lambda actor, **kw: cib.record_decision(  # noqa: E731
         session, actor=actor, item_id=item.id, today=date(2026, 7, 15), now=NOW, **kw)
     with pytest.raises(Conflict, match="not been to the Board yet"):
         decide("U0BRD1", received=True, decision=None)
@@ -361,27 +372,27 @@ def test_decisions_are_recorded_by_the_chair_only_after_the_item_reached_the_boa
 
 def test_todo_lists_findings_to_record_visits_to_write_up_and_decisions_to_make(session):
     audit = commission(session)
-    todos = commissions.todo_for(session, "U0SM1", TODAY)
+    todos = home_todos(session, "U0SM1", TODAY)
     assert [t.value for t in todos] == [f"{audit.id}:{c.id}" for c in audit.cases]
-    visit, _ = commissions.commission_visit(session, actor="U0DLT1", data=visit_input(), today=TODAY,
+    visit, _ = visits.commission_visit(session, actor="U0DLT1", data=visit_input(), today=TODAY,
                                             calendar=CALENDAR, policy=POLICY)
-    assert commissions.todo_for(session, "U0SEN1", TODAY) == []
-    [todo] = commissions.todo_for(session, "U0SEN1", date(2026, 5, 12))
+    assert home_todos(session, "U0SEN1", TODAY) == []
+    [todo] = home_todos(session, "U0SEN1", date(2026, 5, 12))
     assert (todo.button_label, todo.value) == ("Record visit feedback", str(visit.id))
-    assert commissions.todo_for(session, "U0NOBODY", TODAY) == []
+    assert home_todos(session, "U0NOBODY", TODAY) == []
 
 
 def test_the_digest_never_names_action_owners_and_suppresses_small_counts(session):
-    visit, _ = commissions.commission_visit(session, actor="U0DLT1", data=visit_input(), today=TODAY,
+    visit, _ = visits.commission_visit(session, actor="U0DLT1", data=visit_input(), today=TODAY,
                                             calendar=CALENDAR, policy=POLICY)
     day = date(2026, 5, 12)
-    commissions.add_visit_action(session, actor="U0SEN1", visit_id=visit.id, owner="U0SM1",
+    visits.add_visit_action(session, actor="U0SEN1", visit_id=visit.id, owner="U0SM1",
                                  description="Follow up CIC-10234 moves.", due_on=date(2026, 6, 30), today=day,
                                  policy=POLICY)
-    commissions.record_visit(session, actor="U0SEN1", visit_id=visit.id, feedback="Good practice seen.",
+    visits.record_visit(session, actor="U0SEN1", visit_id=visit.id, feedback="Good practice seen.",
                              plan_summary=None, today=day, now=NOW, policy=POLICY)
     meeting = session.scalar(select(CibMeeting).where(CibMeeting.meets_on == date(2026, 7, 15)))
-    content, _ = commissions.build_digest(session, meeting, today=date(2026, 7, 10), policy=POLICY)
+    content, _ = cib.build_digest(session, meeting, today=date(2026, 7, 10), policy=POLICY)
     [plan] = content.visits
     assert plan.actions == (("Follow up [case reference] moves.", date(2026, 6, 30)),)
     assert plan.action_count == "fewer than 5"

@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.app.sandbox.driver import SlackDriver, SubmitBlocked
+from bot.app.sandbox.fake_slack import FakeSlack
 from bot.core.runtime import TrackingExecutor
-from bot.sandbox.driver import SlackDriver, SubmitBlocked
-from bot.sandbox.fake_slack import FakeSlack
 
 SECRET = "secret"
 

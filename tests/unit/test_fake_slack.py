@@ -12,8 +12,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.sandbox.fake_slack import FakeSlack
-from bot.sandbox.render import render_blocks, render_view
+from bot.app.sandbox.fake_slack import FakeSlack
+from bot.app.sandbox.render import render_blocks, render_view
 
 
 @pytest.fixture()

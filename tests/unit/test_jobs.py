@@ -11,10 +11,13 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import event, func, select, text
 
+from bot.app.features import FEATURES
 from bot.app.runtime import build_runtime
 from bot.core import outbox
+from bot.core.features import Feature, Features
+from bot.core.jobs import JobSpec, NotDue
 from bot.core.settings import Settings
-from schedules.jobs import REGISTRY, NotDue, job, load_jobs, run_job
+from schedules.jobs import run_job
 from storage.models import JobRun, OutboxMessage
 
 LONDON = ZoneInfo("Europe/London")
@@ -27,11 +30,19 @@ def _period(ctx) -> str:
     return ctx.quarter.key
 
 
-@job("test-quarterly-job", description="a job done once a quarter", cron={"hour": 9}, period=_period)
 def quarterly_job(ctx) -> str:
     outbox.enqueue(ctx.session, channel="U0SM1", text=f"work for {ctx.quarter.label}",
                    dedupe_key=f"test-quarterly-job:{ctx.quarter.key}")
     return "did the work"
+
+
+QUARTERLY = JobSpec(name="test-quarterly-job", description="a job done once a quarter", cron={"hour": 9},
+                    period=_period, run=quarterly_job)
+
+
+def with_jobs(rt, *specs: JobSpec) -> None:
+    """The runtime's features plus these test jobs: the runner finds jobs only through the registry."""
+    rt.features = Features((*rt.features.all, Feature("test jobs", jobs=specs)))
 
 
 @pytest.fixture
@@ -39,6 +50,7 @@ def rt(database_url):
     settings = Settings(slack_bot_token="xoxb-test", database_url=database_url,
                         slack_api_url="http://127.0.0.1:9/api/")
     runtime = build_runtime(settings, client=WebClient(token="xoxb-test", base_url="http://127.0.0.1:9/api/"))
+    with_jobs(runtime, QUARTERLY)
     yield runtime
     runtime.db.dispose()
 
@@ -89,12 +101,12 @@ class HeldWork:
 
 
 @pytest.fixture
-def held_work():
+def held_work(rt):
     work = HeldWork()
-    job(HELD_JOB, description="a job whose work the test holds", cron={"hour": 9}, period=_period)(work)
+    with_jobs(rt, JobSpec(name=HELD_JOB, description="a job whose work the test holds", cron={"hour": 9},
+                          period=_period, run=work))
     yield work
     work.release.set()
-    del REGISTRY[HELD_JOB]
 
 
 def _a_connection_waits_on_a_lock(rt) -> bool:
@@ -177,7 +189,6 @@ def test_a_dry_run_changes_nothing(rt):
 def test_a_failing_job_rolls_back_and_can_run_again(rt):
     calls = {"n": 0}
 
-    @job("test-flaky-job", description="fails once", cron={"hour": 9}, period=lambda ctx: "p")
     def flaky(ctx) -> str:
         calls["n"] += 1
         outbox.enqueue(ctx.session, channel="U0SM1", text="flaky", dedupe_key="flaky")
@@ -185,16 +196,17 @@ def test_a_failing_job_rolls_back_and_can_run_again(rt):
             raise RuntimeError("boom")
         return "ok"
 
+    with_jobs(rt, JobSpec(name="test-flaky-job", description="fails once", cron={"hour": 9},
+                          period=lambda ctx: "p", run=flaky))
     with pytest.raises(RuntimeError):
         run_job(rt, "test-flaky-job")
     assert _count(rt, OutboxMessage) == 0
     assert run_job(rt, "test-flaky-job").status == "done"
     assert _count(rt, OutboxMessage) == 1
-    del REGISTRY["test-flaky-job"]
 
 
 def test_every_contract_job_is_listed():
-    names = set(load_jobs())
+    names = set(FEATURES.jobs())
     assert {"open-proposals", "allocate-learning-audits", "draw-random-sample", "send-reminders",
             "post-learning-themes", "cib-digest"} <= names
 

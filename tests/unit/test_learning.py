@@ -12,18 +12,22 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import delete, func, select
 
+from bot.app.runtime import build_runtime
+from bot.app.sandbox.harness import SAMPLE_ORG
 from bot.core import directory
 from bot.core.calendar import Quarter
 from bot.core.directory import import_org
 from bot.core.errors import Conflict, InvalidInput, NotPermitted
+from bot.core.jobs import JobContext
 from bot.core.orgfile import load_org_file
-from bot.core.runtime import build_runtime
 from bot.core.settings import Settings
-from bot.learning_audits import service as learning
+from bot.learning_audits import allocation_run
+from bot.learning_audits import jobs as learning_jobs
+from bot.learning_audits import record as audit_record
+from bot.learning_audits import reflection as reflections
 from bot.learning_audits.allocation import conflicts
-from bot.learning_audits.messages import AuditField, ReflectionField
-from bot.sandbox.harness import SAMPLE_ORG
-from schedules.jobs import JobContext, run_job
+from bot.learning_audits.types import AuditField, ReflectionField
+from schedules.jobs import run_job
 from storage.models import (
     JobRun,
     LearningAudit,
@@ -171,7 +175,7 @@ def test_every_active_service_manager_is_an_auditor_with_their_services_and_team
         cin_central = session.scalar(select(Team).where(Team.key == "cin-central"))
         session.add(TeamMember(team_id=cin_central.id, person_id=person_id(session, "U0SM1"), position=9))
     with rt.db.session() as session:
-        auditors = {a.person_id: a for a in learning.build_auditors(session, Q1)}
+        auditors = {a.person_id: a for a in allocation_run.build_auditors(session, Q1)}
     assert set(auditors) == set(SERVICE_MANAGERS)
     for slack_id, service in SERVICE_MANAGERS.items():
         assert auditors[slack_id].service_keys == {service}
@@ -196,7 +200,7 @@ def test_last_quarters_audited_services_are_remembered(rt):
             )
         )
     with rt.db.session() as session:
-        auditors = {a.person_id: a for a in learning.build_auditors(session, Q1)}
+        auditors = {a.person_id: a for a in allocation_run.build_auditors(session, Q1)}
     assert auditors["U0SM1"].last_quarter_service_keys == {"cp"}
     assert auditors["U0SM3"].last_quarter_service_keys == frozenset()
 
@@ -207,7 +211,7 @@ def test_candidates_are_the_quarters_live_proposals_by_slack_id(rt):
         add_proposal(session, Q1.key, "CIC-1009", "cic-north", "U0P2", "U0TM1", status="withdrawn")
         add_proposal(session, Q1.next().key, "CP-2001", "cp-east", "U0P6", "U0TM3")
     with rt.db.session() as session:
-        candidates = learning.build_candidates(session, Q1)
+        candidates = allocation_run.build_candidates(session, Q1)
     assert [c.case_ref for c in candidates] == ["CIC-1001"]
     only = candidates[0]
     assert (
@@ -232,7 +236,7 @@ def test_every_service_manager_gets_two_cases_they_are_entirely_independent_of(r
         rows = audits(session)
         per_auditor = Counter(a.auditor.slack_id for a in rows)
         assert per_auditor == dict.fromkeys(SERVICE_MANAGERS, 2)
-        auditors = {a.person_id: a for a in learning.build_auditors(session, Q1)}
+        auditors = {a.person_id: a for a in allocation_run.build_auditors(session, Q1)}
         for row in rows:
             sm = row.auditor.slack_id
             who = directory.who(session, sm)
@@ -240,7 +244,7 @@ def test_every_service_manager_gets_two_cases_they_are_entirely_independent_of(r
             assert row.team.key not in who.team_keys
             assert row.proposal.proposed_by.slack_id != sm
             assert sm not in (row.case_holder.slack_id, row.team_manager.slack_id)
-            assert conflicts(auditors[sm], learning.candidate_for(row.proposal)) == []
+            assert conflicts(auditors[sm], allocation_run.candidate_for(row.proposal)) == []
             assert row.status == "allocated" and row.due_on == date(2026, 6, 5)
             assert row.proposal.status == "allocated"
         left = session.scalars(select(Proposal).where(Proposal.status == "not_allocated")).all()
@@ -328,7 +332,7 @@ def test_shortfalls_go_to_the_qi_channel_without_case_references_and_to_qi_peopl
     with rt.db.session() as session:
         short = [
             a
-            for a in learning.build_auditors(session, Q1)
+            for a in allocation_run.build_auditors(session, Q1)
             if sum(1 for x in audits(session) if x.auditor.slack_id == a.person_id) < 2
         ]
         assert len(short) == 2
@@ -428,7 +432,7 @@ def test_audits_due_defaults_to_the_audit_window_after_allocation(rt):
 
 def reminders_at(rt, at: datetime) -> str:
     with rt.db.session() as session:
-        return learning.send_learning_reminders(context_for(rt, session, at))
+        return learning_jobs.send_learning_reminders(context_for(rt, session, at))
 
 
 def test_reminders_go_once_before_and_once_on_the_due_day_to_whoever_has_not_finished(rt):
@@ -487,14 +491,14 @@ def test_todos_are_reflections_meetings_and_audits_with_the_dm_buttons_action_id
     with rt.db.session() as session:
         row = audits(session)[0]
         sm, holder, audit_id = row.auditor.slack_id, row.case_holder.slack_id, row.id
-        [todo] = learning.todo_for(session, holder, date(2026, 4, 21))
+        [todo] = learning_jobs.todo_for(session, holder, date(2026, 4, 21))
         assert (todo.button_label, todo.action_id, todo.value, todo.due) == (
             "Start reflection",
             "learning-reflection",
             str(audit_id),
             date(2026, 6, 5),
         )
-        mine = learning.todo_for(session, sm, date(2026, 4, 21))
+        mine = learning_jobs.todo_for(session, sm, date(2026, 4, 21))
         assert [t.action_id for t in mine] == ["learning-set-up-meeting"] * 2
         row.meeting_channel = "G0MEETING"
         session.add(
@@ -508,10 +512,10 @@ def test_todos_are_reflections_meetings_and_audits_with_the_dm_buttons_action_id
             )
         )
     with rt.db.session() as session:
-        assert learning.todo_for(session, holder, date(2026, 4, 21)) == []
-        labels = sorted(t.button_label for t in learning.todo_for(session, sm, date(2026, 4, 21)))
+        assert learning_jobs.todo_for(session, holder, date(2026, 4, 21)) == []
+        labels = sorted(t.button_label for t in learning_jobs.todo_for(session, sm, date(2026, 4, 21)))
         assert labels == ["Record learning audit", "Set up meeting"]
-        assert learning.todo_for(session, "U0NOBODY", date(2026, 4, 21)) == []
+        assert learning_jobs.todo_for(session, "U0NOBODY", date(2026, 4, 21)) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -538,11 +542,11 @@ REFLECTION = {
 
 def save(rt, audit_id: int, actor: str, values: dict) -> None:
     with rt.db.session() as session:
-        learning.save_reflection(
+        reflections.save_reflection(
             session,
             audit_id=audit_id,
             actor=actor,
-            answers=learning.ReflectionAnswers.model_validate(values),
+            answers=reflections.ReflectionAnswers.model_validate(values),
             policy=rt.policy(session),
             today=date(2026, 4, 22),
         )
@@ -597,11 +601,11 @@ AUDIT = {
 
 def record(rt, audit_id: int, actor: str, values: dict) -> None:
     with rt.db.session() as session:
-        learning.record_audit(
+        audit_record.record_audit(
             session,
             audit_id=audit_id,
             actor=actor,
-            answers=learning.AuditAnswers.model_validate(values),
+            answers=audit_record.AuditAnswers.model_validate(values),
             policy=rt.policy(session),
             calendar=rt.calendar(session),
             now=london(2026, 5, 12, 14),

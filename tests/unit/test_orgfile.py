@@ -27,7 +27,7 @@ from tests.shared_docs import shared_file
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
 EXAMPLE = (DATA / "contracts_example.yaml").read_text(encoding="utf-8")
-SAMPLE = Path(bot.__file__).parent / "sandbox" / "sample_org.yaml"
+SAMPLE = Path(bot.__file__).parent / "app" / "sandbox" / "sample_org.yaml"
 
 
 def line_of(text: str, needle: str, occurrence: int = 1, whole: bool = False) -> int:

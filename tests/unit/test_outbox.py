@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app.runtime import sender_client
+from bot.app.sandbox.fake_slack import FakeSlack
 from bot.app.sender import OutboxSender
 from bot.core import outbox
-from bot.sandbox.fake_slack import FakeSlack
 from storage.db import Database
 from storage.models import OutboxMessage, utcnow
 

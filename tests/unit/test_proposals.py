@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.app.sandbox.harness import SAMPLE_ORG
 from bot.core.calendar import Quarter, WorkingCalendar
 from bot.core.directory import import_org
 from bot.core.errors import Conflict, InvalidInput, NotPermitted
+from bot.core.jobs import JobContext, NotDue
 from bot.core.orgfile import load_org_file
 from bot.core.policy import Policy
-from bot.learning_audits import proposals
-from bot.learning_audits.proposal_messages import ProposalIds
-from bot.sandbox.harness import SAMPLE_ORG
-from schedules.jobs import JobContext, NotDue
+from bot.learning_audits import proposal_jobs, proposals, rounds
+from bot.learning_audits.types import ProposalIds
 from storage.models import AuditLogEntry, LearningRound, OutboxMessage, Person, Proposal, Team
 
 LONDON = ZoneInfo("Europe/London")
@@ -90,18 +90,18 @@ def refused(session: Session, **kw: Any) -> dict[str, str]:
     ],
 )
 def test_the_deadline_counts_working_days_from_the_first_working_day(quarter, opens, deadline):
-    dates = proposals.round_dates(CAL, POLICY, quarter)
+    dates = rounds.round_dates(CAL, POLICY, quarter)
     assert (dates.opens, dates.deadline) == (opens, deadline)
     assert CAL.working_days_between(dates.deadline, dates.audits_due) == POLICY.audit_window_working_days
 
 
 def test_the_window_follows_the_councils_setting():
     short = Policy(proposal_window_working_days=3)
-    assert proposals.round_dates(CAL, short, Q1).deadline == date(2026, 4, 8)
+    assert rounds.round_dates(CAL, short, Q1).deadline == date(2026, 4, 8)
 
 
 def test_opening_is_not_due_before_the_first_working_morning_or_after_the_deadline(session):
-    period = proposals._open_period
+    period = proposal_jobs._open_period
     with pytest.raises(NotDue):
         period(ctx(session, at(2026, 4, 1, 8, 59)))
     assert period(ctx(session, at(2026, 4, 1, 9, 0))) == "2026-27Q1"
@@ -114,13 +114,13 @@ def test_opening_is_not_due_before_the_first_working_morning_or_after_the_deadli
 
 def test_opening_asks_each_available_manager_once(session):
     session.scalar(select(Person).where(Person.slack_id == "U0TM5")).away_until = date(2026, 4, 10)
-    summary = proposals.open_proposals(ctx(session, at(2026, 4, 1, 9)))
+    summary = proposal_jobs.open_proposals(ctx(session, at(2026, 4, 1, 9)))
     assert "asked 11 managers" in summary and "1 away" in summary
     asked = {m.channel for m in session.scalars(select(OutboxMessage))}
     assert asked == {f"U0SM{i}" for i in range(1, 5)} | {f"U0TM{i}" for i in (1, 2, 3, 4, 6, 7, 8)}
     round_ = session.get(LearningRound, "2026-27Q1")
     assert round_.deadline == date(2026, 4, 17)
-    again = proposals.open_proposals(ctx(session, at(2026, 4, 1, 9)))
+    again = proposal_jobs.open_proposals(ctx(session, at(2026, 4, 1, 9)))
     assert "asked 0 managers" in again
     assert len(session.scalars(select(OutboxMessage)).all()) == 11
 
@@ -128,7 +128,7 @@ def test_opening_asks_each_available_manager_once(session):
 def test_a_person_who_manages_a_service_and_a_team_is_asked_once(session):
     sm1 = session.scalar(select(Person.id).where(Person.slack_id == "U0SM1"))
     session.scalar(select(Team).where(Team.key == "cic-south")).team_manager_id = sm1
-    people = [m.person.slack_id for m in proposals.managers(session)]
+    people = [m.person.slack_id for m in proposal_jobs.managers(session)]
     assert people.count("U0SM1") == 1 and "U0TM2" not in people
     assert len(people) == 11
 
@@ -213,12 +213,12 @@ def test_managers_qi_and_admins_may_propose(session, actor):
 def test_proposals_close_at_allocation(session):
     proposal = save(session)
     session.get(LearningRound, "2026-27Q1").allocated_at = datetime(2026, 4, 20, 8, tzinfo=UTC)
-    with pytest.raises(proposals.ProposalsClosed):
+    with pytest.raises(rounds.ProposalsClosed):
         save(session, actor="U0TM2", case_ref="CIC-555", now=at(2026, 4, 21, 10))
-    with pytest.raises(proposals.ProposalsClosed):
+    with pytest.raises(rounds.ProposalsClosed):
         save(session, proposal_id=proposal.id, reason="Changed my mind about the reason.",
              now=at(2026, 4, 21, 10))
-    with pytest.raises(proposals.ProposalsClosed):
+    with pytest.raises(rounds.ProposalsClosed):
         proposals.withdraw_proposal(session, actor="U0TM1", proposal_id=proposal.id, now=at(2026, 4, 21, 10),
                                     calendar=CAL)
     assert [(p.status, p.live_ref) for p in stored(session)] == [("proposed", "CIC-10234")]
@@ -278,7 +278,7 @@ def test_withdrawing_clears_the_live_reference_and_cannot_happen_twice(session):
 
 
 def reminders(session: Session, now: datetime) -> str:
-    return proposals.send_proposal_reminders(ctx(session, now))
+    return proposal_jobs.send_proposal_reminders(ctx(session, now))
 
 
 def reminded(session: Session) -> set[str]:
@@ -287,7 +287,7 @@ def reminded(session: Session) -> set[str]:
 
 
 def test_managers_without_a_proposal_are_reminded_once_two_working_days_before(session):
-    proposals.open_proposals(ctx(session, at(2026, 4, 1, 9)))
+    proposal_jobs.open_proposals(ctx(session, at(2026, 4, 1, 9)))
     save(session, actor="U0TM1")
     save(session, actor="U0SM2", case_ref="CP-1000", team_key="cp-east", case_holder="U0P6")
     assert "due on Wed 15 Apr 2026" in reminders(session, at(2026, 4, 14, 9))
@@ -301,20 +301,20 @@ def test_managers_without_a_proposal_are_reminded_once_two_working_days_before(s
 
 
 def test_a_missed_reminder_day_is_made_up_on_the_next_working_day(session):
-    proposals.open_proposals(ctx(session, at(2026, 4, 1, 9)))
+    proposal_jobs.open_proposals(ctx(session, at(2026, 4, 1, 9)))
     reminders(session, at(2026, 4, 14, 9))  # the job then missed Wednesday 15 April
     assert "12 sent" in reminders(session, at(2026, 4, 16, 9))
     assert "0 sent" in reminders(session, at(2026, 4, 17, 9))
 
 
 def test_no_reminder_goes_out_after_the_deadline(session):
-    proposals.open_proposals(ctx(session, at(2026, 4, 1, 9)))
+    proposal_jobs.open_proposals(ctx(session, at(2026, 4, 1, 9)))
     assert "deadline passed" in reminders(session, at(2026, 4, 20, 9))
     assert reminded(session) == set()
 
 
 def test_nobody_away_or_on_a_day_off_is_reminded(session):
-    proposals.open_proposals(ctx(session, at(2026, 4, 1, 9)))
+    proposal_jobs.open_proposals(ctx(session, at(2026, 4, 1, 9)))
     session.scalar(select(Person).where(Person.slack_id == "U0SM4")).away_until = date(2026, 4, 15)
     assert "not a working day" in reminders(session, at(2026, 4, 18, 9))  # a Saturday
     assert "1 away" in reminders(session, at(2026, 4, 15, 9))
@@ -324,25 +324,25 @@ def test_nobody_away_or_on_a_day_off_is_reminded(session):
 
 
 def test_reminders_follow_the_councils_setting(session):
-    proposals.open_proposals(ctx(session, at(2026, 4, 1, 9)))
+    proposal_jobs.open_proposals(ctx(session, at(2026, 4, 1, 9)))
     same_day = Policy(reminder_working_days_before_deadline=0)
-    day_before = proposals.send_proposal_reminders(ctx(session, at(2026, 4, 16, 9), same_day))
+    day_before = proposal_jobs.send_proposal_reminders(ctx(session, at(2026, 4, 16, 9), same_day))
     assert "due on Fri 17 Apr" in day_before
-    assert "12 sent" in proposals.send_proposal_reminders(ctx(session, at(2026, 4, 17, 9), same_day))
+    assert "12 sent" in proposal_jobs.send_proposal_reminders(ctx(session, at(2026, 4, 17, 9), same_day))
 
 
 def test_a_manager_with_no_proposal_has_a_todo_due_on_the_deadline(session):
-    assert proposals.todo_for(session, "U0TM1", date(2026, 4, 1)) == []  # no round yet
-    proposals.open_proposals(ctx(session, at(2026, 4, 1, 9)))
-    [todo] = proposals.todo_for(session, "U0TM1", date(2026, 4, 2))
+    assert proposal_jobs.todo_for(session, "U0TM1", date(2026, 4, 1)) == []  # no round yet
+    proposal_jobs.open_proposals(ctx(session, at(2026, 4, 1, 9)))
+    [todo] = proposal_jobs.todo_for(session, "U0TM1", date(2026, 4, 2))
     assert (todo.due, todo.kind, todo.button_label, todo.action_id) == (
         date(2026, 4, 17), "proposal", "Propose a case", ProposalIds.PROPOSE)
-    assert proposals.todo_for(session, "U0P1", date(2026, 4, 2)) == []
-    assert proposals.todo_for(session, "U0QI1", date(2026, 4, 2)) == []
+    assert proposal_jobs.todo_for(session, "U0P1", date(2026, 4, 2)) == []
+    assert proposal_jobs.todo_for(session, "U0QI1", date(2026, 4, 2)) == []
     save(session, actor="U0TM1")
-    assert proposals.todo_for(session, "U0TM1", date(2026, 4, 2)) == []
+    assert proposal_jobs.todo_for(session, "U0TM1", date(2026, 4, 2)) == []
     session.get(LearningRound, "2026-27Q1").allocated_at = datetime(2026, 4, 20, 8, tzinfo=UTC)
-    assert proposals.todo_for(session, "U0TM2", date(2026, 4, 21)) == []
+    assert proposal_jobs.todo_for(session, "U0TM2", date(2026, 4, 21)) == []
 
 
 def test_the_modal_is_prefilled_with_the_proposers_team_and_its_manager(session):

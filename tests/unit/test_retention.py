@@ -9,10 +9,10 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 
 from bot.app.runtime import build_runtime
+from bot.app.sandbox.harness import SAMPLE_ORG
 from bot.core.directory import import_org
 from bot.core.orgfile import load_org_file
 from bot.core.settings import Settings
-from bot.sandbox.harness import SAMPLE_ORG
 from schedules.jobs import run_job
 from storage.models import (
     Action,

@@ -8,17 +8,29 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.app.cli_reports import cases_import as cli_import
+from bot.app.sandbox.harness import SAMPLE_CASES as CASES_CSV  # noqa: E402
+from bot.app.sandbox.harness import SAMPLE_ORG
 from bot.core.calendar import Quarter, WorkingCalendar
+from bot.core.council import policy_of
 from bot.core.directory import import_org
 from bot.core.errors import Conflict, InvalidInput, NotPermitted
 from bot.core.grades import Grade, sample_stats
 from bot.core.orgfile import load_org_file
 from bot.core.policy import Policy
-from bot.sampling import service as sampling
-from bot.sampling.messages import SampleIds
-from bot.sampling.register import cli_import, import_register, stored_policy
-from bot.sandbox.harness import SAMPLE_CASES as CASES_CSV  # noqa: E402
-from bot.sandbox.harness import SAMPLE_ORG
+from bot.sampling.draw_run import make_draw, recently_audited, stored_assignments
+from bot.sampling.grading import (
+    audit_form,
+    blind_grades,
+    moderation_form,
+    parse_audit,
+    record_moderation,
+    submit_audit,
+)
+from bot.sampling.register import import_register
+from bot.sampling.results import build_report, digest_lines
+from bot.sampling.service import latest_draw
+from bot.sampling.types import SampleIds
 from storage.models import OutboxMessage
 from storage.models.sampling import CaseRegisterEntry, SampleAudit, SampledCase, SampleDraw
 
@@ -38,15 +50,15 @@ def org(db):
 @pytest.fixture
 def registered(org):
     with org.session() as session:
-        result = import_register(session, CASES_CSV.read_text(), policy=stored_policy(session))
+        result = import_register(session, CASES_CSV.read_text(), policy=policy_of(session))
         assert result.imported, result.summary()
     return org
 
 
 def draw(db, seed: int = 7, quarter: Quarter = Q1, now: datetime = NOW) -> int:
     with db.session() as session:
-        return sampling.make_draw(session, quarter=quarter, calendar=CALENDAR, policy=Policy(), now=now,
-                                  seed=seed).id
+        return make_draw(session, quarter=quarter, calendar=CALENDAR, policy=Policy(), now=now,
+                         seed=seed).id
 
 
 # --- the case register ------------------------------------------------------------------------
@@ -73,7 +85,7 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(org):
         "CIC-5009,cic,cic-north,,U0TM1,,open",             # line 10: empty case holder
     ]) + "\n"
     with org.session() as session:
-        result = import_register(session, text, policy=stored_policy(session))
+        result = import_register(session, text, policy=policy_of(session))
         assert not result.imported
         assert session.scalars(select(CaseRegisterEntry)).all() == []
     by_line = {e.line: e.message for e in result.errors}
@@ -92,7 +104,7 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(org):
 def test_skip_bad_imports_the_good_rows_only(org):
     text = HEADER + "CIC-5001,cic,cic-north,U0P1,U0TM1,,open\nCIC-5002,nope,cic-north,U0P1,U0TM1,,open\n"
     with org.session() as session:
-        result = import_register(session, text, policy=stored_policy(session), skip_bad=True)
+        result = import_register(session, text, policy=policy_of(session), skip_bad=True)
         assert result.imported and result.added == 1 and result.skipped == 1
         assert [e.case_ref for e in session.scalars(select(CaseRegisterEntry))] == ["CIC-5001"]
 
@@ -100,7 +112,7 @@ def test_skip_bad_imports_the_good_rows_only(org):
 def test_a_missing_column_is_an_error_on_line_one(org):
     with org.session() as session:
         result = import_register(session, "case_ref,service,team\nCIC-5001,cic,cic-north\n",
-                                 policy=stored_policy(session))
+                                 policy=policy_of(session))
     assert [e.line for e in result.errors] == [1] and "case_holder" in result.errors[0].message
 
 
@@ -109,7 +121,7 @@ def test_people_can_be_named_by_email_when_slack_can_look_them_up(org):
     text = HEADER + "CIC-5001,cic,cic-north,worker@council.example,U0TM1,,open\n" \
                     "CIC-5002,cic,cic-north,gone@council.example,U0TM1,,open\n"
     with org.session() as session:
-        result = import_register(session, text, policy=stored_policy(session), skip_bad=True,
+        result = import_register(session, text, policy=policy_of(session), skip_bad=True,
                                  lookup_email=emails.get)
         entry = session.scalar(select(CaseRegisterEntry))
         assert entry is not None and entry.case_holder.slack_id == "U0P2"
@@ -121,7 +133,7 @@ def test_a_reimport_updates_rows_and_closes_cases_no_longer_in_the_register(regi
     kept = [lines[0]] + [ln for ln in lines[1:] if not ln.startswith("CIC-1001,")]
     kept = [ln.replace("CIC-1002,cic,cic-south,U0P4", "CIC-1002,cic,cic-south,U0P5") for ln in kept]
     with registered.session() as session:
-        result = import_register(session, "\n".join(kept) + "\n", policy=stored_policy(session))
+        result = import_register(session, "\n".join(kept) + "\n", policy=policy_of(session))
         assert (result.added, result.updated, result.closed) == (0, 1, 1)
         gone = session.scalar(select(CaseRegisterEntry).where(CaseRegisterEntry.case_ref == "CIC-1001"))
         assert gone is not None and gone.status == "closed"
@@ -147,8 +159,8 @@ def test_the_same_seed_and_pool_give_the_same_draw(registered):
     def assignments(seed: int) -> list[tuple[str, str, str]]:
         session = registered.sessions()
         try:
-            row = sampling.make_draw(session, quarter=Q1, calendar=CALENDAR, policy=Policy(), now=NOW, seed=seed)
-            return sampling.stored_assignments(row)
+            row = make_draw(session, quarter=Q1, calendar=CALENDAR, policy=Policy(), now=NOW, seed=seed)
+            return stored_assignments(row)
         finally:
             session.rollback()
             session.close()
@@ -182,8 +194,8 @@ def test_a_case_audited_in_the_last_twelve_months_is_not_given_to_the_same_audit
     first = draw(registered, seed=3)
     with registered.session() as session:
         row = session.get(SampleDraw, first)
-        recent = sampling.recently_audited(session, ["U0QI1"], since=datetime(2025, 6, 1, tzinfo=UTC),
-                                           calendar=CALENDAR)
+        recent = recently_audited(session, ["U0QI1"], since=datetime(2025, 6, 1, tzinfo=UTC),
+                                  calendar=CALENDAR)
         mine = {c.case_ref for c in row.cases if c.pair.qi.slack_id == "U0QI1"}
     assert set(recent["U0QI1"]) == mine
 
@@ -210,11 +222,11 @@ def answers(grade: Grade, **changes: Any) -> dict[str, Any]:
 def test_the_practice_consultant_must_record_service_user_feedback_but_qi_need_not():
     today = NOW.date()
     with pytest.raises(InvalidInput) as caught:
-        sampling.parse_audit(answers(Grade.GOOD, **{SampleIds.FEEDBACK.value: ""}), role="pc", policy=Policy(),
-                             today=today)
+        parse_audit(answers(Grade.GOOD, **{SampleIds.FEEDBACK.value: ""}), role="pc", policy=Policy(),
+                    today=today)
     assert set(caught.value.errors) == {SampleIds.FEEDBACK.value}
-    parsed = sampling.parse_audit(answers(Grade.GOOD, **{SampleIds.FEEDBACK.value: ""}), role="qi",
-                                  policy=Policy(), today=today)
+    parsed = parse_audit(answers(Grade.GOOD, **{SampleIds.FEEDBACK.value: ""}), role="qi",
+                         policy=Policy(), today=today)
     assert parsed.service_user_feedback is None and parsed.grade is Grade.GOOD
 
 
@@ -225,7 +237,7 @@ def test_every_free_text_is_checked_and_a_case_study_needs_a_note():
         SampleIds.CASE_STUDY.value: ["yes"],
     })
     with pytest.raises(InvalidInput) as caught:
-        sampling.parse_audit(values, role="qi", policy=Policy(), today=NOW.date())
+        parse_audit(values, role="qi", policy=Policy(), today=NOW.date())
     errors = caught.value.errors
     assert "email address" in errors[SampleIds.STRENGTHS.value]
     assert "postcode" in errors[SampleIds.RATIONALE.value]
@@ -242,8 +254,8 @@ def _case(db) -> tuple[int, str, str]:
 
 def _submit(db, case_id: int, person: str, grade: Grade) -> bool:
     with db.session() as session:
-        _, _, both = sampling.submit_audit(session, case_id=case_id, slack_id=person, values=answers(grade),
-                                           now=NOW, calendar=CALENDAR, policy=Policy())
+        _, _, both = submit_audit(session, case_id=case_id, slack_id=person, values=answers(grade),
+                                  now=NOW, calendar=CALENDAR, policy=Policy())
         return both
 
 
@@ -252,19 +264,19 @@ def test_a_grade_is_locked_once_submitted_and_hidden_until_both_are_in(registere
     assert _submit(registered, case_id, qi, Grade.GOOD) is False
     with registered.session() as session:
         case = session.get(SampledCase, case_id)
-        assert sampling.blind_grades(case) is None
-        report = sampling.build_report(session, case.draw, policy=Policy())
+        assert blind_grades(case) is None
+        report = build_report(session, case.draw, policy=Policy())
         row = next(r for r in report.cases if r.case_ref == case.case_ref)
         assert row.qi_grade is None and row.pc_grade is None  # not even the export shows a lone grade
     with pytest.raises(Conflict, match="locked"):
         _submit(registered, case_id, qi, Grade.OUTSTANDING)
     with pytest.raises(Conflict, match="Record your own blind audit"), registered.session() as session:
-        sampling.moderation_form(session, case_id=case_id, slack_id=pc)
+        moderation_form(session, case_id=case_id, slack_id=pc)
     with pytest.raises(Conflict, match="has not submitted"), registered.session() as session:
-        sampling.moderation_form(session, case_id=case_id, slack_id=qi)
+        moderation_form(session, case_id=case_id, slack_id=qi)
     with pytest.raises(NotPermitted), registered.session() as session:
-        sampling.audit_form(session, case_id=case_id, slack_id="U0QI5" if qi != "U0QI5" else "U0QI4",
-                            policy=Policy())
+        audit_form(session, case_id=case_id, slack_id="U0QI5" if qi != "U0QI5" else "U0QI4",
+                   policy=Policy())
     assert _submit(registered, case_id, pc, Grade.INADEQUATE) is True
     with registered.session() as session:
         audits = session.scalars(select(SampleAudit).where(SampleAudit.case_id == case_id)).all()
@@ -279,14 +291,14 @@ def test_moderation_keeps_the_originals_and_only_the_pair_may_moderate(registere
     _submit(registered, case_id, pc, Grade.OUTSTANDING)
     values = {SampleIds.AGREED_GRADE.value: str(int(Grade.GOOD)), SampleIds.AGREED_REASON.value: "Agreed: good."}
     with pytest.raises(NotPermitted), registered.session() as session:
-        sampling.record_moderation(session, case_id=case_id, slack_id="U0SM1", values=values, now=NOW,
-                                   calendar=CALENDAR, policy=Policy())
+        record_moderation(session, case_id=case_id, slack_id="U0SM1", values=values, now=NOW,
+                          calendar=CALENDAR, policy=Policy())
     with registered.session() as session:
-        sampling.record_moderation(session, case_id=case_id, slack_id=pc, values=values, now=NOW,
-                                   calendar=CALENDAR, policy=Policy())
+        record_moderation(session, case_id=case_id, slack_id=pc, values=values, now=NOW,
+                          calendar=CALENDAR, policy=Policy())
     with pytest.raises(Conflict, match="already been moderated"), registered.session() as session:
-        sampling.record_moderation(session, case_id=case_id, slack_id=qi, values=values, now=NOW,
-                                   calendar=CALENDAR, policy=Policy())
+        record_moderation(session, case_id=case_id, slack_id=qi, values=values, now=NOW,
+                          calendar=CALENDAR, policy=Policy())
     with registered.session() as session:
         case = session.get(SampledCase, case_id)
         assert {a.role: Grade(a.grade) for a in case.audits} == {"qi": Grade.GOOD, "pc": Grade.OUTSTANDING}
@@ -305,11 +317,11 @@ def test_the_report_counts_moderated_cases_only_and_matches_sample_stats(registe
         _submit(registered, case_id, pc, b)
         if agreed is not None:
             with registered.session() as session:
-                sampling.record_moderation(
+                record_moderation(
                     session, case_id=case_id, slack_id=qi, now=NOW, calendar=CALENDAR, policy=Policy(),
                     values={SampleIds.AGREED_GRADE.value: str(int(agreed)), SampleIds.AGREED_REASON.value: "Agreed."})
     with registered.session() as session:
-        report = sampling.build_report(session, sampling.latest_draw(session), policy=Policy())
+        report = build_report(session, latest_draw(session), policy=Policy())
     expected = sample_stats([p for p in plan if p[2] is not None])
     v = report.view
     assert (v.total_cases, v.moderated) == (10, 3)
@@ -327,6 +339,6 @@ def test_the_cib_digest_has_headlines_and_no_case_references(registered):
     case_id, qi, pc = _case(registered)
     with registered.session() as session:
         ref = session.get(SampledCase, case_id).case_ref
-        lines = sampling.digest_lines(session, NOW.date(), NOW.date())
+        lines = digest_lines(session, NOW.date(), NOW.date())
     assert lines == ["Random sample 2026-27 Q1 (Children in Care): 0 of 10 case(s) moderated."]
     assert ref not in lines[0]

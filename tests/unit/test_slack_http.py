@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
+from bot.app.sandbox.fake_slack import FakeSlack
 from bot.app.slack_http import KeepAliveWebClient
-from bot.sandbox.fake_slack import FakeSlack
 
 
 class _Recorder(BaseHTTPRequestHandler):

@@ -15,14 +15,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.app.sandbox.harness import SAMPLE_ORG
 from bot.core.blocks import SECTION_LIMIT
 from bot.core.calendar import WorkingCalendar
 from bot.core.directory import import_org
 from bot.core.orgfile import load_org_file
 from bot.core.policy import Policy
-from bot.sandbox.harness import SAMPLE_ORG
-from bot.themes import service as themes
+from bot.core.privacy import SmallCounts
+from bot.themes.collation import POINTS_PER_THEME, collate
+from bot.themes.content import arrow, build_content, chart_data, chart_png, line_id
+from bot.themes.jobs import review_quarter
 from bot.themes.messages import edit_modal, post_messages
+from bot.themes.service import key_messages_problem
+from bot.themes.todo import digest_lines, todo_for
+from bot.themes.types import GOOD_POINTS, IMPROVE_THEMES, Collation, Point, ThemeCount
 from storage.models import (
     Action,
     LearningAudit,
@@ -141,7 +147,7 @@ def service_id(session: Session, key: str) -> int:
     return found
 
 
-def counts_of(col: themes.Collation, kind: str) -> dict[str, int]:
+def counts_of(col: Collation, kind: str) -> dict[str, int]:
     return {c.theme: c.count for c in col.counts(kind) if c.count}
 
 
@@ -162,7 +168,7 @@ def set_policy(session: Session, **changes: Any) -> None:
 
 def test_theme_counts_are_recorded_audits_raising_each_theme_counted_once(session):
     expected = seed_standard_quarter(session)
-    col = themes.collate(session, quarter=Q1, service_id=service_id(session, "cic"), today=TODAY)
+    col = collate(session, quarter=Q1, service_id=service_id(session, "cic"), today=TODAY)
     assert col.audits_recorded == 8
     assert counts_of(col, "improve") == expected["improve"]  # reflection tags on the same audit count once
     assert counts_of(col, "good") == expected["good"]
@@ -175,7 +181,7 @@ def test_change_against_last_quarter_and_the_average_of_the_last_four(session):
     # two quarters back: 3 audits, Risk raised in 1
     for i in range(3):
         seed_audit(session, quarter="2025-26Q3", service_key="cic", improve=[RISK] if i == 0 else [ASSESS])
-    col = themes.collate(session, quarter=Q1, service_id=cic, today=TODAY)
+    col = collate(session, quarter=Q1, service_id=cic, today=TODAY)
     risk = next(c for c in col.improve if c.theme == RISK)
     assess = next(c for c in col.improve if c.theme == ASSESS)
     assert (risk.count, risk.previous, risk.direction) == (7, 5, "up")
@@ -189,13 +195,13 @@ def test_change_against_last_quarter_and_the_average_of_the_last_four(session):
 
 def test_no_direction_when_nothing_was_recorded_last_quarter(session):
     seed_audit(session, quarter=Q1, service_key="cin", improve=[RISK])
-    col = themes.collate(session, quarter=Q1, service_id=service_id(session, "cin"), today=TODAY)
+    col = collate(session, quarter=Q1, service_id=service_id(session, "cin"), today=TODAY)
     assert col.improve[0].previous is None and col.improve[0].direction is None
 
 
 def test_across_services_adds_the_services_up_and_lists_audits_by_service(session):
     seed_standard_quarter(session)
-    col = themes.collate(session, quarter=Q1, service_id=None, today=TODAY)
+    col = collate(session, quarter=Q1, service_id=None, today=TODAY)
     assert col.audits_recorded == 10
     assert counts_of(col, "improve")[RISK] == 9
     assert counts_of(col, "good")[VOICE] == 8
@@ -205,7 +211,7 @@ def test_across_services_adds_the_services_up_and_lists_audits_by_service(sessio
 
 def test_learning_points_are_grouped_under_their_most_raised_theme_and_shown_once(session):
     seed_standard_quarter(session)
-    col = themes.collate(session, quarter=Q1, service_id=service_id(session, "cic"), today=TODAY)
+    col = collate(session, quarter=Q1, service_id=service_id(session, "cic"), today=TODAY)
     texts = [p.text for p in col.improve_points]
     assert len(texts) == len(set(texts)) == 8
     by_theme = {p.text: p.theme for p in col.improve_points}
@@ -220,9 +226,9 @@ def test_points_per_theme_are_limited_by_the_database(session):
     for i in range(13):
         seed_audit(session, quarter=Q1, service_key="cin", improve=[RISK], needed=f"Point number {i} about risk")
     seed_audit(session, quarter=Q1, service_key="cin", improve=[], needed="A point with no theme")
-    col = themes.collate(session, quarter=Q1, service_id=service_id(session, "cin"), today=TODAY)
+    col = collate(session, quarter=Q1, service_id=service_id(session, "cin"), today=TODAY)
     risk_points = [p for p in col.improve_points if p.theme == RISK]
-    assert len(risk_points) == themes.POINTS_PER_THEME
+    assert len(risk_points) == POINTS_PER_THEME
     assert [p.text for p in col.improve_points if p.theme is None] == ["A point with no theme"]
     assert counts_of(col, "improve")[RISK] == 13  # counts are not limited
 
@@ -235,7 +241,7 @@ def test_points_with_a_case_reference_a_person_or_a_postcode_are_withheld(sessio
                case_ref="OLD7777")
     seed_audit(session, quarter=Q1, service_key="cin", improve=[RISK], needed="Mentioned OLD7777 by its ref")
     seed_audit(session, quarter=Q1, service_key="cin", improve=[RISK], needed="Plan with <@U0TM5> early")
-    col = themes.collate(session, quarter=Q1, service_id=service_id(session, "cin"), today=TODAY)
+    col = collate(session, quarter=Q1, service_id=service_id(session, "cin"), today=TODAY)
     assert [p.text for p in col.improve_points] == ["Record the plan in writing"]
     assert col.withheld == 5
 
@@ -252,7 +258,7 @@ def test_action_states_are_counted_for_the_service_and_quarter(session):
     session.add(Action(source_kind="random_sample", source_id=1, service_id=cic, quarter=Q1, owner_id=owner,
                        description="Not a learning audit action", due_on=TODAY, status="open"))
     session.flush()
-    col = themes.collate(session, quarter=Q1, service_id=cic, today=TODAY)
+    col = collate(session, quarter=Q1, service_id=cic, today=TODAY)
     assert col.actions == {"open": 3, "done": 1, "overdue": 2}
 
 
@@ -262,8 +268,8 @@ def test_action_states_are_counted_for_the_service_and_quarter(session):
 
 def test_channel_content_shows_counts_under_the_threshold_as_fewer_than_five(session):
     seed_standard_quarter(session)
-    col = themes.collate(session, quarter=Q1, service_id=service_id(session, "cic"), today=TODAY)
-    content = themes.build_content(col, Policy(), suppress=True)
+    col = collate(session, quarter=Q1, service_id=service_id(session, "cic"), today=TODAY)
+    content = build_content(col, Policy(), suppress=True)
     lines = {line.label: line.text for line in content.lines}
     assert lines[f"Improve: {RISK}"].startswith(f"• *{RISK}*: 7 ▲ (last quarter 5")
     # 3 against 4: both hidden, so no arrow either (it would tell which small number is bigger)
@@ -271,36 +277,36 @@ def test_channel_content_shows_counts_under_the_threshold_as_fewer_than_five(ses
                                           "average of the last four quarters fewer than 5)")
     assert lines[f"Good practice: {MULTI}"] == f"• *{MULTI}*: fewer than 5 (last quarter none, average of the last four quarters none)"
     assert "3" not in lines[f"Improve: {ASSESS}"] and "4" not in lines[f"Improve: {ASSESS}"]
-    exact = themes.build_content(col, Policy(), suppress=False)
+    exact = build_content(col, Policy(), suppress=False)
     assert {line.label: line.text for line in exact.lines}[f"Improve: {ASSESS}"].startswith(
         f"• *{ASSESS}*: 3 ▼ (last quarter 4")
 
 
 def test_direction_is_hidden_when_both_quarters_are_suppressed():
-    shown = themes.Shown(5, suppress=True)
-    assert shown.arrow(themes.ThemeCount("improve", RISK, 3, 1, None)) == ""
-    assert shown.arrow(themes.ThemeCount("improve", RISK, 3, 8, None)) == "▼"
-    assert themes.Shown(5, suppress=False).arrow(themes.ThemeCount("improve", RISK, 3, 1, None)) == "▲"
+    shown = SmallCounts(5, suppress=True)
+    assert arrow(ThemeCount("improve", RISK, 3, 1, None), shown) == ""
+    assert arrow(ThemeCount("improve", RISK, 3, 8, None), shown) == "▼"
+    assert arrow(ThemeCount("improve", RISK, 3, 1, None), SmallCounts(5, suppress=False)) == "▲"
 
 
-def _long_collation(points: int, words: int) -> themes.Collation:
+def _long_collation(points: int, words: int) -> Collation:
     text = " ".join(f"word{i}" for i in range(words))
-    improve = [themes.Point(RISK if i % 2 else ASSESS, f"P{i}: {text}") for i in range(points)]
-    good = [themes.Point(VOICE, f"G{i}: {text}") for i in range(points)]
+    improve = [Point(RISK if i % 2 else ASSESS, f"P{i}: {text}") for i in range(points)]
+    good = [Point(VOICE, f"G{i}: {text}") for i in range(points)]
     from bot.core.calendar import Quarter
 
-    return themes.Collation(
+    return Collation(
         quarter=Quarter(2026, 1), service_id=1, scope_name="Children in Care", audits_recorded=40,
-        audits_previous=30, improve=[themes.ThemeCount("improve", RISK, 30, 20, 22.0),
-                                     themes.ThemeCount("improve", ASSESS, 10, 12, 9.5)],
-        good=[themes.ThemeCount("good", VOICE, 25, 20, None)], improve_points=improve, good_points=good,
+        audits_previous=30, improve=[ThemeCount("improve", RISK, 30, 20, 22.0),
+                                     ThemeCount("improve", ASSESS, 10, 12, 9.5)],
+        good=[ThemeCount("good", VOICE, 25, 20, None)], improve_points=improve, good_points=good,
         wider_learning=[f"W{i}: {text}" for i in range(10)], actions={"open": 9, "done": 6, "overdue": 0},
     )
 
 
 def test_long_learning_is_split_into_messages_within_slack_limits_without_losing_or_cutting_words():
     col = _long_collation(points=60, words=220)
-    content = themes.build_content(col, Policy(), suppress=True)
+    content = build_content(col, Policy(), suppress=True)
     messages = post_messages(content)
     assert len(messages) > 1
     sections: list[str] = []
@@ -322,7 +328,7 @@ def test_long_learning_is_split_into_messages_within_slack_limits_without_losing
 
 def test_one_huge_section_is_split_at_word_boundaries_too():
     col = _long_collation(points=1, words=1500)  # one point of ~11,000 characters
-    messages = post_messages(themes.build_content(col, Policy(), suppress=True))
+    messages = post_messages(build_content(col, Policy(), suppress=True))
     texts = [b.to_dict()["text"]["text"] for _, blocks in messages for b in blocks if b.type == "section"]
     assert all(len(t) <= SECTION_LIMIT for t in texts)
     words = " ".join(texts).split()
@@ -331,13 +337,13 @@ def test_one_huge_section_is_split_at_word_boundaries_too():
 
 def test_dropped_lines_are_left_out_of_the_post_and_the_chart(session):
     seed_standard_quarter(session)
-    col = themes.collate(session, quarter=Q1, service_id=service_id(session, "cic"), today=TODAY)
-    risk_id = themes.line_id(themes.IMPROVE_THEMES, None, RISK)
+    col = collate(session, quarter=Q1, service_id=service_id(session, "cic"), today=TODAY)
+    risk_id = line_id(IMPROVE_THEMES, None, RISK)
     point = col.good_points[0]
-    point_id = themes.line_id(themes.GOOD_POINTS, point.theme, point.text)
+    point_id = line_id(GOOD_POINTS, point.theme, point.text)
     draft = ThemeDraft(quarter=Q1, service_id=col.service_id, key_messages="Our headline",
                        dropped_lines=[risk_id, point_id])
-    content = themes.build_content(col, Policy(), suppress=True, draft=draft)
+    content = build_content(col, Policy(), suppress=True, draft=draft)
     text = " ".join(b.to_dict().get("text", {}).get("text", "") for _, blocks in post_messages(content)
                     for b in blocks if b.type == "section")
     assert "Our headline" in text
@@ -347,21 +353,21 @@ def test_dropped_lines_are_left_out_of_the_post_and_the_chart(session):
 
 def test_chart_leaves_out_themes_suppressed_in_both_quarters_and_zeroes_a_suppressed_count(session):
     seed_standard_quarter(session)
-    col = themes.collate(session, quarter=Q1, service_id=service_id(session, "cic"), today=TODAY)
-    chart = themes.chart_data(col, Policy(), suppress=True)
+    col = collate(session, quarter=Q1, service_id=service_id(session, "cic"), today=TODAY)
+    chart = chart_data(col, Policy(), suppress=True)
     assert chart is not None
     data = dict(zip(chart.categories, zip(chart.this_quarter, chart.last_quarter, strict=True), strict=True))
     assert data == {f"To improve: {RISK}": (7, 5), f"Good practice: {VOICE} *": (6, 0)}
     assert "not shown" in chart.caption
-    exact = themes.chart_data(col, Policy(), suppress=False)
+    exact = chart_data(col, Policy(), suppress=False)
     assert exact is not None and len(exact.categories) == 4
-    png = themes.chart_png(chart)
+    png = chart_png(chart)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_edit_modal_offers_every_line_in_groups_of_at_most_ten(session):
     col = _long_collation(points=25, words=5)
-    content = themes.build_content(col, Policy(), suppress=True)
+    content = build_content(col, Policy(), suppress=True)
     view = edit_modal(7, content).to_dict()
     assert len(view["blocks"]) <= 100
     offered = [o["value"] for b in view["blocks"] if b.get("block_id", "").startswith("themes-drop")
@@ -372,9 +378,9 @@ def test_edit_modal_offers_every_line_in_groups_of_at_most_ten(session):
 
 
 def test_key_messages_with_a_case_reference_or_postcode_are_refused(session):
-    assert themes.key_messages_problem(session, "Learn from CIC-10234 please", TODAY)
-    assert themes.key_messages_problem(session, "The family at SW1A 1AA", TODAY)
-    assert themes.key_messages_problem(session, "Safety plans need partners in the room", TODAY) is None
+    assert key_messages_problem(session, "Learn from CIC-10234 please", TODAY)
+    assert key_messages_problem(session, "The family at SW1A 1AA", TODAY)
+    assert key_messages_problem(session, "Safety plans need partners in the room", TODAY) is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,9 +393,9 @@ def test_the_review_quarter_is_the_latest_round_whose_review_date_has_arrived(se
     session.add(LearningRound(quarter=Q1, deadline=date(2026, 4, 15), audits_due=date(2026, 6, 12)))
     session.flush()
     policy = Policy()  # 3 working days after the audits are due
-    assert themes.review_quarter(session, calendar, policy, date(2026, 6, 16)).key == "2025-26Q4"
-    assert themes.review_quarter(session, calendar, policy, date(2026, 6, 17)).key == Q1
-    assert themes.review_quarter(session, calendar, policy, date(2026, 3, 13)) is None
+    assert review_quarter(session, calendar, policy, date(2026, 6, 16)).key == "2025-26Q4"
+    assert review_quarter(session, calendar, policy, date(2026, 6, 17)).key == Q1
+    assert review_quarter(session, calendar, policy, date(2026, 3, 13)) is None
 
 
 def test_todo_shows_the_service_manager_their_draft(session):
@@ -398,16 +404,16 @@ def test_todo_shows_the_service_manager_their_draft(session):
                        created_at=datetime(2026, 6, 17, 8, tzinfo=UTC))
     session.add(draft)
     session.flush()
-    todos = themes.todo_for(session, "U0SM1", TODAY)
+    todos = todo_for(session, "U0SM1", TODAY)
     assert len(todos) == 1 and "Children in Care" in todos[0].text
     assert todos[0].action_id == "themes-edit" and todos[0].value == str(draft.id)
     assert todos[0].due == date(2026, 6, 24)  # 5 working days on
-    assert themes.todo_for(session, "U0SM2", TODAY) == []
-    assert themes.todo_for(session, "U0QI1", TODAY) == []  # not escalated yet
+    assert todo_for(session, "U0SM2", TODAY) == []
+    assert todo_for(session, "U0QI1", TODAY) == []  # not escalated yet
     draft.escalated_at = datetime(2026, 6, 24, 9, tzinfo=UTC)
-    assert len(themes.todo_for(session, "U0QI1", TODAY)) == 1
+    assert len(todo_for(session, "U0QI1", TODAY)) == 1
     draft.status = "posted"
-    assert themes.todo_for(session, "U0SM1", TODAY) == []
+    assert todo_for(session, "U0SM1", TODAY) == []
 
 
 def test_digest_lines_list_posted_services_top_themes_suppressed_and_added_up(session):
@@ -418,13 +424,13 @@ def test_digest_lines_list_posted_services_top_themes_suppressed_and_added_up(se
                                posted_by="U0SM1", channel="C0X"))
     session.add(ThemeDraft(quarter=Q1, service_id=service_id(session, "cin"), status="draft"))
     session.flush()
-    lines = themes.digest_lines(session, date(2026, 6, 1), date(2026, 6, 30))
+    lines = digest_lines(session, date(2026, 6, 1), date(2026, 6, 30))
     assert lines[0].startswith("*Children in Care* (2026-27 Q1)")
     assert f"{RISK} (7 ▲)" in lines[0] and f"{ASSESS} (fewer than 5" in lines[0]
     assert lines[1].startswith("*Child Protection*") and f"{RISK} (fewer than 5)" in lines[1]
     assert lines[2].startswith("*Across these services*") and f"{RISK} (9)" in lines[2]
     assert not re.search(r"\(\s*[1-4]\b", " ".join(lines))
-    assert themes.digest_lines(session, date(2026, 6, 19), date(2026, 6, 30)) == []
+    assert digest_lines(session, date(2026, 6, 19), date(2026, 6, 30)) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,7 +438,7 @@ def test_digest_lines_list_posted_services_top_themes_suppressed_and_added_up(se
 
 
 def _export(monkeypatch, database_url: str, tmp_path: Path, fmt: str, service: str | None) -> Path:
-    from bot.themes.report import cli_themes
+    from bot.app.cli_reports import report_themes as cli_themes
 
     monkeypatch.setenv("DATABASE_URL", database_url)
     out = tmp_path / f"themes.{fmt}"
@@ -482,11 +488,11 @@ def test_xlsx_export_opens_in_excel_terms(seeded_url, tmp_path, monkeypatch):
 
 def test_a_small_service_is_told_fewer_than_five_audits_in_plain_words(session):
     seed_audit(session, quarter=Q1, service_key="cin", improve=[RISK], good=[VOICE])
-    col = themes.collate(session, quarter=Q1, service_id=service_id(session, "cin"), today=TODAY)
-    content = themes.build_content(col, Policy(), suppress=True)
+    col = collate(session, quarter=Q1, service_id=service_id(session, "cin"), today=TODAY)
+    content = build_content(col, Policy(), suppress=True)
     assert content.key_messages.startswith("Fewer than 5 learning audits were recorded for Child in Need")
     assert content.intro.startswith("From fewer than 5 learning audits recorded in Apr-Jun 2026")
-    exact = themes.build_content(col, Policy(), suppress=False)
+    exact = build_content(col, Policy(), suppress=False)
     assert exact.key_messages.startswith("1 learning audit was recorded")
 
 
@@ -498,10 +504,10 @@ def test_audits_by_service_for_a_large_council_are_all_listed_within_slacks_limi
     from bot.themes.messages import MESSAGE_BLOCKS, collation_messages
 
     seed_standard_quarter(session)
-    col = themes.collate(session, quarter=Q1, service_id=None, today=TODAY)
+    col = collate(session, quarter=Q1, service_id=None, today=TODAY)
     many = [(f"Family Safeguarding and Early Help Locality Service {n:04d}", n % 9 + 1) for n in range(3000)]
     col = replace(col, by_service=many)
-    messages = collation_messages(col, themes.build_content(col, Policy(), suppress=False))
+    messages = collation_messages(col, build_content(col, Policy(), suppress=False))
     listed: list[str] = []
     for _text, blocks in messages:
         assert len(blocks) <= MESSAGE_BLOCKS

@@ -24,8 +24,8 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot.sandbox.fake_slack import APP_ID, TEAM_DOMAIN, FakeSlack
-from bot.sandbox.render import render_blocks
+from bot.app.sandbox.fake_slack import APP_ID, TEAM_DOMAIN, FakeSlack
+from bot.app.sandbox.render import render_blocks
 
 EVENTS_PATH = "/slack/events"
 ACK_DEADLINE_SECONDS = 3.0

@@ -1,7 +1,7 @@
 """The scenes of `qmf-bot demo`: a whole 2026-27 Q1 of the Quality Management Framework, played by the
 sample organisation through the real app (Slack-signed requests) and the real scheduler jobs.
 
-bot.sandbox.demo imports this module when it is present; each ``@scene`` runs in the order written
+bot.app.sandbox.demo imports this module; each ``@scene`` runs in the order written
 here: learning audits (proposals, allocation, reflections, audit records, actions), the quarter's
 learning themes, a random sample, a themed audit and a learning visit reaching the Continuous
 Improvement Board, and the quarter's reports in demo-out/reports/.
@@ -27,9 +27,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.sandbox.demo import Narrator, london, scene
-from bot.sandbox.driver import Reply
-from bot.sandbox.render import render_blocks
+from bot.app.cli_reports import report_sample, report_themes
+from bot.app.sandbox.driver import Reply
+from bot.app.sandbox.narrator import Narrator, london, scene
+from bot.app.sandbox.render import render_blocks
 
 QUARTER = "2026-27Q1"
 QUARTER_LABEL = "2026-27 Q1"
@@ -489,7 +490,6 @@ def action_plans(n: Narrator) -> None:
 
 @scene
 def learning_themes(n: Narrator) -> None:
-    import importlib.util
 
     p = Play(n)
     n.chapter(
@@ -499,9 +499,6 @@ def learning_themes(n: Narrator) -> None:
         "practice could be shared\". Three working days after the audits are due, each Service Manager "
         "gets a draft to review and post to their service's channel. Nothing identifying reaches a "
         "channel, and any count under 5 is shown as \"fewer than 5\".")
-    if importlib.util.find_spec("bot.themes.service") is None:
-        n.note("_(Learning themes are not built in this version.)_")  # an install without bot.themes
-        return
     review, escalate = _themes_days(p)
     n.job("post-learning-themes", london(review.year, review.month, review.day, 9, 30), only={"U0SM1"})
     n.bot.set_time(london(review.year, review.month, review.day, 11, 0))
@@ -647,7 +644,8 @@ SAMPLE_PLAN = [(GOOD, RI, GOOD), (GOOD, GOOD, GOOD), (OUT, GOOD, OUT), (RI, RI, 
 
 @scene
 def random_sample(n: Narrator) -> None:
-    from bot.sampling.register import import_register, stored_policy
+    from bot.core.council import policy_of
+    from bot.sampling.register import import_register
 
     p = Play(n)
     n.chapter(
@@ -660,7 +658,7 @@ def random_sample(n: Narrator) -> None:
     n.bot.set_time(london(2026, 3, 31, 16, 0))
     n.step(f"{n.name('U0ADM1')} runs `qmf-bot cases import cases.csv`")
     with p.bot.rt.db.session() as session:
-        result = import_register(session, _register_csv(), policy=stored_policy(session), actor="U0ADM1",
+        result = import_register(session, _register_csv(), policy=policy_of(session), actor="U0ADM1",
                                  source="cases.csv")
     n.note(f"`{result.summary()}`")
     n.job("draw-random-sample", london(2026, 4, 1, 9, 0), only=set(), seed=SAMPLE_SEED)
@@ -825,33 +823,26 @@ def app_home(n: Narrator) -> None:
 
 @scene
 def quarter_reports(n: Narrator) -> None:
-    import importlib.util
 
     n.chapter("The quarter's reports",
               "The same reports Q&I would export at a terminal, written to demo-out/reports/.")
     folder = n.reports
     written: list[str] = []
     with _database_env(n.bot.database_url):
-        if importlib.util.find_spec("bot.themes.report") is not None:
-            from bot.themes.report import cli_themes
-
-            for fmt in ("md", "xlsx"):
-                target = folder / f"themes-{QUARTER}.{fmt}"
-                _run_cli(cli_themes, quarter=QUARTER, service=None, format=fmt, output=str(target))
-                written.append(f"`qmf-bot report themes --quarter {QUARTER} --format {fmt}` "
-                               f"-> reports/{target.name}")
-        if importlib.util.find_spec("bot.sampling.report") is not None:
-            from bot.sampling.report import cli_sample
-
-            for fmt in ("md", "xlsx"):
-                target = folder / f"sample-{QUARTER}.{fmt}"
-                _run_cli(cli_sample, quarter=QUARTER, service=None, format=fmt, output=str(target),
-                         explain=False)
-                written.append(f"`qmf-bot report sample --quarter {QUARTER} --format {fmt}` "
-                               f"-> reports/{target.name}")
-            target = folder / f"sample-{QUARTER}-explained.txt"
-            _run_cli(cli_sample, quarter=QUARTER, service=None, format="md", output=str(target), explain=True)
-            written.append(f"`qmf-bot report sample --quarter {QUARTER} --explain` -> reports/{target.name}")
+        for fmt in ("md", "xlsx"):
+            target = folder / f"themes-{QUARTER}.{fmt}"
+            _run_cli(report_themes, quarter=QUARTER, service=None, format=fmt, output=str(target))
+            written.append(f"`qmf-bot report themes --quarter {QUARTER} --format {fmt}` "
+                           f"-> reports/{target.name}")
+        for fmt in ("md", "xlsx"):
+            target = folder / f"sample-{QUARTER}.{fmt}"
+            _run_cli(report_sample, quarter=QUARTER, service=None, format=fmt, output=str(target),
+                     explain=False)
+            written.append(f"`qmf-bot report sample --quarter {QUARTER} --format {fmt}` "
+                           f"-> reports/{target.name}")
+        target = folder / f"sample-{QUARTER}-explained.txt"
+        _run_cli(report_sample, quarter=QUARTER, service=None, format="md", output=str(target), explain=True)
+        written.append(f"`qmf-bot report sample --quarter {QUARTER} --explain` -> reports/{target.name}")
     n.note("\n".join(f"- {line}" for line in written))
     # the top of each, up to the case-level detail (the sample's case list is for Q&I only)
     for name, stop in ((f"sample-{QUARTER}.md", "## Sampled cases"),

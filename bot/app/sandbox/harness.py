@@ -15,10 +15,10 @@ import uvicorn
 
 from bot.app.factory import create_app
 from bot.app.runtime import build_runtime
+from bot.app.sandbox.driver import SlackDriver
+from bot.app.sandbox.fake_slack import FakeSlack
 from bot.core.runtime import Runtime, ShiftedClock
 from bot.core.settings import Settings
-from bot.sandbox.driver import SlackDriver
-from bot.sandbox.fake_slack import FakeSlack
 from storage.db import Database
 
 SIGNING_SECRET = "sandbox-signing-secret"

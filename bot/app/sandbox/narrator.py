@@ -1,16 +1,9 @@
-"""`qmf-bot demo`: a quarter played offline through the real app, jobs and database.
-
-It runs the same LocalBot the tests use (the ASGI app on loopback, the local Slack stand-in,
-SQLite) with the sample organisation, drives it with Slack-signed requests, and writes what
-each person saw to ./demo-out/: transcript.md (in order), people/<id>.md (per person) and
-the quarter's reports.
-"""
+"""The demo's narrator: it plays scenes against the LocalBot and writes what each person saw.
+Scenes are listed in order with ``@scene`` (the first here, the rest in ``demo_scenes``)."""
 
 from __future__ import annotations
 
-import shutil
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,8 +11,8 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from bot.sandbox.harness import SAMPLE_ORG, LocalBot
-from bot.sandbox.render import render_blocks, render_view
+from bot.app.sandbox.harness import LocalBot
+from bot.app.sandbox.render import render_blocks, render_view
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -227,36 +220,3 @@ def getting_started(n: Narrator) -> None:
     n.act("U0SM1", "types `/qmf whoami`", lambda: slack.command("U0SM1", "/qmf", "whoami"))
     n.act("U0NEWSTARTER (not in the directory)", "types `/qmf whoami`",
           lambda: slack.command("U0NEWSTARTER", "/qmf", "whoami"))
-
-
-def load_scenes() -> list[Callable[[Narrator], None]]:
-    import importlib
-    import importlib.util
-
-    for module in ("bot.sandbox.demo_scenes",):
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
-    return SCENES
-
-
-def run_demo(out: Path) -> int:
-    started = time.monotonic()
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    url = f"sqlite:///{(out / 'qmf-demo.db').resolve()}"
-    with LocalBot(url, start=london(2026, 3, 30, 9, 0)) as bot:
-        changes = bot.import_org(SAMPLE_ORG)
-        narrator = Narrator(bot, out, names=names_from_org(SAMPLE_ORG))
-        narrator.note(f"Org file imported: {len(changes)} changes.")
-        for play in load_scenes():
-            play(narrator)
-        narrator.write("QMF Bot demo: a quarter at Example Council Children & Families")
-        problems = list(bot.fake.problems)
-    seconds = time.monotonic() - started
-    print(f"Demo finished in {seconds:.1f}s: transcript in {out / 'transcript.md'}, "
-          f"what each person saw in {out / 'people'}/.")
-    if problems:
-        print("Slack would have refused some calls:\n" + "\n".join(problems), file=sys.stderr)
-        return 1
-    return 0

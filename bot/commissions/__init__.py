@@ -1,1 +1,0 @@
-"""Themed audits, learning visits and the Continuous Improvement Board."""

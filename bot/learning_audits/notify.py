@@ -1,0 +1,192 @@
+"""Who is told what in a learning audit: the allocation's three DMs, the shortfalls to Q&I, what a
+saved reflection sends, and the learning once the audit is recorded.
+
+Each message is built by the feature's messages from a ``CaseCard`` and queued through the outbox
+with a dedupe key, so a retried job or a second click never tells anyone twice. What goes to a
+channel carries counts and reasons, never a case reference; those stay in DMs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.core import directory, outbox
+from bot.core.calendar import Quarter
+from bot.core.policy import Policy
+from bot.core.roles import Role
+from bot.learning_audits import messages as blocks
+from bot.learning_audits import record_messages
+from bot.learning_audits.allocation import AllocationPlan
+from bot.learning_audits.allocation_run import AllocationResult
+from bot.learning_audits.service import case_card
+from bot.learning_audits.types import DraftAction, Learning
+from storage.models import LearningAudit, Person, Reflection
+
+# ---------------------------------------------------------------------------------------------
+# the allocation
+
+
+def notify_allocation(session: Session, learning_audit: LearningAudit, policy: Policy) -> None:
+    """Step 5: the auditor, the case holder and the team manager each hear what is theirs to do."""
+    card = case_card(learning_audit, policy)
+    key = f"learning-allocated:{learning_audit.quarter}:{learning_audit.proposal_id}"
+    text, body = blocks.auditor_message(card)
+    outbox.enqueue(session, channel=card.auditor, text=text, blocks=body, dedupe_key=f"{key}:auditor")
+    text, body = blocks.case_holder_message(card)
+    outbox.enqueue(session, channel=card.case_holder, text=text, blocks=body, dedupe_key=f"{key}:case-holder")
+    if card.team_manager != card.case_holder:
+        text, body = blocks.team_manager_message(card)
+        outbox.enqueue(
+            session, channel=card.team_manager, text=text, blocks=body, dedupe_key=f"{key}:team-manager"
+        )
+
+
+def _short_reason(reason: str) -> str:
+    """The reason without its parenthesised list of people, for a channel summary."""
+    return reason.split(" (", 1)[0]
+
+
+def report_shortfalls(session: Session, result: AllocationResult, *, quarter: Quarter, today: date) -> None:
+    """Tell Q&I about cases left over and SMs short: counts by service in the channel, detail by DM."""
+    plan = result.plan
+    if not plan.unallocated and not plan.short:
+        return
+    unallocated: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for proposal in sorted(result.not_allocated, key=lambda p: (p.service.position, p.service.name)):
+        unallocated[proposal.service.name][_short_reason(proposal.not_allocated_reason or "")] += 1
+    services_of: dict[str, list[str]] = defaultdict(list)
+    for service in directory.active_services(session):
+        services_of[service.service_manager.slack_id].append(service.name)
+    short = [
+        (
+            " and ".join(services_of.get(person, [])) or "A",
+            plan.allocated_counts.get(person, 0),
+            _short_reason(reason),
+        )
+        for person, reason in sorted(plan.short.items())
+    ]
+    channel = directory.channel_for(session, "quality_improvement")
+    if channel:
+        text, body = blocks.shortfall_channel_message(
+            quarter_label=quarter.label,
+            allocated=len(plan.assignments),
+            auditors=len({a.auditor_id for a in plan.assignments}),
+            unallocated_by_service={k: dict(v) for k, v in unallocated.items()},
+            short_by_service=short,
+            per_auditor=plan.per_auditor,
+        )
+        outbox.enqueue(
+            session,
+            channel=channel,
+            text=text,
+            blocks=body,
+            dedupe_key=f"learning-shortfall:{quarter.key}:channel",
+        )
+    detail = _shortfall_detail(plan)
+    text, body = blocks.shortfall_detail_message(quarter_label=quarter.label, detail=detail)
+    for person in _available(session, directory.people_with_role(session, Role.QUALITY_IMPROVEMENT), today):
+        outbox.enqueue(
+            session,
+            channel=person,
+            text=text,
+            blocks=body,
+            dedupe_key=f"learning-shortfall:{quarter.key}:{person}",
+        )
+
+
+def _shortfall_detail(plan: AllocationPlan) -> str:
+    lines = [f"Seed {plan.seed}; {len(plan.assignments)} allocated.", "", "*Cases not allocated:*"]
+    lines += [
+        f"- {plan.case_refs.get(pid, '?')}: {reason}" for pid, reason in sorted(plan.unallocated.items())
+    ]
+    if not plan.unallocated:
+        lines.append("(none)")
+    lines += ["", f"*Service Managers with fewer than {plan.per_auditor}:*"]
+    lines += [
+        f"- <@{person}> ({plan.allocated_counts.get(person, 0)} of {plan.per_auditor}): {reason}"
+        for person, reason in sorted(plan.short.items())
+    ]
+    if not plan.short:
+        lines.append("(none)")
+    return "\n".join(lines)
+
+
+def _available(session: Session, slack_ids: Sequence[str], today: date) -> list[str]:
+    if not slack_ids:
+        return []
+    people = session.scalars(select(Person).where(Person.slack_id.in_(slack_ids)))
+    ok = {p.slack_id for p in people if directory.is_available(p, today)}
+    return [s for s in slack_ids if s in ok]
+
+
+# ---------------------------------------------------------------------------------------------
+# the reflection and the record
+
+
+def notify_reflection(
+    session: Session, learning_audit: LearningAudit, reflection: Reflection, *, old_support: str | None,
+    policy: Policy,
+) -> None:
+    """The case holder's receipt, the auditor's "it is in", and a changed "support needed" answer to
+    the team manager only (never to the auditor)."""
+    audit_id = learning_audit.id
+    card = case_card(learning_audit, policy)
+    # The first save brings the "View or amend reflection" button; amending needs no new message.
+    text, body = record_messages.reflection_saved_message(card)
+    outbox.enqueue(
+        session, channel=card.case_holder, text=text, blocks=body,
+        dedupe_key=f"learning-reflection:{audit_id}:saved",
+    )
+    text, body = record_messages.reflection_ready_message(card)
+    outbox.enqueue(
+        session,
+        channel=card.auditor,
+        text=text,
+        blocks=body,
+        dedupe_key=f"learning-reflection:{audit_id}:auditor",
+    )
+    support = reflection.support_needed
+    if support and support != old_support and card.team_manager != card.case_holder:
+        digest = hashlib.sha256(support.encode()).hexdigest()[:16]
+        text, body = record_messages.meeting_support_for_team_manager(card, support)
+        outbox.enqueue(
+            session,
+            channel=card.team_manager,
+            text=text,
+            blocks=body,
+            dedupe_key=f"learning-reflection:{audit_id}:support:{digest}",
+        )
+
+
+def send_feedback(
+    session: Session, learning_audit: LearningAudit, published: Sequence[Any], policy: Policy
+) -> None:
+    """Step 9: the learning and their own actions to the case holder and the team manager."""
+    card = case_card(learning_audit, policy)
+    learning = Learning(
+        outcomes=learning_audit.outcomes or "",
+        good_practice=learning_audit.good_practice or "",
+        needed_to_improve=learning_audit.needed_to_improve or "",
+        wider_learning=learning_audit.wider_learning or "",
+    )
+    for person in dict.fromkeys([card.case_holder, card.team_manager]):
+        own = [
+            DraftAction(id=a.id, owner=a.owner.slack_id, due_on=a.due_on, description=a.description)
+            for a in published
+            if a.owner.slack_id == person
+        ]
+        text, body = record_messages.feedback_message(card, learning, own, recipient=person)
+        outbox.enqueue(
+            session,
+            channel=person,
+            text=text,
+            blocks=body,
+            dedupe_key=f"learning-feedback:{learning_audit.id}:{person}",
+        )

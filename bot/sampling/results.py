@@ -1,0 +1,159 @@
+"""The quarter's results: figures from moderated cases only, the report posted to the Q&I channel
+once the last case is moderated, ``/qmf sample report``, and the CIB digest's headline.
+
+Counts and anonymised notes only reach a channel; the case table (``SampleReport.cases``) is for
+Q&I's exports, and even there a blind grade shows only once both auditors have submitted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.core import audit, directory, outbox
+from bot.core.council import policy_of
+from bot.core.errors import NotFound, NotPermitted
+from bot.core.grades import Grade, sample_stats
+from bot.core.policy import Policy
+from bot.core.roles import Role
+from bot.sampling import messages as blocks
+from bot.sampling.service import audits_of, draw_for, latest_draw, quarter_of
+from bot.sampling.types import CaseRow, ReportView, SampleReport
+from storage.models.sampling import SampledCase, SampleDraw, SampleFlag
+
+log = logging.getLogger(__name__)
+
+REPORT_ROLES = (Role.QUALITY_IMPROVEMENT, Role.DLT)
+
+
+def build_report(session: Session, row: SampleDraw, *, policy: Policy) -> SampleReport:
+    """Figures from moderated cases only: an unmoderated case has no grade of record, and counting a
+    half-finished pair would show one auditor's grade before the other has submitted."""
+    results: list[tuple[Grade | None, Grade | None, Grade | None]] = []
+    themes: Counter[str] = Counter()
+    studies: list[str] = []
+    rows: list[CaseRow] = []
+    flagged = 0
+    flags = {(f.case_id, f.kind) for f in session.scalars(
+        select(SampleFlag).join(SampledCase).where(SampledCase.draw_id == row.id))}
+    for case in row.cases:
+        audits = audits_of(case)
+        qi, pc = audits.get("qi"), audits.get("pc")
+        mod = case.moderation
+        both = qi is not None and pc is not None  # a lone blind grade is never shown, even to Q&I
+        rows.append(CaseRow(
+            case_ref=case.case_ref, team=case.team.name, qi=case.pair.qi.slack_id,
+            qi_grade=Grade(qi.grade) if both and qi else None, pc=case.pair.pc.slack_id,
+            pc_grade=Grade(pc.grade) if both and pc else None,
+            agreed=Grade(mod.agreed_grade) if mod else None, moderation_reason=mod.reason if mod else None,
+        ))
+        if mod is None or qi is None or pc is None:
+            continue
+        results.append((Grade(qi.grade), Grade(pc.grade), Grade(mod.agreed_grade)))
+        themes.update(set(qi.themes or []) | set(pc.themes or []))
+        studies += [a.case_study_note for a in (qi, pc) if a.case_study and a.case_study_note]
+        flagged += (case.id, "disagreement") in flags
+    stats = sample_stats(results)
+    quarter = quarter_of(row.quarter, policy)
+    view = ReportView(
+        quarter_label=quarter.label, service=row.service.name, total_cases=len(row.cases), moderated=stats.moderated,
+        by_grade=dict(stats.by_grade), pct_good_or_better=stats.pct_good_or_better,
+        pct_inadequate=stats.pct_inadequate, pairs=stats.pairs, exact_agreement_pct=stats.exact_agreement_pct,
+        within_one_pct=stats.within_one_pct, moved_up=stats.moderated_up, moved_down=stats.moderated_down,
+        moved_same=stats.moderated_same, themes=sorted(themes.items(), key=lambda kv: (-kv[1], kv[0])),
+        case_studies=studies, flags=flagged,
+    )
+    complete = bool(row.cases) and all(c.moderation is not None for c in row.cases)
+    return SampleReport(quarter=quarter, view=view, cases=rows, complete=complete)
+
+
+def grade_chart_spec(view: ReportView) -> dict[str, Any]:
+    return {"categories": [g.label for g in Grade],
+            "series": {"Agreed grade": [view.by_grade.get(g, 0) for g in Grade]},
+            "chart_title": f"Random sample {view.quarter_label}: {view.service}", "xlabel": "Cases",
+            "horizontal": False}
+
+
+def grade_chart(view: ReportView) -> bytes:
+    from bot.core.charts import bar_chart_png
+
+    spec = grade_chart_spec(view)
+    return bar_chart_png(spec["categories"], spec["series"], title=spec["chart_title"], xlabel=spec["xlabel"],
+                         horizontal=False)
+
+
+def maybe_post_report(session: Session, row: SampleDraw, *, policy: Policy, now: datetime) -> bool:
+    """Post the report to the Q&I channel once, when the quarter's last case has been moderated."""
+    session.refresh(row)
+    if row.report_posted_at is not None:
+        return False
+    report = build_report(session, row, policy=policy)
+    if not report.complete:
+        return False
+    channel = directory.channel_for(session, "quality_improvement")
+    if not channel:
+        log.warning("random sample %s is complete but there is no quality_improvement channel", row.quarter)
+        return False
+    text, message = blocks.report_blocks(report.view, final=True)
+    outbox.enqueue(session, channel=channel, text=text, blocks=message, dedupe_key=f"sample-report:{row.quarter}")
+    outbox.enqueue_chart(session, channel=channel, file_name=f"random-sample-{row.quarter}-grades.png",
+                         title=f"Random sample {report.quarter.label}: grades", **grade_chart_spec(report.view),
+                         dedupe_key=f"sample-report-chart:{row.quarter}")
+    row.report_posted_at = now
+    audit.record(session, "system", "export", "sample_report", row.quarter, channel=channel)
+    return True
+
+
+def report_for(session: Session, *, actor: str, quarter_key: str | None, policy: Policy) -> SampleReport:
+    """`/qmf sample report`: Q&I and DLT only; the same figures as the channel post (moderated cases)."""
+    me = directory.who(session, actor)
+    if not me.has(*REPORT_ROLES):
+        raise NotPermitted("The random sample report is for Quality & Improvement and the Divisional "
+                           "Leadership Team.")
+    if quarter_key:
+        try:
+            key = quarter_of(quarter_key, policy).key
+        except ValueError as exc:
+            raise NotFound(str(exc)) from None
+        row = draw_for(session, key)
+    else:
+        row = latest_draw(session)
+    if row is None:
+        raise NotFound("There is no random sample for that quarter yet." if quarter_key
+                       else "No random sample has been drawn yet.")
+    audit.record(session, actor, "view", "sample_report", row.quarter)
+    return build_report(session, row, policy=policy)
+
+
+
+def _local_day(session: Session, moment: datetime) -> date:
+    return moment.astimezone(ZoneInfo(session.info.get("timezone") or "Europe/London")).date()
+
+
+def digest_lines(session: Session, since: date, until: date) -> list[str]:
+    """Headlines for the CIB digest: samples drawn or moderated in the window. Counts only, no case refs."""
+    policy = policy_of(session)
+    lines: list[str] = []
+    for row in session.scalars(select(SampleDraw).order_by(SampleDraw.quarter_index)):
+        drawn = since <= _local_day(session, row.drawn_at) <= until
+        moderated = any(c.moderation is not None and since <= _local_day(session, c.moderation.moderated_at) <= until
+                        for c in row.cases)
+        if not (drawn or moderated):
+            continue
+        v = build_report(session, row, policy=policy).view
+        line = f"Random sample {v.quarter_label} ({v.service}): {v.moderated} of {v.total_cases} case(s) moderated"
+        if v.moderated:
+            line += (f"; {blocks.pct_text(v.pct_good_or_better)} good or better, {blocks.pct_text(v.pct_inadequate)} "
+                     f"inadequate; blind grades agreed exactly in {blocks.pct_text(v.exact_agreement_pct)}")
+            inadequate = v.by_grade.get(Grade.INADEQUATE, 0)
+            if inadequate:
+                line += f"; {inadequate} Inadequate, each with an improvement-plan action"
+        lines.append(line + ".")
+    return lines
+

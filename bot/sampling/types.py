@@ -1,0 +1,150 @@
+"""What the random-sampling flow passes between its parts: the ids of its Slack surfaces and the
+plain values the domain builds and ``bot.sampling.messages`` shows (never ORM rows), so neither
+imports the other for a type."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from bot.core.calendar import Quarter
+from bot.core.grades import Grade
+
+
+class SampleIds(StrEnum):
+    """Block, action and callback ids of the random sampling flow (kebab-case ``flow-field``)."""
+
+    RECORD_AUDIT = "sample-record-audit"
+    RECORD_MODERATION = "sample-record-moderation"
+    AUDIT_MODAL = "sample-audit"
+    MODERATION_MODAL = "sample-moderation"
+    DISCUSSIONS = "sample-discussions"
+    FEEDBACK = "sample-feedback"
+    STRENGTHS = "sample-strengths"
+    IMPROVE = "sample-improve"
+    THEMES = "sample-themes"
+    GRADE = "sample-grade"
+    RATIONALE = "sample-rationale"
+    CASE_STUDY = "sample-case-study"
+    CASE_STUDY_NOTE = "sample-case-study-note"
+    AGREED_GRADE = "sample-agreed-grade"
+    AGREED_REASON = "sample-agreed-reason"
+
+
+DISCUSSION_OPTIONS: dict[str, str] = {
+    "case_holder": "Case holder",
+    "team_manager": "Team manager",
+    "iro_cp": "IRO or CP co-ordinator",
+}
+CASE_STUDY_YES = "yes"
+
+
+# ---------------------------------------------------------------------------------------------
+# the draw and the blind audit
+
+
+@dataclass(frozen=True)
+class AssignedCase:
+    case_id: int
+    case_ref: str
+    service: str
+    team: str
+    has_reviewing_officer: bool
+
+
+@dataclass(frozen=True)
+class AuditForm:
+    case_id: int
+    case_ref: str
+    service: str
+    team: str
+    role: str  # qi | pc
+    partner: str
+    has_reviewing_officer: bool
+    themes: Sequence[str]
+    due: date
+
+
+@dataclass(frozen=True)
+class AuditAnswers:
+    discussions: list[str]
+    service_user_feedback: str | None
+    strengths: str
+    areas_for_improvement: str
+    themes: list[str]
+    grade: Grade
+    rationale: str
+    case_study: bool
+    case_study_note: str | None
+
+
+# ---------------------------------------------------------------------------------------------
+# both in: side by side, moderation; reminders
+
+
+@dataclass(frozen=True)
+class BlindGrades:
+    case_id: int
+    case_ref: str
+    qi: str
+    qi_grade: Grade
+    pc: str
+    pc_grade: Grade
+    flag: str | None = None
+
+
+@dataclass(frozen=True)
+class ReminderItem:
+    case_id: int
+    case_ref: str
+    moderation: bool  # False: your blind audit is not in; True: both are in, moderation is not
+
+
+# ---------------------------------------------------------------------------------------------
+# the report
+
+
+@dataclass
+class ReportView:
+    """What a channel post or an ephemeral report shows: aggregates and anonymised notes only."""
+
+    quarter_label: str
+    service: str
+    total_cases: int
+    moderated: int
+    by_grade: dict[Grade, int]
+    pct_good_or_better: float
+    pct_inadequate: float
+    pairs: int
+    exact_agreement_pct: float
+    within_one_pct: float
+    moved_up: int
+    moved_down: int
+    moved_same: int
+    themes: list[tuple[str, int]] = field(default_factory=list)
+    case_studies: list[str] = field(default_factory=list)
+    flags: int = 0
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One sampled case for the Q&I export (case references: never posted to a channel)."""
+
+    case_ref: str
+    team: str
+    qi: str
+    qi_grade: Grade | None
+    pc: str
+    pc_grade: Grade | None
+    agreed: Grade | None
+    moderation_reason: str | None
+
+
+@dataclass
+class SampleReport:
+    quarter: Quarter
+    view: ReportView
+    cases: list[CaseRow]
+    complete: bool
