@@ -18,6 +18,7 @@ from bot.core.blocks import blocks_json
 from bot.core.calendar import Quarter
 from bot.core.council import policy_of
 from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from bot.core.formatting import date_only
 from bot.core.roles import Role
 from bot.core.runtime import Runtime
 from bot.themes import service as themes
@@ -41,7 +42,7 @@ def _refuse_edit(service: Service) -> NotPermitted:
 
 
 def _already_posted(draft: ThemeDraft) -> str:
-    when = f" on {draft.posted_at:%d %b %Y}" if draft.posted_at else ""
+    when = f" on {date_only(draft.posted_at)}" if draft.posted_at else ""
     who = "" if not draft.posted_by or draft.posted_by == BOT_ACTOR else f" by <@{draft.posted_by}>"
     return f"These learning themes were already posted to <#{draft.channel}>{when}{who}."
 

@@ -36,6 +36,8 @@ from bot.core.blocks import (
     split_text,
 )
 from bot.core.errors import InvalidInput
+from bot.core.formatting import date_only as day_label
+from bot.core.formatting import day as long_day_label
 from storage.models import Action
 
 DESCRIPTION_MAX = 3000
@@ -50,15 +52,6 @@ class ActionIds(StrEnum):
     DUE = "action-due"
     DESCRIPTION = "action-description"
     MARK_DONE = "action-mark-done"
-
-
-def day_label(day: date) -> str:
-    """"3 Apr 2026": short enough for a list line, unambiguous in British and American eyes."""
-    return f"{day.day} {day:%b %Y}"
-
-
-def long_day_label(day: date) -> str:
-    return f"{day:%a} {day_label(day)}"
 
 
 def quote(text: str) -> str:

@@ -36,6 +36,7 @@ from bot.core.blocks import (
     split_text,
 )
 from bot.core.formatting import date_only
+from bot.core.formatting import day as nice_date
 
 MESSAGE_BLOCK_LIMIT = 50
 LONG_TEXT = 3000
@@ -52,10 +53,6 @@ RECEIVED_OPTION = "Received by the Board"
 
 # ---------------------------------------------------------------------------------------------
 # layout helpers (shared with bot.themed_audits.messages and bot.visits.messages)
-
-
-def nice_date(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%B %Y}"
 
 
 def quote(text: str) -> str:

@@ -38,7 +38,7 @@ from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from bot.core.features import DigestSource
 from bot.core.policy import Policy
 from bot.core.privacy import SmallCounts, case_refs_in, free_text_problem, redact_case_refs
-from bot.core.roles import Role
+from bot.core.roles import Channel, Role
 from bot.core.todo import Todo
 from storage.models import CibMeeting, JobRun, Person
 from storage.models.commissions import CibItem, LearningVisit, ThemedAudit, ThemedAuditFinding
@@ -46,7 +46,7 @@ from storage.models.commissions import CibItem, LearningVisit, ThemedAudit, Them
 log = logging.getLogger(__name__)
 
 DIGEST_JOB = "cib-digest"
-BOARD_CHANNEL = "continuous_improvement_board"
+BOARD_CHANNEL = Channel.BOARD
 ACTION_SOURCES: tuple[tuple[str, str], ...] = (
     ("learning_audit", "Learning audits"),
     ("random_sample", "Random sampling audits"),

@@ -18,17 +18,15 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.core.privacy import escape as escape  # one escape for all Block Kit text
+
 NOT_THE_RECORD = (
     ":lock: QMF Bot is not the case record. Use case references only: "
     "*no names or identifying details*."
 )
+
 NO_NAMES_HINT = "No names or identifying details."
 SECTION_LIMIT = 3000
-
-
-def escape(text: str) -> str:
-    """Slack's control characters, so what a person typed can never become a mention or a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def header(text: str) -> HeaderBlock:

@@ -1,7 +1,7 @@
 """How the bot writes dates and people for a person to read: one form each, everywhere.
 
 Dates: "Fri 17 Apr 2026" (``day``), "17 Apr 2026" in lists and tables where the weekday is
-noise (``date_only``). People: a Slack mention, which each reader's Slack shows as the person's
+noise (``date_only``), "17 Apr" where the quarter gives the year (``day_month``). People: a Slack mention, which each reader's Slack shows as the person's
 name (never a raw id)."""
 
 from __future__ import annotations
@@ -17,6 +17,11 @@ def day(d: date) -> str:
 def date_only(d: date) -> str:
     """ "17 Apr 2026": for list lines, tables and reports."""
     return f"{d.day} {d:%b %Y}"
+
+
+def day_month(d: date) -> str:
+    """ "17 Apr": where the year is plain from the quarter around it."""
+    return f"{d.day} {d:%b}"
 
 
 def mention(slack_id: str) -> str:

@@ -1,4 +1,4 @@
-"""The roles a person can hold, by name. Roles that follow from the directory's structure
+"""The roles a person can hold, and the org file's named channels, by name. Roles that follow from the directory's structure
 (Service Manager, Team Manager, practitioner, DLT member) are worked out by ``directory.who``;
 the others are stored as PersonRole rows from the org file's ``people:`` lists."""
 
@@ -18,6 +18,13 @@ class Role(StrEnum):
     REVIEWING_OFFICER = "reviewing_officer"
     ADMIN = "admin"
     BOARD_LEAD = "board_lead"
+
+
+class Channel(StrEnum):
+    """The org file's named channels (``channels:``), besides each service's own."""
+
+    QUALITY_IMPROVEMENT = "quality_improvement"
+    BOARD = "continuous_improvement_board"
 
 
 # org-file `people:` key -> stored role

@@ -10,7 +10,6 @@ The audit is ungraded on purpose: there is no grade anywhere in these messages.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
 
 from slack_sdk.models.blocks import Block
 
@@ -23,6 +22,7 @@ from bot.core.blocks import (
     section,
     split_text,
 )
+from bot.core.formatting import day as nice_date
 from bot.learning_audits.types import CaseCard, LearningIds
 
 TEXT_MAX = 3000
@@ -59,15 +59,6 @@ WHAT_A_LEARNING_AUDIT_IS = (
 
 # ---------------------------------------------------------------------------------------------
 # small helpers
-
-
-def nice_date(day: date) -> str:
-    """ "Friday 22 May 2026": the form people read in a DM."""
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
-def short_date(day: date) -> str:
-    return f"{day.day} {day:%b %Y}"
 
 
 def _quote(text: str) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.core import directory, outbox
 from bot.core.calendar import Quarter
 from bot.core.policy import Policy
-from bot.core.roles import Role
+from bot.core.roles import Channel, Role
 from bot.learning_audits import messages as blocks
 from bot.learning_audits import record_messages
 from bot.learning_audits.allocation import AllocationPlan
@@ -72,7 +72,7 @@ def report_shortfalls(session: Session, result: AllocationResult, *, quarter: Qu
         )
         for person, reason in sorted(plan.short.items())
     ]
-    channel = directory.channel_for(session, "quality_improvement")
+    channel = directory.channel_for(session, Channel.QUALITY_IMPROVEMENT)
     if channel:
         text, body = blocks.shortfall_channel_message(
             quarter_label=quarter.label,

@@ -32,6 +32,8 @@ from bot.core.blocks import (
     privacy_notice,
     section,
 )
+from bot.core.formatting import day as nice_date
+from bot.core.formatting import day_month as short_date
 from bot.learning_audits.types import ProposalCard, ProposalIds, ProposalPrefill, TeamOption
 
 PROPOSE_LABEL = "Propose a case"
@@ -77,14 +79,6 @@ class ProposalMeta(BaseModel):
             return cls.model_validate_json(raw or "")
         except ValidationError:
             return None
-
-
-def nice_date(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b %Y}"
-
-
-def short_date(day: date) -> str:
-    return f"{day.day} {day:%b}"
 
 
 def quarter_words(label: str, months: str) -> str:

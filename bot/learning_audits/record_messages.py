@@ -35,6 +35,7 @@ from bot.core.blocks import (
     section,
     split_text,
 )
+from bot.core.formatting import date_only as short_date
 from bot.learning_audits.messages import (
     ADD_ACTION_LABEL,
     AMEND_REFLECTION_LABEL,
@@ -49,7 +50,6 @@ from bot.learning_audits.messages import (
     cut,
     labelled_sections,
     nice_date,
-    short_date,
 )
 from bot.learning_audits.types import (
     AuditField,

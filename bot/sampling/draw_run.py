@@ -21,7 +21,7 @@ from bot.core.calendar import Quarter, WorkingCalendar
 from bot.core.errors import Conflict, NotFound, NotPermitted
 from bot.core.jobs import JobContext, JobSpec, NotDue
 from bot.core.policy import Policy
-from bot.core.roles import Role
+from bot.core.roles import Channel, Role
 from bot.sampling import messages as blocks
 from bot.sampling.draw import Draw, Pair, RegisterCase, choose_service, draw_sample, pair_auditors
 from bot.sampling.service import active_person, draw_for, members
@@ -240,7 +240,7 @@ def _notify_draw(session: Session, row: SampleDraw, quarter: Quarter, reason: st
                                                         qi=pair.qi.slack_id, pc=pair.pc.slack_id)
             outbox.enqueue(session, channel=c.team_manager.slack_id, text=text, blocks=message,
                            dedupe_key=f"sample-tm:{row.quarter}:{c.case_ref}")
-    channel = directory.channel_for(session, "quality_improvement")
+    channel = directory.channel_for(session, Channel.QUALITY_IMPROVEMENT)
     if channel:
         text, message = blocks.draw_posted_message(quarter_label=quarter.label, service=service.name, reason=reason,
                                                    cases=len(row.cases), pairs=len(row.pairs),

@@ -36,6 +36,7 @@ from bot.core.blocks import (
     section,
     split_text,
 )
+from bot.core.formatting import day as day_label
 from bot.core.grades import Grade
 from bot.sampling.types import (
     CASE_STUDY_YES,
@@ -58,10 +59,6 @@ class CaseMetadata(BaseModel):
     """The modal's private_metadata: which sampled case. Never trusted for permissions."""
 
     case_id: int
-
-
-def day_label(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b %Y}"
 
 
 def quote(text: str) -> str:
@@ -293,7 +290,6 @@ def inadequate_message(*, case_ref: str, quarter_label: str, agreed: bool,
 # reminders
 
 
-
 def reminder_message(*, items: Sequence[ReminderItem], due: date, days_left: int) -> tuple[str, list[Block]]:
     when = "tomorrow" if days_left == 1 else f"in {days_left} working days"
     text = f"Random sample: {len(items)} thing(s) to finish by {day_label(due)}."
@@ -314,7 +310,6 @@ def reminder_message(*, items: Sequence[ReminderItem], due: date, days_left: int
 
 # ---------------------------------------------------------------------------------------------
 # the report
-
 
 
 def pct_text(value: float) -> str:

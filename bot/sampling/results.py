@@ -21,7 +21,7 @@ from bot.core.council import policy_of
 from bot.core.errors import NotFound, NotPermitted
 from bot.core.grades import Grade, sample_stats
 from bot.core.policy import Policy
-from bot.core.roles import Role
+from bot.core.roles import Channel, Role
 from bot.sampling import messages as blocks
 from bot.sampling.service import audits_of, draw_for, latest_draw, quarter_of
 from bot.sampling.types import CaseRow, ReportView, SampleReport
@@ -96,7 +96,7 @@ def maybe_post_report(session: Session, row: SampleDraw, *, policy: Policy, now:
     report = build_report(session, row, policy=policy)
     if not report.complete:
         return False
-    channel = directory.channel_for(session, "quality_improvement")
+    channel = directory.channel_for(session, Channel.QUALITY_IMPROVEMENT)
     if not channel:
         log.warning("random sample %s is complete but there is no quality_improvement channel", row.quarter)
         return False

@@ -12,7 +12,7 @@ from bot.core import audit, directory, outbox
 from bot.core.calendar import Quarter, WorkingCalendar
 from bot.core.jobs import JobContext, JobSpec, NotDue
 from bot.core.policy import Policy
-from bot.core.roles import Role
+from bot.core.roles import Channel, Role
 from bot.themes.messages import draft_dm, escalation_dm
 from bot.themes.service import draft_content, draft_for, forums, post_draft
 from bot.themes.types import BOT_ACTOR
@@ -116,7 +116,7 @@ POST_LEARNING_THEMES_JOB = JobSpec(
 
 
 def _tell_qi_no_channel(session: Session, quarter: Quarter, services: list[str]) -> None:
-    channel = directory.channel_for(session, "quality_improvement")
+    channel = directory.channel_for(session, Channel.QUALITY_IMPROVEMENT)
     if not channel:
         return
     outbox.enqueue(

@@ -28,7 +28,7 @@ from bot.core.calendar import Quarter
 from bot.core.council import policy_of
 from bot.core.errors import Conflict, NotFound, NotPermitted
 from bot.core.privacy import free_text_problem
-from bot.core.roles import Role
+from bot.core.roles import Channel, Role
 from bot.themes.collation import PointChecker, collate
 from bot.themes.content import build_content
 from bot.themes.messages import post_messages, posted_note
@@ -153,7 +153,7 @@ def forums(session: Session) -> list[ForumTarget]:
     """The org file's forums, and the Continuous Improvement Board's channel."""
     out = [ForumTarget(f"forum-{f.id}", f.name, f.channel)
            for f in session.scalars(select(Forum).where(Forum.active).order_by(Forum.position, Forum.id))]
-    cib = session.scalar(select(OrgChannel.channel_id).where(OrgChannel.name == "continuous_improvement_board"))
+    cib = session.scalar(select(OrgChannel.channel_id).where(OrgChannel.name == Channel.BOARD))
     if cib and cib not in {f.channel for f in out}:
         out.append(ForumTarget("cib", "Continuous Improvement Board", cib))
     return out

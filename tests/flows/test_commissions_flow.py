@@ -52,7 +52,7 @@ def commission_themed_audit(slack, fake) -> None:  # noqa: ANN001
         "Auditors": ["U0SM1", "U0QI1"],
         "Service-user views": ["Seek service-user views for this theme"],
         "Workshop date": date(2026, 6, 10),
-        "CIB meeting it reports to": "Wed 15 July 2026",
+        "CIB meeting it reports to": "Wed 15 Jul 2026",
     })
     assert reply.errors == {}
     assert "You commissioned the themed audit" in render_blocks(fake.latest_view("U0DLT1")["blocks"])
@@ -250,7 +250,7 @@ def test_a_cib_meeting_is_scheduled_from_slack_by_an_admin_only(bot, slack, fake
     assert "already scheduled" in duplicate.errors[CibIds.CIB_DATE]
     listing = slack.command("U0QI1", "/qmf", "cib")
     shown = render_blocks(listing.responses[-1]["blocks"])
-    assert "Wed 20 May 2026" in shown and "Wed 15 July 2026" in shown
+    assert "Wed 20 May 2026" in shown and "Wed 15 Jul 2026" in shown
     assert fake.problems == []
 
 

@@ -146,7 +146,7 @@ def test_the_three_people_are_told_and_the_auditor_sets_up_the_meeting_once(bot,
     for expected in (
         f"<@{case.manager}>",
         f"<@{case.holder}>",
-        "Friday 5 June 2026",
+        "Fri 5 Jun 2026",
         "strengths-based",
         "Record learning audit",
     ):
@@ -365,7 +365,7 @@ def test_the_auditor_records_the_audit_with_an_action_added_in_a_pushed_modal(bo
         "Record learning audit",
         message=dm_about(fake, case.auditor, case.case_ref, "Record learning audit"),
     )
-    assert "already recorded on Monday 20 April 2026" in again.text
+    assert "already recorded on Mon 20 Apr 2026" in again.text
 
     slack.click(
         case.holder,

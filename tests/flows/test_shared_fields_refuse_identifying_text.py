@@ -219,7 +219,7 @@ def open_themed_commission(bot, slack, fake) -> Opened:  # noqa: ANN001
         C.THEMED_AUDITORS: ["U0SM1", "U0QI1"],
         C.THEMED_VIEWS: ["Seek service-user views for this theme"],
         C.THEMED_WORKSHOP: date(2026, 6, 10),
-        C.THEMED_CIB: "Wed 15 July 2026",
+        C.THEMED_CIB: "Wed 15 Jul 2026",
     })
 
 

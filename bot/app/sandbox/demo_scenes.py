@@ -738,7 +738,7 @@ def themed_audit_and_learning_visit(n: Narrator) -> None:
         "Sampling focus": "Child in need plans open more than six months",
         "Sample size (cases)": 2, "Case references in the sample": "CIN-10001\nCIN-10002",
         "Auditors": ["U0SM1", "U0QI1"], "Service-user views": ["Seek service-user views for this theme"],
-        "Workshop date": date(2026, 7, 7), "CIB meeting it reports to": "Wed 15 July 2026"})
+        "Workshop date": date(2026, 7, 7), "CIB meeting it reports to": "Wed 15 Jul 2026"})
     p.quietly(lambda: slack.close_modal("U0DLT1"))
     p.act("U0SM1", "presses *Record findings* for CIN-10001", lambda: slack.click("U0SM1", "Record findings"))
     p.submit("U0SM1", "records the findings", {
