@@ -9,8 +9,6 @@ touch it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -21,39 +19,22 @@ from bot.cib import service as board
 from bot.cib.types import CibIds, CibMeta, parse_day
 from bot.core import directory as org
 from bot.core.blocks import blocks_json, notice_view
-from bot.core.errors import NotFound
 from bot.core.runtime import Runtime
-from handlers.common import CommandCall, reply_for, runtime_from, subcommand, submit_modal, tell, view_values
+from handlers.common import (
+    CommandCall,
+    button_id,
+    run_button,
+    runtime_from,
+    subcommand,
+    submit_modal,
+    today_of,
+    user_of,
+    view_values,
+)
 
 log = logging.getLogger(__name__)
 
 ids = CibIds
-
-
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
-def _value_id(body: dict[str, Any]) -> int:
-    try:
-        return int(str((body.get("actions") or [{}])[0].get("value") or ""))
-    except ValueError:
-        raise NotFound("Sorry, that button is out of date. Nothing was changed.") from None
-
-
-def _today(rt: Runtime, session: Any) -> date:
-    return rt.calendar(session).today(rt.now())
-
-
-def _button(rt: Runtime, body: dict[str, Any], respond: Respond, work: Callable[[], None]) -> None:
-    """Run a button's work; a refusal is told where the person pressed, never a traceback."""
-    try:
-        work()
-    except Exception as exc:  # noqa: BLE001
-        try:
-            tell(rt, body, respond, reply_for(exc), title="Not now")
-        except Exception:  # noqa: BLE001 - telling them failed too; the log has it
-            log.exception("could not tell %s why a button did nothing", _user(body))
 
 
 @subcommand("cib", "cib [schedule]", "Continuous Improvement Board meetings and what is queued for them", order=61)
@@ -62,7 +43,7 @@ def cib(call: CommandCall) -> None:
     what = call.args[0].lower() if call.args else ""
     with rt.db.session() as session:
         me = org.who(session, call.user_id)
-        today = _today(rt, session)
+        today = today_of(rt, session)
         if what == "schedule":
             if not board.can_schedule_cib(me):
                 call.reply(board.SCHEDULE_REFUSAL)
@@ -88,8 +69,8 @@ def schedule(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: Bolt
     def work() -> dict[str, Any]:
         raw = view_values(view).get(ids.CIB_DATE)
         with rt.db.session() as session:
-            meeting = board.schedule_meeting(session, actor=_user(body), meets_on=parse_day(raw),
-                                             today=_today(rt, session), calendar=rt.calendar(session))
+            meeting = board.schedule_meeting(session, actor=user_of(body), meets_on=parse_day(raw),
+                                             today=today_of(rt, session), calendar=rt.calendar(session))
             when = views.nice_date(meeting.meets_on)
         return {"response_action": "update",
                 "view": notice_view("Meeting scheduled", f"The Continuous Improvement Board meets on *{when}*. "
@@ -107,12 +88,12 @@ def open_decision(ack: Ack, body: dict[str, Any], respond: Respond, client: WebC
         if container.get("type") == "message" and not container.get("is_ephemeral"):
             channel, ts = container.get("channel_id"), container.get("message_ts")
         with rt.db.session() as session:
-            item = board.decision_form(session, actor=_user(body), item_id=_value_id(body))
+            item = board.decision_form(session, actor=user_of(body), item_id=button_id(body))
             view = views.cib_decision_modal(item_id=item.id, title=item.title,
                                             received=True, decision=item.decision, channel=channel, ts=ts)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    _button(rt, body, respond, work)
+    run_button(rt, body, respond, work)
 
 def save_decision(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -120,9 +101,9 @@ def save_decision(ack: Ack, body: dict[str, Any], view: dict[str, Any], context:
         meta = CibMeta.load(view.get("private_metadata"))
         values = view_values(view)
         with rt.db.session() as session:
-            board.record_decision(session, actor=_user(body), item_id=meta.item_id or 0,
+            board.record_decision(session, actor=user_of(body), item_id=meta.item_id or 0,
                                   received=bool(values.get(ids.CIB_RECEIVED)),
-                                  decision=values.get(ids.CIB_DECISION_TEXT), today=_today(rt, session),
+                                  decision=values.get(ids.CIB_DECISION_TEXT), today=today_of(rt, session),
                                   now=rt.now(), channel=meta.channel, ts=meta.ts)
 
     submit_modal(ack, work, keep_open_block=ids.CIB_DECISION_TEXT.value)

@@ -6,12 +6,13 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.core.errors import QmfError
+from bot.core.errors import NotFound, QmfError
 from bot.core.runtime import Runtime
 
 log = logging.getLogger("qmf.handlers")
@@ -172,3 +173,37 @@ def submit_modal(ack: Ack, work: Callable[[], dict[str, Any] | None], *, keep_op
     else:
         ack()
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# what every listener reads from a payload, and how a button's failure is told
+
+
+def user_of(body: dict[str, Any]) -> str:
+    """The Slack id of the person who acted."""
+    return str((body.get("user") or {}).get("id") or body.get("user_id") or "")
+
+
+def button_id(body: dict[str, Any]) -> int:
+    """The record id a button carries; anything else is treated as a stale or forged press."""
+    try:
+        return int(str((body.get("actions") or [{}])[0].get("value") or ""))
+    except (TypeError, ValueError):
+        raise NotFound("Sorry, that button is out of date. Nothing was changed.") from None
+
+
+def today_of(rt: Runtime, session: Any) -> date:
+    """Today in the council's calendar, by the runtime's clock."""
+    return rt.calendar(session).today(rt.now())
+
+
+def run_button(rt: Runtime, body: dict[str, Any], respond: Respond, work: Callable[[], None], *,
+               title: str = "Not now") -> None:
+    """Run a button's work; a refusal or failure is told where the person pressed, never a traceback."""
+    try:
+        work()
+    except Exception as exc:  # noqa: BLE001 - every failure gets words
+        try:
+            tell(rt, body, respond, reply_for(exc), title=title)
+        except Exception:  # noqa: BLE001 - telling them failed too; the log has it
+            log.exception("could not tell %s why a button did nothing", user_of(body))

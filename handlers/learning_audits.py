@@ -7,7 +7,6 @@ Listeners only parse what Slack sent and call the feature (``bot.learning_audits
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -30,7 +29,16 @@ from bot.learning_audits.record_messages import (
     reflection_read_only,
 )
 from bot.learning_audits.types import AuditField, LearningIds, ReflectionField
-from handlers.common import reply_for, runtime_from, submit_modal, tell, view_values
+from handlers.common import (
+    button_id,
+    run_button,
+    runtime_from,
+    submit_modal,
+    tell,
+    today_of,
+    user_of,
+    view_values,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,38 +49,11 @@ M = TypeVar("M", bound=BaseModel)
 # plumbing
 
 
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
-def _value_id(body: dict[str, Any]) -> int:
-    """The id a button carries; anything else is treated as a stale or forged press."""
-    try:
-        return int((body.get("actions") or [{}])[0].get("value") or "")
-    except (TypeError, ValueError):
-        raise NotFound("Sorry, that button is out of date. Nothing was changed.") from None
-
-
 def _meta(model: type[M], view: dict[str, Any]) -> M:
     try:
         return model.model_validate_json(view.get("private_metadata") or "")
     except ValidationError:
         raise NotFound("Sorry, this form is out of date. Please close it and start again.") from None
-
-
-def _button(rt: Runtime, body: dict[str, Any], respond: Respond, work: Callable[[], None]) -> None:
-    """Run a button's work; a refusal or failure is told politely, never a traceback."""
-    try:
-        work()
-    except Exception as exc:  # noqa: BLE001 - every failure gets words
-        try:
-            tell(rt, body, respond, reply_for(exc), title="Sorry")
-        except Exception:  # noqa: BLE001 - telling the person failed too; the log has it
-            log.exception("could not tell %s why a learning-audit button failed", _user(body))
-
-
-def _today(rt: Runtime, session: Any) -> Any:
-    return rt.calendar(session).today(rt.now())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,7 +63,7 @@ def _today(rt: Runtime, session: Any) -> Any:
 def set_up_meeting(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
     ack()
-    _button(rt, body, respond, lambda: _set_up_meeting(rt, body, respond, client))
+    run_button(rt, body, respond, lambda: _set_up_meeting(rt, body, respond, client))
 
 def open_audit(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -92,24 +73,24 @@ def open_audit(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClie
         with rt.db.session() as session:
             view = records.audit_modal_for(
                 session,
-                audit_id=_value_id(body),
-                actor=_user(body),
+                audit_id=button_id(body),
+                actor=user_of(body),
                 policy=rt.policy(session),
                 calendar=rt.calendar(session),
             )
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    _button(rt, body, respond, work)
+    run_button(rt, body, respond, work, title="Sorry")
 
 def open_reflection(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
     ack()
 
     def work() -> None:
-        actor = _user(body)
+        actor = user_of(body)
         with rt.db.session() as session:
             policy = rt.policy(session)
-            found = learning.audit_for_case_holder(session, _value_id(body), actor)
+            found = learning.audit_for_case_holder(session, button_id(body), actor)
             card = learning.case_card(found, policy)
             answers = reflection.reflection_answers(found.reflection)
             if answers is not None and found.reflection is not None:
@@ -123,7 +104,7 @@ def open_reflection(ack: Ack, body: dict[str, Any], respond: Respond, client: We
                 view = reflection_modal(card=card, themes=policy.learning_themes, answers=answers)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    _button(rt, body, respond, work)
+    run_button(rt, body, respond, work, title="Sorry")
 
 def save_reflection(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -134,10 +115,10 @@ def save_reflection(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
             reflection.save_reflection(
                 session,
                 audit_id=meta.audit_id,
-                actor=_user(body),
+                actor=user_of(body),
                 answers=answers,
                 policy=rt.policy(session),
-                today=_today(rt, session),
+                today=today_of(rt, session),
             )
 
     submit_modal(ack, work, keep_open_block=ReflectionField.TRYING.value)
@@ -151,7 +132,7 @@ def record_audit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: 
             records.record_audit(
                 session,
                 audit_id=meta.audit_id,
-                actor=_user(body),
+                actor=user_of(body),
                 answers=answers,
                 policy=rt.policy(session),
                 calendar=rt.calendar(session),
@@ -170,9 +151,9 @@ def push_add_action(ack: Ack, body: dict[str, Any], respond: Respond, client: We
             raise NotFound(
                 "Actions are added from the learning-audit form: press *Record learning audit*."
             )
-        audit_id = _value_id(body)
+        audit_id = button_id(body)
         with rt.db.session() as session:
-            found = learning.audit_for_auditor(session, audit_id, _user(body))
+            found = learning.audit_for_auditor(session, audit_id, user_of(body))
             if found.status == "recorded":
                 raise Conflict("This learning audit is already recorded; nothing was changed.")
             case_ref, holder = found.case_ref, found.case_holder.slack_id
@@ -184,7 +165,7 @@ def push_add_action(ack: Ack, body: dict[str, Any], respond: Respond, client: We
             view=add_action_modal(meta=meta, case_ref=case_ref, initial_owner=holder),
         )
 
-    _button(rt, body, respond, work)
+    run_button(rt, body, respond, work, title="Sorry")
 
 def save_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -193,7 +174,7 @@ def save_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: We
     def work() -> None:
         meta = _meta(AddActionMeta, view)
         owner, due_on, description = parse_action_values(view_values(view))
-        actor = _user(body)
+        actor = user_of(body)
         with rt.db.session() as session:
             records.add_draft_action(
                 session,
@@ -202,7 +183,7 @@ def save_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: We
                 owner=owner,
                 due_on=due_on,
                 description=description,
-                today=_today(rt, session),
+                today=today_of(rt, session),
             )
         # Slack names the view underneath; the metadata's id is only a fallback.
         parent_id = view.get("previous_view_id") or meta.parent_view_id
@@ -221,10 +202,10 @@ def remove_action(ack: Ack, body: dict[str, Any], respond: Respond, client: WebC
         if parent.get("type") != "modal":
             raise NotFound("Sorry, that button is out of date. Nothing was changed.")
         meta = _meta(AuditMeta, parent)
-        actor = _user(body)
+        actor = user_of(body)
         with rt.db.session() as session:
             records.remove_draft_action(
-                session, audit_id=meta.audit_id, actor=actor, action_id=_value_id(body)
+                session, audit_id=meta.audit_id, actor=actor, action_id=button_id(body)
             )
         _refresh_parent(
             rt,
@@ -235,7 +216,7 @@ def remove_action(ack: Ack, body: dict[str, Any], respond: Respond, client: WebC
             values=_audit_values(parent),
         )
 
-    _button(rt, body, respond, work)
+    run_button(rt, body, respond, work, title="Sorry")
 
 
 def register(app: App, rt: Runtime) -> None:
@@ -280,8 +261,8 @@ def _refresh_parent(
 
 def _set_up_meeting(rt: Runtime, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
     """Open the group DM of the three people and post the meeting's purpose there, once."""
-    actor = _user(body)
-    audit_id = _value_id(body)
+    actor = user_of(body)
+    audit_id = button_id(body)
     with rt.db.session() as session:
         found = learning.audit_for_auditor(session, audit_id, actor)
         existing = found.meeting_channel

@@ -8,8 +8,6 @@ who may touch it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -23,45 +21,29 @@ from bot.core.runtime import Runtime
 from bot.themed_audits import messages as views
 from bot.themed_audits import service as themed
 from bot.themed_audits.types import MeetingChoice, ThemedAuditIds, ThemedAuditInput, ThemedAuditMeta
-from handlers.common import CommandCall, reply_for, runtime_from, submit_modal, tell, view_values
+from handlers.common import (
+    CommandCall,
+    button_id,
+    run_button,
+    runtime_from,
+    submit_modal,
+    tell,
+    today_of,
+    user_of,
+    view_values,
+)
 
 log = logging.getLogger(__name__)
 
 ids = ThemedAuditIds
 
 
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
 def _value(body: dict[str, Any]) -> str:
     return str((body.get("actions") or [{}])[0].get("value") or "")
 
 
-def _value_id(body: dict[str, Any]) -> int:
-    try:
-        return int(_value(body))
-    except ValueError:
-        raise NotFound("Sorry, that button is out of date. Nothing was changed.") from None
-
-
 def _meta(view: dict[str, Any]) -> ThemedAuditMeta:
     return ThemedAuditMeta.load(view.get("private_metadata"))
-
-
-def _today(rt: Runtime, session: Any) -> date:
-    return rt.calendar(session).today(rt.now())
-
-
-def _button(rt: Runtime, body: dict[str, Any], respond: Respond, work: Callable[[], None]) -> None:
-    """Run a button's work; a refusal is told where the person pressed, never a traceback."""
-    try:
-        work()
-    except Exception as exc:  # noqa: BLE001
-        try:
-            tell(rt, body, respond, reply_for(exc), title="Not now")
-        except Exception:  # noqa: BLE001 - telling them failed too; the log has it
-            log.exception("could not tell %s why a button did nothing", _user(body))
 
 
 def open_themed_commission(call: CommandCall) -> None:
@@ -71,7 +53,7 @@ def open_themed_commission(call: CommandCall) -> None:
         if not themed.can_commission_themed(me):
             call.reply(themed.THEMED_REFUSAL)
             return
-        today = _today(rt, session)
+        today = today_of(rt, session)
         meetings = [MeetingChoice(m.id, m.meets_on)
                     for m in board.upcoming_meetings(session, today) if not board.digest_sent(session, m)]
         policy = rt.policy(session)
@@ -93,7 +75,7 @@ def commission_themed(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
         data = ThemedAuditInput.from_values(view_values(view))
         with rt.db.session() as session:
             audit = themed.commission_themed_audit(
-                session, actor=_user(body), data=data, today=_today(rt, session), calendar=rt.calendar(session),
+                session, actor=user_of(body), data=data, today=today_of(rt, session), calendar=rt.calendar(session),
                 policy=rt.policy(session))
             told = len(audit.auditors)
             theme = audit.theme
@@ -115,13 +97,13 @@ def open_findings(ack: Ack, body: dict[str, Any], respond: Respond, client: WebC
         except ValueError:
             raise NotFound("Sorry, that button is out of date. Nothing was changed.") from None
         with rt.db.session() as session:
-            brief, case, prefill = themed.finding_form(session, actor=_user(body), audit_id=audit_id,
+            brief, case, prefill = themed.finding_form(session, actor=user_of(body), audit_id=audit_id,
                                                        case_id=case_id)
             themes = rt.policy(session).learning_themes
         client.views_open(trigger_id=body["trigger_id"],
                           view=views.findings_modal(brief=brief, case_id=case, prefill=prefill, themes=themes))
 
-    _button(rt, body, respond, work)
+    run_button(rt, body, respond, work)
 
 def save_findings(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -132,10 +114,10 @@ def save_findings(ack: Ack, body: dict[str, Any], view: dict[str, Any], context:
             raise NotFound("Sorry, this form is out of date. Please close it and start again.")
         with rt.db.session() as session:
             themed.record_finding(
-                session, actor=_user(body), audit_id=meta.audit_id, case_id=meta.case_id,
+                session, actor=user_of(body), audit_id=meta.audit_id, case_id=meta.case_id,
                 case_ref=values.get(ids.FINDINGS_CASE), against_theory=values.get(ids.FINDINGS_FOUND),
                 evidence=values.get(ids.FINDINGS_EVIDENCE), service_user_views=values.get(ids.FINDINGS_VIEWS),
-                themes=values.get(ids.FINDINGS_THEMES) or [], today=_today(rt, session),
+                themes=values.get(ids.FINDINGS_THEMES) or [], today=today_of(rt, session),
                 policy=rt.policy(session))
 
     submit_modal(ack, work, keep_open_block=ids.FINDINGS_FOUND.value)
@@ -146,13 +128,13 @@ def open_material(ack: Ack, body: dict[str, Any], respond: Respond, client: WebC
 
     def work() -> None:
         with rt.db.session() as session:
-            audit = themed.material_form(session, actor=_user(body), audit_id=_value_id(body))
+            audit = themed.material_form(session, actor=user_of(body), audit_id=button_id(body))
             view = views.material_modal(brief=themed.themed_brief(audit),
                                         performance_notes=audit.performance_notes,
                                         service_user_feedback=audit.service_user_feedback)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    _button(rt, body, respond, work)
+    run_button(rt, body, respond, work)
 
 def save_material(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -160,10 +142,10 @@ def save_material(ack: Ack, body: dict[str, Any], view: dict[str, Any], context:
         meta = _meta(view)
         values = view_values(view)
         with rt.db.session() as session:
-            themed.attach_material(session, actor=_user(body), audit_id=meta.audit_id or 0,
+            themed.attach_material(session, actor=user_of(body), audit_id=meta.audit_id or 0,
                                    performance_notes=values.get(ids.MATERIAL_PERFORMANCE),
                                    service_user_feedback=values.get(ids.MATERIAL_FEEDBACK),
-                                   today=_today(rt, session))
+                                   today=today_of(rt, session))
 
     submit_modal(ack, work, keep_open_block=ids.MATERIAL_PERFORMANCE.value)
 
@@ -173,14 +155,14 @@ def send_collated(ack: Ack, body: dict[str, Any], respond: Respond, context: Bol
 
     def work() -> None:
         with rt.db.session() as session:
-            audit = themed.get_themed_audit(session, _value_id(body))
-            sent = themed.send_collated_findings(session, audit=audit, actor=_user(body), now=rt.now(),
+            audit = themed.get_themed_audit(session, button_id(body))
+            sent = themed.send_collated_findings(session, audit=audit, actor=user_of(body), now=rt.now(),
                                                  policy=rt.policy(session))
             theme = audit.theme
         tell(rt, body, respond, f"The collated findings of *{theme}* went to {sent} person(s): the "
                                 f"auditors and you.", title="Done")
 
-    _button(rt, body, respond, work)
+    run_button(rt, body, respond, work)
 
 def open_moderated(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -189,14 +171,14 @@ def open_moderated(ack: Ack, body: dict[str, Any], respond: Respond, client: Web
     def work() -> None:
         with rt.db.session() as session:
             policy = rt.policy(session)
-            audit, collation, chosen = themed.moderated_form(session, actor=_user(body),
-                                                             audit_id=_value_id(body), policy=policy)
+            audit, collation, chosen = themed.moderated_form(session, actor=user_of(body),
+                                                             audit_id=button_id(body), policy=policy)
             view = views.moderated_modal(brief=themed.themed_brief(audit), collation=collation,
                                          themes=policy.learning_themes, findings=audit.moderated_findings,
                                          recommendations=audit.recommendations, chosen=chosen)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    _button(rt, body, respond, work)
+    run_button(rt, body, respond, work)
 
 def save_moderated(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -205,10 +187,10 @@ def save_moderated(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         values = view_values(view)
         with rt.db.session() as session:
             themed.record_moderated_findings(
-                session, actor=_user(body), audit_id=meta.audit_id or 0,
+                session, actor=user_of(body), audit_id=meta.audit_id or 0,
                 findings=values.get(ids.MODERATED_FINDINGS),
                 recommendations=values.get(ids.MODERATED_RECOMMENDATIONS),
-                themes=values.get(ids.MODERATED_THEMES) or [], today=_today(rt, session), now=rt.now(),
+                themes=values.get(ids.MODERATED_THEMES) or [], today=today_of(rt, session), now=rt.now(),
                 policy=rt.policy(session))
 
     submit_modal(ack, work, keep_open_block=ids.MODERATED_FINDINGS.value)

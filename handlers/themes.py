@@ -26,7 +26,16 @@ from bot.themes.collation import collate, parse_quarter
 from bot.themes.content import build_content
 from bot.themes.messages import collation_messages, draft_dm, edit_modal, modal_line_ids
 from bot.themes.types import BOT_ACTOR, ThemesAction
-from handlers.common import CommandCall, reply_for, runtime_from, subcommand, submit_modal, tell, view_values
+from handlers.common import (
+    CommandCall,
+    reply_for,
+    runtime_from,
+    subcommand,
+    submit_modal,
+    tell,
+    today_of,
+    view_values,
+)
 from storage.models import LearningAudit, Service
 from storage.models.themes import ThemeDraft
 
@@ -45,10 +54,6 @@ def _already_posted(draft: ThemeDraft) -> str:
     when = f" on {date_only(draft.posted_at)}" if draft.posted_at else ""
     who = "" if not draft.posted_by or draft.posted_by == BOT_ACTOR else f" by <@{draft.posted_by}>"
     return f"These learning themes were already posted to <#{draft.channel}>{when}{who}."
-
-
-def _today(rt: Runtime, session: Session) -> Any:
-    return rt.calendar(session).today(rt.now())
 
 
 def _run(rt: Runtime, body: dict[str, Any], respond: Respond, work: Callable[[], str | None]) -> None:
@@ -125,7 +130,7 @@ def show_themes(call: CommandCall) -> None:
                        "They are shared in the service's channel once they are posted.")
             return
         quarter = quarter or _latest_quarter(session, rt, service)
-        today = _today(rt, session)
+        today = today_of(rt, session)
         col = collate(session, quarter=quarter.key, service_id=service.id if service else None, today=today)
         content = build_content(col, policy_of(session), suppress=False)
         if service is not None:
@@ -173,7 +178,7 @@ def share_themes(call: CommandCall) -> None:
         try:
             forum = themes.find_forum(session, " ".join(call.args[3:]))
             shared = themes.share_with_forum(session, actor=call.user_id, service=service, quarter=quarter,
-                                             forum=forum, today=_today(rt, session))
+                                             forum=forum, today=today_of(rt, session))
         except (NotFound, NotPermitted) as exc:
             call.reply(exc.message)
             return
@@ -201,7 +206,7 @@ def open_edit(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respon
                 raise _refuse_edit(draft.service)
             if draft.status == "posted":
                 return _already_posted(draft)
-            _, content = themes.draft_content(session, draft, today=_today(rt, session))
+            _, content = themes.draft_content(session, draft, today=today_of(rt, session))
             view = edit_modal(draft.id, content)
             audit.record(session, user, "view", "theme_draft", draft.id)
         client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -222,7 +227,7 @@ def post(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext)
                 raise _refuse_edit(draft.service)
             if draft.status == "posted":
                 return _already_posted(draft)
-            result = themes.post_draft(session, draft, actor=user, today=_today(rt, session), now=rt.now())
+            result = themes.post_draft(session, draft, actor=user, today=today_of(rt, session), now=rt.now())
             if not result.posted:
                 return _already_posted(draft)
             return (f"Posted the learning themes for {draft.service.name} to <#{result.channel}>"
@@ -245,7 +250,7 @@ def share(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext
                 raise NotFound("That forum is no longer in the org file.")
             quarter = parse_quarter(session, draft.quarter)
             shared = themes.share_with_forum(session, actor=user, service=draft.service, quarter=quarter,
-                                             forum=forum, today=_today(rt, session))
+                                             forum=forum, today=today_of(rt, session))
             name = draft.service.name
         if not shared:
             return f"The learning themes for {name} were already shared with the {forum.name}."
@@ -275,7 +280,7 @@ def save(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
                 raise _refuse_edit(draft.service)
             if draft.status == "posted":
                 raise Conflict(_already_posted(draft) + " Your changes were not saved.")
-            today = _today(rt, session)
+            today = today_of(rt, session)
             if not key_messages:
                 raise InvalidInput({key_block: "Write the key messages that open the post."})
             problem = themes.key_messages_problem(session, key_messages, today)

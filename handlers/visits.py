@@ -8,8 +8,6 @@ touch it. ``/qmf commission visit`` arrives through ``handlers.themed_audits``' 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -23,37 +21,20 @@ from bot.core.runtime import Runtime
 from bot.visits import messages as views
 from bot.visits import service as visits
 from bot.visits.types import VisitIds, VisitInput, VisitMeta
-from handlers.common import CommandCall, reply_for, runtime_from, submit_modal, tell, view_values
+from handlers.common import (
+    CommandCall,
+    button_id,
+    run_button,
+    runtime_from,
+    submit_modal,
+    today_of,
+    user_of,
+    view_values,
+)
 
 log = logging.getLogger(__name__)
 
 ids = VisitIds
-
-
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
-def _value_id(body: dict[str, Any]) -> int:
-    try:
-        return int(str((body.get("actions") or [{}])[0].get("value") or ""))
-    except ValueError:
-        raise NotFound("Sorry, that button is out of date. Nothing was changed.") from None
-
-
-def _today(rt: Runtime, session: Any) -> date:
-    return rt.calendar(session).today(rt.now())
-
-
-def _button(rt: Runtime, body: dict[str, Any], respond: Respond, work: Callable[[], None]) -> None:
-    """Run a button's work; a refusal is told where the person pressed, never a traceback."""
-    try:
-        work()
-    except Exception as exc:  # noqa: BLE001
-        try:
-            tell(rt, body, respond, reply_for(exc), title="Not now")
-        except Exception:  # noqa: BLE001 - telling them failed too; the log has it
-            log.exception("could not tell %s why a button did nothing", _user(body))
 
 
 def open_visit_commission(call: CommandCall) -> None:
@@ -65,7 +46,7 @@ def open_visit_commission(call: CommandCall) -> None:
             call.reply(visits.VISIT_REFUSAL)
             return
         services = [(s.key, s.name) for s in visits.commissionable_services(session, me)]
-        today = _today(rt, session)
+        today = today_of(rt, session)
     if not services:
         call.reply("Your division has no active services in the directory, so there is nothing to visit yet.")
         return
@@ -79,7 +60,7 @@ def commission_visit(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
         data = VisitInput.from_values(view_values(view))
         with rt.db.session() as session:
             visit, warning = visits.commission_visit(
-                session, actor=_user(body), data=data, today=_today(rt, session), calendar=rt.calendar(session),
+                session, actor=user_of(body), data=data, today=today_of(rt, session), calendar=rt.calendar(session),
                 policy=rt.policy(session))
             plan = visits.visit_plan(visit)
         return {"response_action": "update", "view": views.visit_commissioned_view(plan, warning)}
@@ -88,7 +69,7 @@ def commission_visit(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
 
 def record_view(rt: Runtime, session: Any, visit_id: int, actor: str) -> Any:
     """The visit-record modal as it stands: the lead reviewer's feedback, plan and draft actions."""
-    visit = visits.visit_record_form(session, actor=actor, visit_id=visit_id, today=_today(rt, session))
+    visit = visits.visit_record_form(session, actor=actor, visit_id=visit_id, today=today_of(rt, session))
     drafts = visits.plan_lines(visits.plan_actions(session, visit))
     return views.visit_record_modal(plan=visits.visit_plan(visit), feedback=visit.feedback,
                                     plan_summary=visit.plan_summary, drafts=drafts)
@@ -100,10 +81,10 @@ def open_record_visit(ack: Ack, body: dict[str, Any], respond: Respond, client: 
 
     def work() -> None:
         with rt.db.session() as session:
-            view = record_view(rt, session, _value_id(body), _user(body))
+            view = record_view(rt, session, button_id(body), user_of(body))
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    _button(rt, body, respond, work)
+    run_button(rt, body, respond, work)
 
 def push_add_action(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -113,10 +94,10 @@ def push_add_action(ack: Ack, body: dict[str, Any], respond: Respond, client: We
         parent = body.get("view") or {}
         if parent.get("type") != "modal":
             raise NotFound("Actions are added from the visit form: press *Record visit feedback*.")
-        visit_id = _value_id(body)
+        visit_id = button_id(body)
         with rt.db.session() as session:
-            visit = visits.visit_record_form(session, actor=_user(body), visit_id=visit_id,
-                                             today=_today(rt, session))
+            visit = visits.visit_record_form(session, actor=user_of(body), visit_id=visit_id,
+                                             today=today_of(rt, session))
             service_name = visit.service.name
             manager = visit.service.service_manager.slack_id
         view = views.visit_action_modal(visit_id=visit_id, parent_view=str(parent.get("id")),
@@ -124,7 +105,7 @@ def push_add_action(ack: Ack, body: dict[str, Any], respond: Respond, client: We
                                         input_blocks=action_input_blocks(initial_owner=manager))
         client.views_push(trigger_id=body["trigger_id"], view=view)
 
-    _button(rt, body, respond, work)
+    run_button(rt, body, respond, work)
 
 def save_visit_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -133,8 +114,8 @@ def save_visit_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], clie
     def work() -> None:
         owner, due_on, description = parse_action_values(view_values(view))
         with rt.db.session() as session:
-            visits.add_visit_action(session, actor=_user(body), visit_id=meta.visit_id or 0, owner=owner,
-                                    description=description, due_on=due_on, today=_today(rt, session),
+            visits.add_visit_action(session, actor=user_of(body), visit_id=meta.visit_id or 0, owner=owner,
+                                    description=description, due_on=due_on, today=today_of(rt, session),
                                     policy=rt.policy(session))
 
     if submit_modal(ack, work, keep_open_block=ActionIds.DESCRIPTION.value):
@@ -142,7 +123,7 @@ def save_visit_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], clie
         if parent_id and meta.visit_id:
             try:
                 with rt.db.session() as session:
-                    refreshed = record_view(rt, session, meta.visit_id, _user(body))
+                    refreshed = record_view(rt, session, meta.visit_id, user_of(body))
                 client.views_update(view_id=parent_id, view=refreshed)
             except (SlackApiError, NotPermitted, NotFound) as exc:  # the form was closed: the draft is kept
                 log.info("could not refresh the visit form %s: %s", parent_id, exc)
@@ -153,9 +134,9 @@ def save_record_visit(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
         meta = VisitMeta.load(view.get("private_metadata"))
         values = view_values(view)
         with rt.db.session() as session:
-            visits.record_visit(session, actor=_user(body), visit_id=meta.visit_id or 0,
+            visits.record_visit(session, actor=user_of(body), visit_id=meta.visit_id or 0,
                                 feedback=values.get(ids.VISIT_FEEDBACK),
-                                plan_summary=values.get(ids.VISIT_PLAN), today=_today(rt, session),
+                                plan_summary=values.get(ids.VISIT_PLAN), today=today_of(rt, session),
                                 now=rt.now(), policy=rt.policy(session))
 
     submit_modal(ack, work, keep_open_block=ids.VISIT_FEEDBACK.value)
