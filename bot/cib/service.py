@@ -37,7 +37,7 @@ from bot.core.directory import Who, channel_for, who
 from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from bot.core.features import DigestSource
 from bot.core.policy import Policy
-from bot.core.privacy import SmallCounts, case_refs_in, free_text_problem, redact_case_refs
+from bot.core.privacy import SmallCounts, case_refs_in, free_text_problem, outbound
 from bot.core.roles import Channel, Role
 from bot.core.todo import Todo
 from storage.models import CibMeeting, JobRun, Person
@@ -261,11 +261,11 @@ def _themed_entry(session: Session, item: CibItem, policy: Policy, shown: SmallC
     audited = session.scalar(select(func.count(func.distinct(ThemedAuditFinding.case_id)))
                              .where(ThemedAuditFinding.audit_id == audit.id)) or 0
     return DigestThemed(
-        item_id=item.id, theme=redact_case_refs(audit.theme, policy),
-        source=redact_case_refs(audit.source, policy), priority=redact_case_refs(audit.priority, policy),
+        item_id=item.id, theme=outbound(audit.theme, policy),
+        source=outbound(audit.source, policy), priority=outbound(audit.priority, policy),
         cases_audited=shown.count(int(audited)),
-        findings=redact_case_refs(audit.moderated_findings, policy),
-        recommendations=redact_case_refs(audit.recommendations, policy),
+        findings=outbound(audit.moderated_findings, policy),
+        recommendations=outbound(audit.recommendations, policy),
         themes=tuple(audit.moderated_themes or ()))
 
 
@@ -276,10 +276,10 @@ def _visit_entry(session: Session, item: CibItem, policy: Policy, shown: SmallCo
     found = action_plans.actions_for(session, source_kind=VISIT, source_id=visit.id, include_drafts=False)
     return DigestVisit(
         item_id=item.id, service_name=visit.service.name, visit_on=visit.visit_on,
-        need_or_risk=redact_case_refs(visit.need_or_risk, policy),
-        feedback=redact_case_refs(visit.feedback, policy),
-        plan_summary=redact_case_refs(visit.plan_summary, policy) or None,
-        actions=tuple((redact_case_refs(a.description, policy), a.due_on) for a in found),
+        need_or_risk=outbound(visit.need_or_risk, policy),
+        feedback=outbound(visit.feedback, policy),
+        plan_summary=outbound(visit.plan_summary, policy) or None,
+        actions=tuple((outbound(a.description, policy), a.due_on) for a in found),
         action_count=shown.count(len(found)))
 
 
@@ -383,7 +383,9 @@ def record_decision(session: Session, *, actor: str, item_id: int, received: boo
         dm(session, slack_id, message, f"cib-item:{item.id}:decision:{version}:{slack_id}")
     board = channel_for(session, BOARD_CHANNEL)
     if channel and ts and channel == board:
-        thread_text, thread_blocks = blocks.decision_thread_message(item.title, received, text)
+        policy = policy_of(session)
+        thread_text, thread_blocks = blocks.decision_thread_message(
+            outbound(item.title, policy), received, outbound(text, policy) or None)
         outbox.enqueue(session, channel=channel, text=thread_text, blocks=thread_blocks, thread_ts=ts,
                        dedupe_key=f"cib-item:{item.id}:thread:{version}")
     return item

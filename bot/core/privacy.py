@@ -19,6 +19,7 @@ event being discussed.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -412,20 +413,126 @@ def parse_case_refs(text: str | None, policy: Policy) -> tuple[list[str], list[s
     return good, bad
 
 
+# ---------------------------------------------------------------------------------------------
+# the outbound gate: every piece of people's text passes here before a channel, digest or report
+
+# Characters that look like a hyphen, and characters that show nothing: folded or removed before
+# case references are looked for, so "CIN\u201110001" or "CIN-\u200b10001" cannot slip past.
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u02d7\u2043"), "-")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u061c"
+                                    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u180e"), None)
+_RUNS = re.compile(r"[A-Za-z]+|\d+|-+")
+_MAX_LETTERS = 12
+"""A case reference's letters are short; longer letter runs are tried by their last few letters."""
+
+
+def normalise(text: str | None) -> str:
+    """NFKC, dash-likes folded to "-", zero-width and bidirectional controls removed."""
+    if not text:
+        return ""
+    return unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_INVISIBLE)
+
+
+def _ref_spans(text: str, policy: Policy) -> list[tuple[int, int]]:
+    """Spans of ``text`` (already normalised) that are case references, found inside longer tokens
+    too ("CIN-10001_notes", "CIN-10001/CIN-10002", "notesCIN-10001"): every run of letters, an
+    optional hyphen and digits is tried, with each shorter tail of its letters."""
+    spans: list[tuple[int, int]] = []
+    runs = [(m.start(), m.end(), m.group(0)) for m in _RUNS.finditer(text)]
+    for i, (start, end, value) in enumerate(runs):
+        if not value.isdigit():
+            continue
+        # the digits alone (a council's references may be numbers only)
+        candidates = [(start, end)]
+        j = i - 1
+        if j >= 0 and runs[j][2].startswith("-") and runs[j][1] == start:
+            j -= 1
+            joined = True
+        else:
+            joined = False
+        if j >= 0 and runs[j][2].isalpha() and (runs[j][1] == start or joined and runs[j][1] == runs[j + 1][0]):
+            letters_start, letters_end, letters = runs[j]
+            for cut in range(max(0, len(letters) - _MAX_LETTERS), len(letters)):
+                candidates.append((letters_start + cut, end))
+        for a, b in candidates:
+            word = re.sub("-+", "-", text[a:b].upper())
+            if policy.case_reference_ok(word) or policy.case_reference_ok(word.replace("-", "")):
+                spans.append((a, b))
+                break
+    return spans
+
+
 def case_refs_in(text: str | None, policy: Policy) -> list[str]:
-    """Words in free text that are case references (which must never reach a channel)."""
-    found: list[str] = []
-    for token in _TOKEN.findall(text or ""):
-        if policy.case_reference_ok(token) or policy.case_reference_ok(token.upper()):
-            found.append(token)
-    return found
+    """Case references in free text (which must never reach a channel), however they are disguised."""
+    clean = normalise(text)
+    return [clean[a:b] for a, b in _ref_spans(clean, policy)]
 
 
 def redact_case_refs(text: str | None, policy: Policy) -> str:
-    """A last guard for channel posts (e.g. action descriptions written elsewhere)."""
-    if not text:
+    """The text, normalised, with every case reference replaced by "[case reference]"."""
+    clean = normalise(text)
+    if not clean:
         return ""
-    refs = set(case_refs_in(text, policy))
-    if not refs:
-        return text
-    return _TOKEN.sub(lambda m: "[case reference]" if m.group(0) in refs else m.group(0), text)
+    out, last = [], 0
+    for a, b in sorted(_ref_spans(clean, policy)):
+        out += [clean[last:a], "[case reference]"]
+        last = b
+    out.append(clean[last:])
+    return "".join(out)
+
+
+_PERSON = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>|\b[UW](?=[A-Z0-9]*\d)[A-Z0-9]{4,}\b")
+"""A Slack mention or a bare Slack user id: a worker, who must not be named in a channel."""
+
+
+def outbound(text: str | None, policy: Policy) -> str:
+    """THE outbound gate: what a person typed, made safe for a channel, a digest or a report.
+    Normalised, case references and people's Slack ids redacted, and Slack's control characters
+    escaped, so that ``<!channel>``, ``<#C…>`` and ``<https://x|click>`` are shown as typed, never
+    acted on."""
+    return escape(_PERSON.sub("[person]", redact_case_refs(text, policy)))
+
+
+def shared_text_problem(text: str | None, field_label: str, policy: Policy,
+                        today: date | None = None) -> str | None:
+    """What is wrong with text typed into a field that can be shared beyond DMs, for an inline
+    error as it is typed: identifying details (``free_text_problem``) or a case reference."""
+    if not text:
+        return None
+    problem = free_text_problem(text, field_label, today)
+    if problem:
+        return problem
+    refs = case_refs_in(text, policy)
+    if refs:
+        return (f"{field_label} can be shared with a channel or the Board, so it must not name a case: "
+                f"remove {refs[0]}.")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# exports: people's text opened in a spreadsheet is text, never a formula (OWASP CSV injection)
+
+from typing import Any  # noqa: E402  (this section is appended; its one import sits with it)
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula (or, for tab and CR, hides one behind)."""
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell: text starting like a formula gets a leading single quote, as OWASP advises."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def xlsx_append(sheet: Any, values: list[Any] | tuple[Any, ...]) -> None:
+    """Append a row to an openpyxl sheet with every text cell stored as a string, never a formula.
+
+    openpyxl turns any string starting with "=" into a formula; a cell typed as "s" is written as
+    text, so Excel shows what people typed and runs nothing.
+    """
+    sheet.append(list(values))
+    row = sheet.max_row
+    for column, value in enumerate(values, start=1):
+        if isinstance(value, str):
+            sheet.cell(row=row, column=column).data_type = "s"

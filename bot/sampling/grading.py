@@ -19,7 +19,7 @@ from bot.core.calendar import WorkingCalendar
 from bot.core.errors import Conflict, InvalidInput, NotPermitted
 from bot.core.grades import Grade, needs_qi_attention
 from bot.core.policy import Policy
-from bot.core.privacy import free_text_problem
+from bot.core.privacy import free_text_problem, shared_text_problem
 from bot.core.roles import Role
 from bot.sampling import messages as blocks
 from bot.sampling.alerts import add_flag, alert_inadequate, inadequate_agreed
@@ -82,7 +82,9 @@ def parse_audit(values: dict[str, Any], *, role: str, policy: Policy, today: dat
     for block, label in labels.items():
         value = text(block)
         if value and block.value not in errors:
-            problem = free_text_problem(value, label, today)
+            # the case-study note is shared in the Q&I channel's report: no case reference either
+            problem = (shared_text_problem(value, label, policy, today) if block is SampleIds.CASE_STUDY_NOTE
+                       else free_text_problem(value, label, today))
             if problem:
                 errors[block.value] = problem
     themes = [t for t in values.get(SampleIds.THEMES.value) or [] if t in policy.learning_themes]

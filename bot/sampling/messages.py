@@ -38,6 +38,7 @@ from bot.core.blocks import (
 )
 from bot.core.formatting import day as day_label
 from bot.core.grades import Grade
+from bot.core.privacy import escape
 from bot.sampling.types import (
     CASE_STUDY_YES,
     DISCUSSION_OPTIONS,
@@ -331,7 +332,7 @@ def report_lines(r: ReportView) -> dict[str, list[str]]:
         movement.append(f"{r.flags} case(s) flagged for Q&I (grades two apart or across Good / Requires "
                         "improvement).")
     themes = [f"{name}: {count}" for name, count in r.themes] or ["No themes recorded."]
-    studies = list(r.case_studies) or ["No case studies offered."]
+    studies = [escape(note) for note in r.case_studies] or ["No case studies offered."]  # people's words
     return {"Headlines": headlines, "Grades (agreed)": grades, "Agreement before moderation": agreement,
             "Moderation": movement, "Themes for further exploration": themes, "Case studies": studies}
 

@@ -19,7 +19,7 @@ from bot.core.calendar import Quarter
 from bot.core.council import policy_of
 from bot.core.errors import NotFound
 from bot.core.policy import Policy
-from bot.core.privacy import free_text_problem
+from bot.core.privacy import case_refs_in, free_text_problem, normalise
 from bot.themes.types import KINDS, Collation, Point, ThemeCount
 from storage.models import Action, LearningAudit, Person, Service, ThemeTag
 
@@ -230,8 +230,7 @@ class PointChecker:
         self.quarter = quarter
         self.service_id = service_id
         self.withheld = 0
-        pattern = policy.case_reference_pattern.removeprefix("^").removesuffix("$")
-        self.case_ref = re.compile(rf"(?<![A-Za-z0-9])(?:{pattern})(?![A-Za-z0-9])")
+        self.policy = policy
         self._refs: set[str] | None = None
         self._people: set[str] | None = None
 
@@ -254,9 +253,9 @@ class PointChecker:
         if not flat:
             return None
         refs, people = self._load()
-        words = set(re.findall(r"[A-Za-z0-9]+", flat.upper()))
+        words = set(re.findall(r"[A-Za-z0-9]+", normalise(flat).upper()))
         tokens = {t.strip(".,;:()[]'\"").casefold() for t in flat.split()}
-        if (self.case_ref.search(flat) or "<@" in flat or "<!" in flat or words & people or tokens & refs
+        if (case_refs_in(flat, self.policy) or "<@" in flat or "<!" in flat or words & people or tokens & refs
                 or free_text_problem(flat, "learning", today=self.today)):
             self.withheld += 1
             return None
