@@ -76,7 +76,7 @@ def schedule(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: Bolt
                 "view": notice_view("Meeting scheduled", f"The Continuous Improvement Board meets on *{when}*. "
                                                          f"Its digest goes to the Board's channel beforehand.")}
 
-    submit_modal(ack, work, keep_open_block=ids.CIB_DATE.value)
+    submit_modal(ack, work, keep_open_block=ids.CIB_DATE.value, body=body, rt=rt)
 
 def open_decision(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -106,7 +106,7 @@ def save_decision(ack: Ack, body: dict[str, Any], view: dict[str, Any], context:
                                   decision=values.get(ids.CIB_DECISION_TEXT), today=today_of(rt, session),
                                   now=rt.now(), channel=meta.channel, ts=meta.ts)
 
-    submit_modal(ack, work, keep_open_block=ids.CIB_DECISION_TEXT.value)
+    submit_modal(ack, work, keep_open_block=ids.CIB_DECISION_TEXT.value, body=body, rt=rt)
 
 
 def register(app: App, rt: Runtime) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
@@ -144,30 +146,163 @@ def view_values(view: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def submit_modal(ack: Ack, work: Callable[[], dict[str, Any] | None], *, keep_open_block: str) -> bool:
+SUBMISSION_WAIT = 2.0
+"""How long a duplicate waits for the first submission's answer before saying it is being saved."""
+SUBMISSION_POLL = 0.05
+SUBMISSION_ABANDONED = timedelta(seconds=60)
+"""A claim still 'pending' after this long belongs to a process that died mid-work (its work rolled
+back with it), so a re-send may take it over."""
+ALREADY_SAVING = "Already being saved from your first press of Submit. You can close this form."
+
+
+def _submission_key(body: dict[str, Any] | None) -> tuple[str, str] | None:
+    view = (body or {}).get("view") or {}
+    if body is None or body.get("type") != "view_submission" or not view.get("id"):
+        return None
+    # Slack changes the hash whenever the view changes, so the same id and hash is the same submission.
+    return str(view["id"]), str(view.get("hash") or view.get("callback_id") or "")
+
+
+def _claim_submission(rt: Runtime, key: tuple[str, str]) -> tuple[int | None, dict[str, Any] | None]:
+    """Claim this submission: (claim id, None) when it is ours to do, (None, stored ack) when it was
+    already done, (None, None) when another request is still doing it."""
+    from sqlalchemy import select, update
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.models import ViewSubmission, utcnow
+
+    view_id, view_hash = key
+    try:
+        with rt.db.session() as session:
+            row = ViewSubmission(view_id=view_id, view_hash=view_hash, status="pending", created_at=utcnow())
+            session.add(row)
+            session.flush()
+            return row.id, None
+    except IntegrityError:
+        pass  # taken: by an earlier request, or one running now
+    deadline = time.monotonic() + SUBMISSION_WAIT
+    while True:
+        with rt.db.session() as session:
+            found = session.scalars(select(ViewSubmission).where(
+                ViewSubmission.view_id == view_id, ViewSubmission.view_hash == view_hash)).first()
+            if found is None:  # the first one failed and let go: this one may try
+                return _claim_submission(rt, key) if time.monotonic() < deadline else (None, None)
+            if found.status == "done":
+                return None, dict(found.response or {})
+            taken_over = session.execute(
+                update(ViewSubmission)
+                .where(ViewSubmission.id == found.id, ViewSubmission.status == "pending",
+                       ViewSubmission.created_at < utcnow() - SUBMISSION_ABANDONED)
+                .values(created_at=utcnow())
+            ).rowcount  # type: ignore[attr-defined]
+            if taken_over:
+                return found.id, None
+        if time.monotonic() >= deadline:
+            return None, None
+        _look_again_soon()
+
+
+def _look_again_soon() -> None:
+    """The pause between looks at a claim another request holds (tests replace it to see the wait)."""
+    time.sleep(SUBMISSION_POLL)
+
+
+def _settle_submission(rt: Runtime, claim: int, response: dict[str, Any] | None) -> None:
+    """Store the ack given (``response``), or let the claim go (None) so the person can try again."""
+    from sqlalchemy import delete, update
+
+    from storage.models import ViewSubmission
+
+    try:
+        with rt.db.session() as session:
+            if response is None:
+                session.execute(delete(ViewSubmission).where(ViewSubmission.id == claim))
+            else:
+                session.execute(update(ViewSubmission).where(ViewSubmission.id == claim)
+                                .values(status="done", response=_as_json(response)))
+    except Exception:  # noqa: BLE001 - the work's outcome stands; at worst a re-send waits and is told
+        log.exception("could not settle modal submission claim %s", claim)
+
+
+def _as_json(ack_args: dict[str, Any]) -> dict[str, Any]:
+    """The ack's arguments as plain JSON (a slack_sdk View becomes its dict), as bolt would send them."""
+    def plain(value: Any) -> Any:  # noqa: ANN401
+        if hasattr(value, "to_dict"):
+            return value.to_dict()
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    return json.loads(json.dumps(ack_args, default=plain))  # type: ignore[no-any-return]
+
+
+def submit_modal(ack: Ack, work: Callable[[], dict[str, Any] | None], *, keep_open_block: str,
+                 body: dict[str, Any], rt: Runtime) -> bool:
     """Validate and save, then ack: inline errors keep the modal (and what was typed) open.
 
     ``work`` raises InvalidInput for inline errors, another QmfError for a refusal, and returns
     extra ack arguments (e.g. ``{"response_action": "update", "view": ...}``) or None to close.
     An unexpected failure is shown inline on ``keep_open_block`` so nothing typed is lost.
+    Returns True when the work was done by this call.
+
+    Every submission is done once. Slack re-sends a submission whose ack was late, and people press
+    Submit twice; both arrive byte for byte the same, with the view's ``id`` and ``hash`` (the hash
+    changes whenever the view does, so a new submission of a changed form is a new key). Before the
+    work, a ``view_submissions`` row for (id, hash) is inserted in its own short transaction: the
+    unique key makes the database the judge, also between processes. When the work is saved the row
+    becomes 'done' with the ack given; when the work raised (inline errors, refusal, failure) the row
+    is deleted, so the person can correct and press Submit again, and nothing was stored to repeat.
+    A re-send that finds a 'done' row acks exactly as the first did and does nothing. One that finds
+    it 'pending' (the first is still working, e.g. a double press) waits up to SUBMISSION_WAIT for the
+    first's answer and gives it; failing that it keeps the form open with ALREADY_SAVING. The claim
+    is not in the work's own transaction (each listener opens its session inside ``work``): a crash
+    between the work's commit and 'done' leaves a 'pending' claim that a re-send takes over after
+    SUBMISSION_ABANDONED, the one window in which a crash could let work be repeated.
+
+    ``body`` (the submission as Slack sent it) and ``rt`` are the listener's own.
     """
     from bot.core.blocks import notice_view
     from bot.core.errors import InvalidInput, NotPermitted
 
+    key = _submission_key(body)
+    claim: int | None = None
+    if key is not None:
+        try:
+            claim, stored = _claim_submission(rt, key)
+        except Exception as exc:  # noqa: BLE001 - the database refused: nothing saved, the form stays open
+            ack(response_action="errors", errors={keep_open_block: apologise(exc)})
+            return False
+        if claim is None:
+            if stored is None:
+                log.info("modal submission %s is still being saved; the duplicate is told so", key[0])
+                ack(response_action="errors", errors={keep_open_block: ALREADY_SAVING})
+            else:
+                log.info("modal submission %s already taken; answered as before", key[0])
+                ack(**stored)
+            return False
+
+    def let_go() -> None:
+        if claim is not None and rt is not None:
+            _settle_submission(rt, claim, None)
+
     try:
         result = work()
     except InvalidInput as exc:
+        let_go()
         ack(response_action="errors", errors=exc.errors)
         return False
     except NotPermitted as exc:
+        let_go()
         ack(response_action="update", view=notice_view("Not saved", exc.message))
         return False
     except QmfError as exc:
+        let_go()
         ack(response_action="errors", errors={keep_open_block: exc.message})
         return False
     except Exception as exc:  # noqa: BLE001 - keep the modal open with a reference, never a traceback
+        let_go()
         ack(response_action="errors", errors={keep_open_block: apologise(exc)})
         return False
+    if claim is not None and rt is not None:
+        _settle_submission(rt, claim, result or {})
     if result:
         ack(**result)
     else:

@@ -121,7 +121,7 @@ def save_reflection(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
                 today=today_of(rt, session),
             )
 
-    submit_modal(ack, work, keep_open_block=ReflectionField.TRYING.value)
+    submit_modal(ack, work, keep_open_block=ReflectionField.TRYING.value, body=body, rt=rt)
 
 def record_audit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -139,7 +139,7 @@ def record_audit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: 
                 now=rt.now(),
             )
 
-    submit_modal(ack, work, keep_open_block=AuditField.OUTCOMES.value)
+    submit_modal(ack, work, keep_open_block=AuditField.OUTCOMES.value, body=body, rt=rt)
 
 def push_add_action(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -191,7 +191,7 @@ def save_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: We
             rt, client, audit_id=meta.audit_id, actor=actor, view_id=parent_id, values=meta.parent_values
         )
 
-    submit_modal(ack, work, keep_open_block=ActionIds.DESCRIPTION.value)
+    submit_modal(ack, work, keep_open_block=ActionIds.DESCRIPTION.value, body=body, rt=rt)
 
 def remove_action(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)

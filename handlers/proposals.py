@@ -131,7 +131,7 @@ def submitted(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
                 return {"response_action": "update", "view": notice_view("Proposals closed", exc.message)}
         return None
 
-    submit_modal(ack, save, keep_open_block=ProposalIds.REASON)
+    submit_modal(ack, save, keep_open_block=ProposalIds.REASON, body=body, rt=rt)
 
 
 def register(app: App, rt: Runtime) -> None:

@@ -91,7 +91,7 @@ def on_audit_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
                                         partner_done=both)
         return {"response_action": "update", "view": saved}
 
-    submit_modal(ack, work, keep_open_block=SampleIds.RATIONALE.value)
+    submit_modal(ack, work, keep_open_block=SampleIds.RATIONALE.value, body=body, rt=rt)
 
 def on_moderation_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -106,7 +106,7 @@ def on_moderation_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]
             case_ref, grade = row.case.case_ref, Grade(row.agreed_grade)
         return {"response_action": "update", "view": blocks.moderation_saved_view(case_ref=case_ref, grade=grade)}
 
-    submit_modal(ack, work, keep_open_block=SampleIds.AGREED_REASON.value)
+    submit_modal(ack, work, keep_open_block=SampleIds.AGREED_REASON.value, body=body, rt=rt)
 
 
 def register(app: App, rt: Runtime) -> None:

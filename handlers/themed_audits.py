@@ -83,7 +83,7 @@ def commission_themed(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
                 f"and your DM has the buttons for the workshop.")
         return {"response_action": "update", "view": notice_view("Audit commissioned", text)}
 
-    submit_modal(ack, work, keep_open_block=ids.THEMED_THEME.value)
+    submit_modal(ack, work, keep_open_block=ids.THEMED_THEME.value, body=body, rt=rt)
 
 def open_findings(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -120,7 +120,7 @@ def save_findings(ack: Ack, body: dict[str, Any], view: dict[str, Any], context:
                 themes=values.get(ids.FINDINGS_THEMES) or [], today=today_of(rt, session),
                 policy=rt.policy(session))
 
-    submit_modal(ack, work, keep_open_block=ids.FINDINGS_FOUND.value)
+    submit_modal(ack, work, keep_open_block=ids.FINDINGS_FOUND.value, body=body, rt=rt)
 
 def open_material(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -147,7 +147,7 @@ def save_material(ack: Ack, body: dict[str, Any], view: dict[str, Any], context:
                                    service_user_feedback=values.get(ids.MATERIAL_FEEDBACK),
                                    today=today_of(rt, session))
 
-    submit_modal(ack, work, keep_open_block=ids.MATERIAL_PERFORMANCE.value)
+    submit_modal(ack, work, keep_open_block=ids.MATERIAL_PERFORMANCE.value, body=body, rt=rt)
 
 def send_collated(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -193,7 +193,7 @@ def save_moderated(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
                 themes=values.get(ids.MODERATED_THEMES) or [], today=today_of(rt, session), now=rt.now(),
                 policy=rt.policy(session))
 
-    submit_modal(ack, work, keep_open_block=ids.MODERATED_FINDINGS.value)
+    submit_modal(ack, work, keep_open_block=ids.MODERATED_FINDINGS.value, body=body, rt=rt)
 
 
 def register(app: App, rt: Runtime) -> None:

@@ -297,7 +297,7 @@ def save(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
                            dedupe_key=f"themes-draft:{draft.id}:saved:{stamp}")
         return None
 
-    submit_modal(ack, work, keep_open_block=ThemesAction.KEY_MESSAGES.value)
+    submit_modal(ack, work, keep_open_block=ThemesAction.KEY_MESSAGES.value, body=body, rt=rt)
 
 
 def register(app: App, rt: Runtime) -> None:

@@ -65,7 +65,7 @@ def commission_visit(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
             plan = visits.visit_plan(visit)
         return {"response_action": "update", "view": views.visit_commissioned_view(plan, warning)}
 
-    submit_modal(ack, work, keep_open_block=ids.VISIT_NEED.value)
+    submit_modal(ack, work, keep_open_block=ids.VISIT_NEED.value, body=body, rt=rt)
 
 def record_view(rt: Runtime, session: Any, visit_id: int, actor: str) -> Any:
     """The visit-record modal as it stands: the lead reviewer's feedback, plan and draft actions."""
@@ -118,7 +118,7 @@ def save_visit_action(ack: Ack, body: dict[str, Any], view: dict[str, Any], clie
                                     description=description, due_on=due_on, today=today_of(rt, session),
                                     policy=rt.policy(session))
 
-    if submit_modal(ack, work, keep_open_block=ActionIds.DESCRIPTION.value):
+    if submit_modal(ack, work, keep_open_block=ActionIds.DESCRIPTION.value, body=body, rt=rt):
         parent_id = view.get("previous_view_id") or meta.parent_view
         if parent_id and meta.visit_id:
             try:
@@ -139,7 +139,7 @@ def save_record_visit(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
                                 plan_summary=values.get(ids.VISIT_PLAN), today=today_of(rt, session),
                                 now=rt.now(), policy=rt.policy(session))
 
-    submit_modal(ack, work, keep_open_block=ids.VISIT_FEEDBACK.value)
+    submit_modal(ack, work, keep_open_block=ids.VISIT_FEEDBACK.value, body=body, rt=rt)
 
 
 def register(app: App, rt: Runtime) -> None:

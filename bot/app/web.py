@@ -6,6 +6,11 @@ listener's ack is one that hands its response straight to the waiting request, a
 goes on (opening the modal, posting) on its thread. Bolt's own way, a listener thread plus a
 request thread checking for the ack every 10 ms, added up to 10 ms to every answer and a wake-up
 per waiting request every 10 ms.
+
+Nothing of a request is trusted before it is checked, cheapest first: the declared size, then the
+size actually read (a capped streaming read, so an endless body costs at most ``MAX_BODY``), then
+the shape of Slack's headers, then the signature, and only then is the body parsed. Every refusal
+is a 4xx and one log line, never a traceback: a hostile or broken request is the sender's fault.
 """
 
 from __future__ import annotations
@@ -13,7 +18,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import time
+import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
@@ -21,14 +30,76 @@ from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app.factory import runtime_of
 
-MAX_BODY = 1_000_000
+MAX_BODY = 1 << 20
+"""The largest request body taken, 1 MiB: anything larger is refused with 413 unread.
+
+Slack's largest legitimate payload is a view submission: a modal holds at most 100 blocks and a text
+input at most 3,000 characters, so a modal filled to the brim is about 300 kB of typed text plus a
+few kB per block of state, around 400 kB url-encoded; our own modals hold a few dozen inputs at most.
+Events and slash commands are a few kB. 1 MiB leaves more than double the headroom over the worst
+real case while keeping four hostile uploads to a few MB of memory between them."""
+
+SIGNATURE_WINDOW = 60 * 5
+"""Slack's window: a request whose timestamp is further than five minutes from now is a replay."""
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: seconds since 1970 have 10 until 2286
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")  # v0= and a hex HMAC-SHA256
+_LENGTH = re.compile(r"[0-9]{1,18}")
 log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """A request answered with a 4xx before it reached bolt; ``reason`` is the one log line."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+async def read_capped(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, refused (413) from its Content-Length alone if that is over ``limit``, and read as a
+    stream that stops the moment it passes ``limit`` otherwise (chunked or lying about its length)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not _LENGTH.fullmatch(declared):
+            raise Refused(413 if declared.isascii() and declared.isdigit() else 400,
+                          "a Content-Length that is not a size we take")
+        if int(declared) > limit:
+            raise Refused(413, f"a body of {int(declared)} bytes declared, over the {limit}-byte cap")
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise Refused(413, f"a body read past the {limit}-byte cap")
+    except ClientDisconnect:
+        raise Refused(400, "a body cut short by the sender hanging up") from None
+    return bytes(body)
+
+
+def check_headers(headers: Any, now: float) -> tuple[str, str]:
+    """Slack's timestamp and signature headers, refused (401) unless they have Slack's shape and the
+    timestamp is inside Slack's window; nothing converts a header before its shape is known."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise Refused(401, "a missing or malformed X-Slack-Request-Timestamp")
+    if abs(now - int(timestamp)) > SIGNATURE_WINDOW:
+        raise Refused(401, "an X-Slack-Request-Timestamp outside Slack's 5-minute window")
+    signature = headers.get("x-slack-signature", "")
+    if not _SIGNATURE.fullmatch(signature):
+        raise Refused(401, "a missing or malformed X-Slack-Signature")
+    return timestamp, signature
+
+
+class MalformedBody(Exception):
+    """A correctly signed body that does not parse as Slack's form or JSON."""
 
 
 class AnsweringAck(Ack):
@@ -48,7 +119,10 @@ class AnsweringAck(Ack):
 
 def _dispatch(bolt_app: App, body: bytes, query: str, headers: dict[str, str | Sequence[str]],
               answer: Callable[[BoltResponse], None]) -> BoltResponse:
-    bolt_request = BoltRequest(body=body.decode("utf-8", errors="replace"), query=query, headers=headers)
+    try:  # the constructor only parses: whatever it raises is the body's fault
+        bolt_request = BoltRequest(body=body.decode("utf-8", errors="replace"), query=query, headers=headers)
+    except Exception as e:  # noqa: BLE001 - json's ValueError, RecursionError, a list where a dict goes...
+        raise MalformedBody(type(e).__name__) from None
     bolt_request.context["ack"] = AnsweringAck(answer)
     return bolt_app.dispatch(bolt_request)
 
@@ -80,7 +154,24 @@ async def answer_of(bolt_app: App, body: bytes, request: Request) -> BoltRespons
 def _log_late_failure(done: asyncio.Future[BoltResponse]) -> None:
     """Bolt hands listener errors to the app's error handler; only a failure of bolt itself lands here."""
     if not done.cancelled() and done.exception() is not None:
-        log.error("request failed after its ack", exc_info=done.exception())
+        log.error("a Slack request failed after its ack: %s", where(done.exception()))  # type: ignore[arg-type]
+
+
+def where(error: BaseException) -> str:
+    """The error and the line that raised it, in one line: enough to find a bug, never a traceback."""
+    frames = traceback.extract_tb(error.__traceback__)
+    place = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(error).__name__}: {str(error)[:200]}{place}"
+
+
+def refuse(request: Request, status: int, reason: str) -> Response:
+    client = request.client.host if request.client else "?"
+    log.warning("refused a request to /slack/events from %s with %d: %s", client, status, reason)
+    text = {400: "bad request", 401: "invalid request", 413: "request too large"}.get(status, "refused")
+    # An oversized body is left unread: closing the connection is what stops the server taking the rest
+    # (left open, uvicorn would read and discard it to keep the connection alive).
+    headers = {"Connection": "close"} if status == 413 else None
+    return Response(text, status_code=status, headers=headers)
 
 
 def create_web_app(bolt_app: App) -> Starlette:
@@ -88,18 +179,19 @@ def create_web_app(bolt_app: App) -> Starlette:
     verifier = SignatureVerifier(rt.settings.slack_signing_secret or "offline-signing-secret")
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return Response("request too large", status_code=413)
-        if not request.headers.get("x-slack-request-timestamp", "").isdigit():
-            return Response("invalid request", status_code=401)  # bolt would fail on a non-numeric one
-        if not verifier.is_valid_request(body, dict(request.headers)):
-            return Response("invalid request", status_code=401)  # before anything parses the body
+        try:
+            body = await read_capped(request)
+            timestamp, signature = check_headers(request.headers, time.time())
+            if not verifier.is_valid(body, timestamp, signature):
+                raise Refused(401, "a signature that does not match the body")
+        except Refused as refused:
+            return refuse(request, refused.status, refused.reason)
         try:
             bolt_response = await answer_of(bolt_app, body, request)
-        except Exception:  # noqa: BLE001 - a body bolt cannot parse or route is the sender's fault
-            log.warning("refused a malformed Slack request", exc_info=True)
-            return Response("bad request", status_code=400)
+        except MalformedBody as malformed:
+            return refuse(request, 400, f"a signed body that does not parse ({malformed})")
+        except Exception as e:  # noqa: BLE001 - parsed, but bolt fails on its shape (a button with no actions)
+            return refuse(request, 400, f"a signed body bolt could not handle ({where(e)})")
         return Response(
             content=bolt_response.body,
             status_code=bolt_response.status,

@@ -24,12 +24,14 @@ from storage.models import (
     Reflection,
     SlackEvent,
     ThemeTag,
+    ViewSubmission,
     utcnow,
 )
 from storage.models.sampling import SampleDraw
 
 OUTBOX_KEEP = timedelta(days=30)
 EVENTS_KEEP = timedelta(days=7)
+SUBMISSIONS_KEEP = timedelta(days=1)  # Slack re-sends within seconds; a day is ample
 
 
 def _monthly(ctx: JobContext) -> str:
@@ -78,6 +80,8 @@ def purge(session: Session, *, today: date, retention_years: int, start_month: i
     gone("delivered messages", session.execute(delete(OutboxMessage).where(
         OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < now - OUTBOX_KEEP)))
     gone("Slack event ids", session.execute(delete(SlackEvent).where(SlackEvent.received_at < now - EVENTS_KEEP)))
+    gone("modal submission ids", session.execute(delete(ViewSubmission).where(
+        ViewSubmission.created_at < now - SUBMISSIONS_KEEP)))
     return {k: v for k, v in counts.items() if v}
 
 

@@ -19,7 +19,7 @@ from storage.models.directory import (
     TeamMember,
 )
 from storage.models.learning import Action, LearningAudit, LearningRound, Proposal, Reflection, ThemeTag
-from storage.models.ops import AuditLogEntry, HomeView, JobRun, OutboxMessage, SlackEvent
+from storage.models.ops import AuditLogEntry, HomeView, JobRun, OutboxMessage, SlackEvent, ViewSubmission
 
 __all__ = [
     "Action",
@@ -46,5 +46,6 @@ __all__ = [
     "Team",
     "TeamMember",
     "UtcDateTime",
+    "ViewSubmission",
     "utcnow",
 ]

@@ -87,3 +87,18 @@ class HomeView(Base):
     view_hash: Mapped[str] = mapped_column(String(64))
     page: Mapped[int] = mapped_column(default=0)
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ViewSubmission(Base):
+    """A modal submission already taken, keyed by what Slack sends (the view's id and hash): a re-sent
+    or double-pressed submission finds its row and is answered with the stored ack, doing nothing."""
+
+    __tablename__ = "view_submissions"
+    __table_args__ = (UniqueConstraint("view_id", "view_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    view_id: Mapped[str] = mapped_column(String(64))
+    view_hash: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | done
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

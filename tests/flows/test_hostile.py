@@ -4,12 +4,22 @@ and no traceback reaches anyone."""
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.app.web import MAX_BODY
 from storage.models import AuditLogEntry, JobRun, OutboxMessage, Person, Proposal
 
 FORM = "application/x-www-form-urlencoded"
@@ -143,13 +153,16 @@ def test_a_signature_for_another_body_gets_401(slack):
 
 
 @pytest.mark.parametrize("name,body,content_type", SIGNED_BODIES, ids=[c[0] for c in SIGNED_BODIES])
-def test_broken_or_unknown_signed_requests_are_refused_cleanly(slack, bot, fake, name, body, content_type):
+def test_broken_or_unknown_signed_requests_are_refused_cleanly(slack, bot, fake, caplog, name, body, content_type):
+    caplog.set_level(logging.INFO)
     before = counts(bot)
     reply = slack.post_raw(body, {"Content-Type": content_type} | slack.sign(body))
     assert_clean(reply)
     assert counts(bot) == before
     for call in fake.calls("response_url"):
         assert not any(leak in json.dumps(call.args) for leak in LEAKS)
+    assert "Traceback" not in caplog.text
+    assert len(slack_events_log(caplog)) <= 1, [r.getMessage() for r in slack_events_log(caplog)]
 
 
 def test_an_oversized_request_is_refused_with_413(slack, bot):
@@ -167,3 +180,206 @@ def test_hostile_command_text_gets_a_clear_answer_and_stores_nothing(slack, bot,
     assert "<!channel>" not in reply.text and "<!everyone>" not in reply.text
     assert counts(bot) == before
     assert fake.problems == []
+
+
+# ---- requests refused before anything parses them (issue 14 item 7) ----------------------------------
+
+def slack_events_log(caplog) -> list[logging.LogRecord]:  # type: ignore[no-untyped-def]
+    """What the web layer logged: one line per refused request is the rule."""
+    return [r for r in caplog.records if r.name.startswith(("bot.app.web", "slack_bolt", "uvicorn"))]
+
+
+def assert_one_clean_log_line(caplog) -> None:  # type: ignore[no-untyped-def]
+    lines = slack_events_log(caplog)
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert lines[0].exc_info is None
+    assert "Traceback" not in caplog.text
+
+
+def now() -> str:
+    return str(int(time.time()))
+
+
+BAD_HEADERS: list[tuple[str, dict[str, str]]] = [
+    ("timestamp of 5,000 digits", {"X-Slack-Request-Timestamp": "9" * 5000, "X-Slack-Signature": "v0=" + "a" * 64}),
+    ("timestamp of 13 digits", {"X-Slack-Request-Timestamp": "1" * 13, "X-Slack-Signature": "v0=" + "a" * 64}),
+    ("timestamp with a sign", {"X-Slack-Request-Timestamp": "-1", "X-Slack-Signature": "v0=" + "a" * 64}),
+    ("timestamp in arabic-indic digits", {"X-Slack-Request-Timestamp": "١٢٣".encode(),  # type: ignore[dict-item]
+                                          "X-Slack-Signature": "v0=" + "a" * 64}),
+    ("timestamp a day old", {"X-Slack-Request-Timestamp": str(int(time.time()) - 86400),
+                             "X-Slack-Signature": "v0=" + "a" * 64}),
+    ("no signature", {"X-Slack-Request-Timestamp": "NOW"}),
+    ("signature too short", {"X-Slack-Request-Timestamp": "NOW", "X-Slack-Signature": "v0=abc"}),
+    ("signature of 5,000 hex digits", {"X-Slack-Request-Timestamp": "NOW", "X-Slack-Signature": "v0=" + "a" * 5000}),
+    ("signature not hex", {"X-Slack-Request-Timestamp": "NOW", "X-Slack-Signature": "v0=" + "z" * 64}),
+    ("well-formed but wrong signature", {"X-Slack-Request-Timestamp": "NOW", "X-Slack-Signature": "v0=" + "a" * 64}),
+]
+
+
+@pytest.mark.parametrize("name,headers", BAD_HEADERS, ids=[c[0] for c in BAD_HEADERS])
+def test_bad_timestamp_or_signature_headers_get_401_with_one_log_line(slack, bot, caplog, name, headers):
+    caplog.set_level(logging.INFO)
+    headers = {k: (now() if v == "NOW" else v) for k, v in headers.items()}
+    before = counts(bot)
+    reply = slack.post_raw(command_body(), {"Content-Type": FORM} | headers)
+    assert reply.status == 401
+    assert_one_clean_log_line(caplog)
+    assert counts(bot) == before
+
+
+MALFORMED_SIGNED: list[tuple[str, str, str]] = [
+    ("truncated form payload", urlencode({"payload": json.dumps(view_payload())[:57]}), FORM),
+    ("form payload cut mid-escape", payload_body(action_payload())[:70], FORM),
+    ("form payload is a JSON array", urlencode({"payload": "[1, 2, 3]"}), FORM),
+    ("form payload is a JSON string", urlencode({"payload": '"hello"'}), FORM),
+    ("form payload nested 100,000 deep", urlencode({"payload": "[" * 100_000}), FORM),
+    ("truncated JSON body", json.dumps({"type": "event_callback", "event": {"type": "app_home_opened"}})[:30],
+     "application/json"),
+    ("JSON body is an array", "[]", "application/json"),
+    ("JSON body with trailing garbage", '{"type": "event_callback"} junk', "application/json"),
+    ("JSON body nested 100,000 deep", '{"a":' * 100_000, "application/json"),
+]
+
+
+@pytest.mark.parametrize("name,body,content_type", MALFORMED_SIGNED, ids=[c[0] for c in MALFORMED_SIGNED])
+def test_correctly_signed_but_malformed_payloads_get_400_with_one_log_line(slack, bot, caplog, name, body,
+                                                                             content_type):
+    caplog.set_level(logging.INFO)
+    before = counts(bot)
+    reply = slack.post_raw(body, {"Content-Type": content_type} | slack.sign(body))
+    assert reply.status == 400
+    assert_clean(reply)
+    assert_one_clean_log_line(caplog)
+    assert counts(bot) == before
+
+
+def test_a_body_declared_over_the_cap_is_refused_with_413_unread(slack, bot, caplog):
+    caplog.set_level(logging.INFO)
+    declared = 2000 * 65536  # 131 MB
+    sent = 0
+
+    def body() -> Iterator[bytes]:  # the server answers from the Content-Length and stops taking it
+        nonlocal sent
+        for _ in range(declared // 65536):
+            sent += 65536
+            yield b"x" * 65536
+
+    with httpx.Client(timeout=30) as client:
+        resp = client.post(bot.url + "/slack/events", content=body(),
+                           headers={"Content-Type": FORM, "Content-Length": str(declared)} | slack.sign(""))
+    assert resp.status_code == 413
+    assert sent < declared // 4, f"the server took {sent} bytes of a body it had refused"
+    assert_one_clean_log_line(caplog)
+    assert "declared" in slack_events_log(caplog)[0].getMessage()  # refused on its Content-Length alone
+
+
+def test_a_chunked_body_is_refused_with_413_as_soon_as_it_passes_the_cap(slack, bot, caplog):
+    caplog.set_level(logging.INFO)
+    offered = 2000 * 65536  # 131 MB
+    sent = 0
+
+    def body() -> Iterator[bytes]:  # no Content-Length: httpx sends it chunked
+        nonlocal sent
+        for _ in range(offered // 65536):
+            sent += 65536
+            yield b"x" * 65536
+
+    with httpx.Client(timeout=30) as client:
+        resp = client.post(bot.url + "/slack/events", content=body(), headers={"Content-Type": FORM} | slack.sign(""))
+    assert resp.status_code == 413
+    assert sent < offered // 4, f"the server read {sent} bytes of a body past the cap"
+    assert_one_clean_log_line(caplog)
+
+
+def test_the_size_cap_leaves_room_for_slacks_largest_payloads(slack, bot):
+    """A modal holds at most 100 blocks and a text input at most 3,000 characters."""
+    view = view_payload(state={"values": {f"b{i}": {"a": {"type": "plain_text_input", "value": "x" * 3000}}
+                                          for i in range(100)}})
+    body = payload_body(view)
+    assert 300_000 < len(body) < MAX_BODY
+    reply = slack.post_raw(body, {"Content-Type": FORM} | slack.sign(body))
+    assert reply.status not in (400, 413)
+
+
+# ---- a real `qmf-bot serve` under four concurrent oversized posts -----------------------------------
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def zeros(total: int, chunk: int = 1 << 20) -> Iterator[bytes]:
+    block = b"0" * chunk
+    for _ in range(total // chunk):
+        yield block
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmRSS from /proc")
+def test_four_concurrent_20mb_unsigned_posts_get_413_and_serve_stays_small(tmp_path):
+    from bot.app.sandbox.fake_slack import FakeSlack
+    from bot.app.sandbox.harness import SAMPLE_ORG
+
+    port = _free_port()
+    with FakeSlack() as fake:
+        env = os.environ | {"SLACK_BOT_TOKEN": "xoxb-fake-token", "SLACK_SIGNING_SECRET": "serve-secret",
+                            "SLACK_API_URL": fake.base_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+                            "QMF_ORG_FILE": str(SAMPLE_ORG)}
+        env.pop("TEST_DATABASE_URL", None)
+        proc = subprocess.Popen([sys.executable, "-m", "bot.app.cli", "serve", "--port", str(port)], env=env,
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(url + "/healthz")
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise AssertionError(proc.stdout.read().decode() if proc.stdout else "no output") from None
+                    time.sleep(0.2)
+            before = rss_kib(proc.pid)
+            size = 20 << 20
+            statuses: list[int] = []
+            go = threading.Barrier(4)
+
+            def post(chunked: bool) -> None:
+                headers = {"Content-Type": FORM} | ({} if chunked else {"Content-Length": str(size)})
+                go.wait()
+                with httpx.Client(timeout=60) as client:
+                    statuses.append(client.post(url + "/slack/events", content=zeros(size), headers=headers)
+                                    .status_code)
+
+            peak = before
+            posted = threading.Event()
+
+            def sample() -> None:  # the peak while the posts are in flight, not only what is left after
+                nonlocal peak
+                while not posted.is_set():
+                    peak = max(peak, rss_kib(proc.pid))
+                    posted.wait(0.005)
+
+            threads = [threading.Thread(target=post, args=(i > 0,)) for i in range(4)]  # one with a length
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            posted.set()
+            sampler.join()
+            after = rss_kib(proc.pid)
+            assert statuses == [413] * 4
+            assert max(peak, after) - before < 50 * 1024, f"RSS {before} KiB, peak {peak} KiB, after {after} KiB"
+        finally:
+            proc.terminate()
+            out = proc.communicate(timeout=10)[0].decode()
+    assert "Traceback" not in out
