@@ -466,8 +466,46 @@ def _describe(error: Mapping[str, Any]) -> tuple[Path_, Path_, str]:
 # --------------------------------------------------------------------------- public API
 
 
+MAX_DEPTH = 40
+"""How deeply an org file may nest (it needs 6 levels); deeper is refused before it is built."""
+
+
+def _refuse_hostile(text: str, source: str) -> None:
+    """Refuse, with one line naming where, what an org file never needs and a loader must not build:
+    characters YAML cannot hold (a NUL byte), aliases (nested aliases expand to gigabytes: "billion
+    laughs") and nesting deeper than MAX_DEPTH (which overflows the stack). Runs on YAML's events,
+    which are read one at a time, before any node or value is built."""
+    for position, char in enumerate(text):
+        if char == "\x00" or (char < " " and char not in "\t\n\r") or char in "\x7f\ufffe\uffff":
+            line = text.count("\n", 0, position) + 1
+            name = "a NUL byte" if char == "\x00" else f"the control character {char!r}"
+            raise OrgFileError([f"line {line}: {name} is not allowed in an org file; remove it"], source)
+    loader = yaml.SafeLoader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                raise OrgFileError(
+                    [f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed in an org "
+                     "file; write the value out in full"], source)
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise OrgFileError(
+                        [f"line {event.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep; "
+                         "an org file needs a few"], source)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # not valid YAML: the parse below names the line
+    finally:
+        loader.dispose()
+
+
 def parse_org_text(text: str, source: str = "<org file>") -> OrgFile:
     """Parse and check an org file's text; raises OrgFileError listing every problem with its line."""
+    _refuse_hostile(text, source)
     loader = yaml.SafeLoader(text)
     try:
         try:

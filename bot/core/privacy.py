@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from bot.core.policy import Policy
 
@@ -512,7 +513,6 @@ def shared_text_problem(text: str | None, field_label: str, policy: Policy,
 # ---------------------------------------------------------------------------------------------
 # exports: people's text opened in a spreadsheet is text, never a formula (OWASP CSV injection)
 
-from typing import Any  # noqa: E402  (this section is appended; its one import sits with it)
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet reads as the start of a formula (or, for tab and CR, hides one behind)."""

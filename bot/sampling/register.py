@@ -37,6 +37,7 @@ EmailLookup = Callable[[str], str | None]
 class RowError:
     line: int
     message: str
+    unreadable: bool = False  # the file cannot be read from here on: nothing is imported, even with --skip-bad
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
@@ -65,7 +66,9 @@ class ImportResult:
     imported: bool = False
 
     def summary(self) -> str:
-        if not self.imported:
+        if not self.imported and any(e.unreadable for e in self.errors):
+            lines = ["Nothing imported: the file cannot be read as CSV past the line below; fix it and import again."]
+        elif not self.imported:
             lines = [f"Nothing imported: {len(self.errors)} bad row(s). Fix them, or use --skip-bad to "
                      "import the good rows only."]
         else:
@@ -134,7 +137,19 @@ def parse_register(session: Session, text: str, *, policy: Policy,
     rows: list[_Row] = []
     errors: list[RowError] = []
     first_line: dict[str, int] = {}
-    for record in reader:
+    records = iter(reader)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a cell over the csv module's field limit (128 KiB)
+            reason = str(exc)
+            if "field larger" in reason:
+                reason = f"a cell is too long ({reason}); a register cell is a reference, a key or an id"
+            errors.append(RowError(reader.reader.line_num, f"{reason}; the rest of the file was not read",
+                                   unreadable=True))
+            break
         line = reader.line_num
         cells = {k: (v or "").strip() for k, v in record.items() if k is not None}
         if not any(cells.values()):
@@ -143,6 +158,9 @@ def parse_register(session: Session, text: str, *, policy: Policy,
             errors.append(RowError(line, f"{len(record[None])} more cell(s) than there are columns"))  # type: ignore[index]
             continue
         problems: list[str] = []
+        if any("\x00" in v for v in cells.values()):
+            errors.append(RowError(line, "the row contains a NUL byte; export the register again as CSV text"))
+            continue
         ref = cells.get("case_ref", "")
         for column in REQUIRED:
             if not cells.get(column):
@@ -190,7 +208,7 @@ def import_register(session: Session, text: str, *, policy: Policy, skip_bad: bo
     """Upsert the register in the caller's transaction; returns what changed, or why nothing did."""
     rows, errors = parse_register(session, text, policy=policy, lookup_email=lookup_email)
     result = ImportResult(errors=errors)
-    if errors and not skip_bad:
+    if errors and (not skip_bad or any(e.unreadable for e in errors)):
         return result
     result.skipped = len(errors)
     existing = {e.case_ref: e for e in session.scalars(select(CaseRegisterEntry))}

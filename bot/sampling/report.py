@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.grades import Grade
 from bot.core.policy import Policy
+from bot.core.privacy import safe_cell, xlsx_append
 from bot.sampling.messages import report_lines
 from bot.sampling.service import draw_for, latest_draw, quarter_of
 from bot.sampling.types import CaseRow, SampleReport
@@ -104,12 +105,12 @@ def render_csv(report: SampleReport, *, include_cases: bool = True) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "item", "value"])
-    writer.writerows(summary_rows(report))
+    writer.writerows([safe_cell(c) for c in row] for row in summary_rows(report))
     if include_cases:
         for row in case_table(report):
             detail = "; ".join(f"{name}: {value}" for name, value in zip(CASE_COLUMNS[1:], row[1:], strict=True)
                                if value)
-            writer.writerow(["Sampled cases", row[0], detail])
+            writer.writerow([safe_cell(c) for c in ("Sampled cases", row[0], detail)])
     return out.getvalue()
 
 
@@ -119,34 +120,34 @@ def write_xlsx(report: SampleReport, path: Path, *, include_cases: bool = True) 
     summary = book.active
     assert summary is not None
     summary.title = "Summary"
-    summary.append(["Section", "Item", "Value"])
+    xlsx_append(summary, ["Section", "Item", "Value"])
     for section, item, value in summary_rows(report):
         number: float | str = value
         with contextlib.suppress(ValueError):  # figures as numbers, so the sheet can sum them
             number = float(value) if "." in value else int(value)
-        summary.append([section, item, number])
+        xlsx_append(summary, [section, item, number])
     grades = book.create_sheet("Grades")
-    grades.append(["Grade", "Cases (agreed)"])
+    xlsx_append(grades, ["Grade", "Cases (agreed)"])
     for g in Grade:
-        grades.append([g.label, v.by_grade.get(g, 0)])
+        xlsx_append(grades, [g.label, v.by_grade.get(g, 0)])
     chart = BarChart()
     chart.title = f"Random sample {v.quarter_label}: agreed grades"
     chart.add_data(Reference(grades, min_col=2, min_row=1, max_row=1 + len(Grade)), titles_from_data=True)
     chart.set_categories(Reference(grades, min_col=1, min_row=2, max_row=1 + len(Grade)))
     grades.add_chart(chart, "D2")
     themes = book.create_sheet("Themes")
-    themes.append(["Theme", "Cases"])
+    xlsx_append(themes, ["Theme", "Cases"])
     for theme, n in v.themes:
-        themes.append([theme, n])
+        xlsx_append(themes, [theme, n])
     studies = book.create_sheet("Case studies")
-    studies.append(["Anonymised note"])
+    xlsx_append(studies, ["Anonymised note"])
     for note in v.case_studies:
-        studies.append([note])
+        xlsx_append(studies, [note])
     if include_cases:
         cases = book.create_sheet("Sampled cases")
-        cases.append(list(CASE_COLUMNS))
+        xlsx_append(cases, list(CASE_COLUMNS))
         for row in case_table(report):
-            cases.append(row)
+            xlsx_append(cases, row)
     for sheet in book.worksheets:
         for cell in sheet[1]:
             cell.font = Font(bold=True)

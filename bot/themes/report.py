@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.core import directory
 from bot.core.calendar import Quarter
-from bot.core.privacy import SmallCounts
+from bot.core.privacy import SmallCounts, safe_cell, xlsx_append
 from bot.themes.collation import collate
 from bot.themes.content import arrow
 from bot.themes.types import KINDS, UNTHEMED, Collation
@@ -74,7 +74,7 @@ def report_csv(collations: list[Collation], shown: SmallCounts) -> str:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for row in report_rows(collations, shown):
-        writer.writerow(row.values())
+        writer.writerow([safe_cell(v) for v in row.values()])
     return buffer.getvalue()
 
 
@@ -147,17 +147,17 @@ def write_xlsx(path: Path, collations: list[Collation], shown: SmallCounts) -> N
     book = Workbook()
     sheet = book.active
     sheet.title = "Learning themes"
-    sheet.append([c.replace("_", " ").capitalize() for c in CSV_COLUMNS])
+    xlsx_append(sheet, [c.replace("_", " ").capitalize() for c in CSV_COLUMNS])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in report_rows(collations, shown):
-        sheet.append(row.values())
+        xlsx_append(sheet, row.values())
     widths = {"A": 24, "B": 12, "C": 34, "D": 40, "E": 12, "F": 12, "G": 16, "H": 10, "I": 90}
     for column, width in widths.items():
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A2"
     note = book.create_sheet("About")
-    note.append([f"Counts under {shown.threshold} are shown as <{shown.threshold}. No case references or names."])
+    xlsx_append(note, [f"Counts under {shown.threshold} are shown as <{shown.threshold}. No case references or names."])
     book.save(path)
 
 

@@ -230,3 +230,17 @@ def test_two_jobs_run_at_the_same_moment_do_the_work_once(cli_env, tmp_path):
         dms = session.scalar(select(func.count()).select_from(OutboxMessage))
     db.dispose()
     assert dms == 12  # one invitation to each of the 4 Service Managers and 8 Team Managers
+
+
+def test_a_billion_laughs_org_file_is_refused_in_one_line_without_expanding_it(cli_env, capsys, tmp_path):
+    laughs = tmp_path / "laughs.yaml"
+    laughs.write_text(
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        + "".join(f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True))
+        + "organisation: *i\n")
+    assert laughs.stat().st_size < 600
+    code, out, err = run(capsys, "org", "import", str(laughs), "--dry-run")
+    assert code == 1 and out == ""
+    problems = [line for line in err.splitlines() if line.startswith("line ")]
+    assert problems == ["line 2: YAML aliases (*a) are not allowed in an org file; write the value out in full"]
+    assert "Traceback" not in err and "nothing changed" in err

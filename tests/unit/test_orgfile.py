@@ -483,3 +483,38 @@ def test_sample_org_has_the_central_roles_forums_and_cib_dates() -> None:
 def test_sample_org_round_trips_through_dump() -> None:
     org = load_org_file(SAMPLE)
     assert parse_org_text(dump_org_file(org)) == org
+
+
+# ------------------------------------------------------------------ hostile files (issue 14 item 8)
+
+BILLION_LAUGHS = (
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True))
+    + "organisation: *i\n"
+)
+
+
+def test_yaml_aliases_are_refused_naming_the_line_before_anything_is_expanded() -> None:
+    assert len(BILLION_LAUGHS.encode()) < 600
+    problem = only_problem(BILLION_LAUGHS)
+    assert problem.startswith(f"line {line_of(BILLION_LAUGHS, 'b: &b')}: ")
+    assert "alias" in problem and "*a" in problem
+
+
+def test_a_single_alias_in_a_real_org_file_is_refused_too() -> None:
+    text = EXAMPLE.replace("timezone: Europe/London", "timezone: &tz Europe/London\nzone: *tz")
+    problem = only_problem(text)
+    assert problem.startswith(f"line {line_of(text, 'zone: *tz')}: ") and "*tz" in problem
+
+
+def test_a_nul_byte_is_refused_naming_its_line() -> None:
+    text = EXAMPLE.replace("timezone: Europe/London", "timezone: Europe/Lon\x00don")
+    problem = only_problem(text)
+    assert problem.startswith(f"line {line_of(text, 'timezone')}: ") and "NUL" in problem
+
+
+@pytest.mark.parametrize("opener", ["[", "- ", "{a: "])
+def test_nesting_twenty_thousand_deep_is_refused_naming_the_line(opener: str) -> None:
+    text = "organisation: X\nteams:\n  " + opener * 20_000 + "x\n"
+    problem = only_problem(text)
+    assert problem.startswith("line ") and "nested" in problem

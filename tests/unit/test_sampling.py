@@ -342,3 +342,25 @@ def test_the_cib_digest_has_headlines_and_no_case_references(registered):
         lines = digest_lines(session, NOW.date(), NOW.date())
     assert lines == ["Random sample 2026-27 Q1 (Children in Care): 0 of 10 case(s) moderated."]
     assert ref not in lines[0]
+
+
+# --- hostile registers (issue 14 item 8) -------------------------------------------------------
+
+
+def test_a_200_kb_field_is_refused_as_a_bad_row_naming_its_line_and_nothing_is_imported(org):
+    text = HEADER + "CIC-5001,cic,cic-north,U0P1,U0TM1,,open\n" + "CIC-5002,cic,cic-north,U0P1,U0TM1," + \
+        "x" * 200_000 + ",open\nCIC-5003,cic,cic-north,U0P1,U0TM1,,open\n"
+    with org.session() as session:
+        result = import_register(session, text, policy=policy_of(session))
+        assert not result.imported
+        assert [str(e).split(":")[0] for e in result.errors] == ["line 3"]
+        assert "too long" in str(result.errors[0])
+        assert session.scalars(select(CaseRegisterEntry)).all() == []
+
+
+def test_a_nul_byte_in_the_register_is_a_bad_row_naming_its_line(org):
+    text = HEADER + "CIC-5001,cic,cic-north,U0P1,U0TM1,,open\nCIC-5002,cic,cic-\x00north,U0P1,U0TM1,,open\n"
+    with org.session() as session:
+        result = import_register(session, text, policy=policy_of(session))
+        assert not result.imported and [e.line for e in result.errors] == [3]
+        assert "NUL" in str(result.errors[0])
