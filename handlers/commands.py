@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.core import directory
 from bot.core.blocks import context, escape, header, section
+from bot.core.roles import Role
 from bot.core.runtime import Runtime
 from handlers.common import SUBCOMMANDS, CommandCall, reply_for, runtime_from, subcommand
 from handlers.themed_audits import open_themed_commission
@@ -44,7 +45,7 @@ def whoami(call: CommandCall) -> None:
     with call.rt.db.session() as session:
         me = directory.who(session, call.user_id)
         if not me.known:
-            admins = directory.people_with_role(session, "admin")
+            admins = directory.people_with_role(session, Role.ADMIN)
             ask = ", ".join(f"<@{a}>" for a in admins) or "your QMF admin"
             call.reply(
                 f"You are not in the QMF directory yet, so I can't show you anything that is yours. "

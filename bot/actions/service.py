@@ -28,6 +28,7 @@ from bot.core.directory import is_available, who
 from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from bot.core.formatting import date_only
 from bot.core.privacy import free_text_problem
+from bot.core.roles import Role
 from bot.core.todo import Todo
 from storage.models import (
     Action,
@@ -218,7 +219,7 @@ def may_mark_done(session: Session, action: Action, actor: str) -> bool:
     me = who(session, actor)
     if not me.known:
         return False
-    if me.has("admin"):
+    if me.has(Role.ADMIN):
         return True
     return any(m.slack_id == actor for m in direct_managers(session, action.owner))
 
