@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 
 from bot.core.errors import NotFound, QmfError
 from bot.core.runtime import Runtime
+from storage.deadline import DatabaseUnavailable
 
 log = logging.getLogger("qmf.handlers")
 
@@ -23,6 +24,15 @@ APOLOGY = (
     "Sorry, something went wrong on our side and nothing was changed. Please try again; if it keeps "
     "happening, give the QMF team this reference: `{ref}`."
 )
+
+DATABASE_NOT_ANSWERING = ("The QMF database is not answering just now; nothing was changed. "
+                          "Try again in a few minutes.")
+DATABASE_UNCONFIRMED = ("The QMF database stopped answering while saving, so I can't tell whether this "
+                        "was saved. Please check in a few minutes before trying again.")
+NOT_SAVED = ("Not saved: the database did not answer in time. Your answers are still here - press "
+             "Submit again in a minute.")
+NOT_CONFIRMED = ("Not confirmed: the database stopped answering while saving, so this may or may not have "
+                 "been saved. Please check in a few minutes before pressing Submit again.")
 
 
 @dataclass
@@ -85,9 +95,23 @@ def apologise(exc: BaseException) -> str:
     return APOLOGY.format(ref=ref)
 
 
+def stalled(exc: BaseException) -> DatabaseUnavailable | None:
+    """The database's "not in time" behind ``exc``, if that is what it is (it may come wrapped)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None or isinstance(seen, DatabaseUnavailable):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def reply_for(exc: BaseException) -> str:
     if isinstance(exc, QmfError):
         return exc.message
+    stall = stalled(exc)
+    if stall is not None:  # not a bug: one line in the log, and words for the person
+        log.warning("the database did not answer in time: %s", stall.reason)
+        return DATABASE_UNCONFIRMED if stall.unconfirmed else DATABASE_NOT_ANSWERING
     return apologise(exc)
 
 
@@ -149,9 +173,16 @@ def view_values(view: dict[str, Any]) -> dict[str, Any]:
 SUBMISSION_WAIT = 2.0
 """How long a duplicate waits for the first submission's answer before saying it is being saved."""
 SUBMISSION_POLL = 0.05
-SUBMISSION_ABANDONED = timedelta(seconds=60)
-"""A claim still 'pending' after this long belongs to a process that died mid-work (its work rolled
-back with it), so a re-send may take it over."""
+SUBMISSION_ABANDONED = timedelta(seconds=10)
+"""A claim still 'pending' after this long belongs to an attempt that can no longer save anything, so
+a re-send may take it over: a request commits nothing after its deadline (storage.deadline: 2.3 s
+from arrival, plus 0.3 s for a commit already sent), and a process that died rolled back with it.
+Short, because an attempt cut off by a stalled database leaves its claim behind (letting it go
+needs the database too) and the person's retry is the same view id and hash."""
+_ABANDONED: set[int] = set()
+"""Claims of attempts in this process that gave up on a stalled database and could not let go of
+their claim (that needs the database too). Nothing of theirs was saved, so the person's retry takes
+the claim over at once rather than after SUBMISSION_ABANDONED."""
 ALREADY_SAVING = "Already being saved from your first press of Submit. You can close this form."
 
 
@@ -166,7 +197,7 @@ def _submission_key(body: dict[str, Any] | None) -> tuple[str, str] | None:
 def _claim_submission(rt: Runtime, key: tuple[str, str]) -> tuple[int | None, dict[str, Any] | None]:
     """Claim this submission: (claim id, None) when it is ours to do, (None, stored ack) when it was
     already done, (None, None) when another request is still doing it."""
-    from sqlalchemy import select, update
+    from sqlalchemy import select, true, update
     from sqlalchemy.exc import IntegrityError
 
     from storage.models import ViewSubmission, utcnow
@@ -189,13 +220,15 @@ def _claim_submission(rt: Runtime, key: tuple[str, str]) -> tuple[int | None, di
                 return _claim_submission(rt, key) if time.monotonic() < deadline else (None, None)
             if found.status == "done":
                 return None, dict(found.response or {})
+            abandoned = found.id in _ABANDONED
             taken_over = session.execute(
                 update(ViewSubmission)
                 .where(ViewSubmission.id == found.id, ViewSubmission.status == "pending",
-                       ViewSubmission.created_at < utcnow() - SUBMISSION_ABANDONED)
+                       true() if abandoned else ViewSubmission.created_at < utcnow() - SUBMISSION_ABANDONED)
                 .values(created_at=utcnow())
             ).rowcount  # type: ignore[attr-defined]
             if taken_over:
+                _ABANDONED.discard(found.id)
                 return found.id, None
         if time.monotonic() >= deadline:
             return None, None
@@ -207,7 +240,7 @@ def _look_again_soon() -> None:
     time.sleep(SUBMISSION_POLL)
 
 
-def _settle_submission(rt: Runtime, claim: int, response: dict[str, Any] | None) -> None:
+def _settle_submission(rt: Runtime, claim: int, response: dict[str, Any] | None) -> bool:
     """Store the ack given (``response``), or let the claim go (None) so the person can try again."""
     from sqlalchemy import delete, update
 
@@ -220,8 +253,13 @@ def _settle_submission(rt: Runtime, claim: int, response: dict[str, Any] | None)
             else:
                 session.execute(update(ViewSubmission).where(ViewSubmission.id == claim)
                                 .values(status="done", response=_as_json(response)))
+    except DatabaseUnavailable as exc:  # it stays 'pending' until SUBMISSION_ABANDONED has passed
+        log.warning("could not settle modal submission claim %s: %s", claim, exc.reason)
+        return False
     except Exception:  # noqa: BLE001 - the work's outcome stands; at worst a re-send waits and is told
         log.exception("could not settle modal submission claim %s", claim)
+        return False
+    return True
 
 
 def _as_json(ack_args: dict[str, Any]) -> dict[str, Any]:
@@ -257,6 +295,10 @@ def submit_modal(ack: Ack, work: Callable[[], dict[str, Any] | None], *, keep_op
     between the work's commit and 'done' leaves a 'pending' claim that a re-send takes over after
     SUBMISSION_ABANDONED, the one window in which a crash could let work be repeated.
 
+    A database that does not answer in time (storage.deadline) keeps the form open with NOT_SAVED,
+    and then nothing was saved: the request commits nothing after its deadline. If a commit was
+    already sent and never confirmed, the person is told NOT_CONFIRMED and the claim is kept.
+
     ``body`` (the submission as Slack sent it) and ``rt`` are the listener's own.
     """
     from bot.core.blocks import notice_view
@@ -267,6 +309,10 @@ def submit_modal(ack: Ack, work: Callable[[], dict[str, Any] | None], *, keep_op
     if key is not None:
         try:
             claim, stored = _claim_submission(rt, key)
+        except DatabaseUnavailable as exc:
+            log.warning("modal submission %s not saved: %s", key[0], exc.reason)
+            ack(response_action="errors", errors={keep_open_block: NOT_CONFIRMED if exc.unconfirmed else NOT_SAVED})
+            return False
         except Exception as exc:  # noqa: BLE001 - the database refused: nothing saved, the form stays open
             ack(response_action="errors", errors={keep_open_block: apologise(exc)})
             return False
@@ -280,8 +326,8 @@ def submit_modal(ack: Ack, work: Callable[[], dict[str, Any] | None], *, keep_op
             return False
 
     def let_go() -> None:
-        if claim is not None and rt is not None:
-            _settle_submission(rt, claim, None)
+        if claim is not None and rt is not None and not _settle_submission(rt, claim, None):
+            _ABANDONED.add(claim)
 
     try:
         result = work()
@@ -298,8 +344,17 @@ def submit_modal(ack: Ack, work: Callable[[], dict[str, Any] | None], *, keep_op
         ack(response_action="errors", errors={keep_open_block: exc.message})
         return False
     except Exception as exc:  # noqa: BLE001 - keep the modal open with a reference, never a traceback
-        let_go()
-        ack(response_action="errors", errors={keep_open_block: apologise(exc)})
+        stall = stalled(exc)
+        if stall is None:
+            let_go()
+            ack(response_action="errors", errors={keep_open_block: apologise(exc)})
+        elif stall.unconfirmed:  # it may be saved: the claim stays, so a quick retry is not done twice
+            log.warning("modal submission %s not confirmed: %s", key and key[0], stall.reason)
+            ack(response_action="errors", errors={keep_open_block: NOT_CONFIRMED})
+        else:
+            log.warning("modal submission %s not saved: %s", key and key[0], stall.reason)
+            let_go()
+            ack(response_action="errors", errors={keep_open_block: NOT_SAVED})
         return False
     if claim is not None and rt is not None:
         _settle_submission(rt, claim, result or {})

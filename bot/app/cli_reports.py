@@ -16,7 +16,7 @@ from bot.core.calendar import Quarter, WorkingCalendar
 from bot.core.council import calendar_of, policy_of
 from bot.core.privacy import SmallCounts
 from bot.sampling.draw_run import explain
-from bot.sampling.register import import_register, slack_email_lookup
+from bot.sampling.register import import_register_file, slack_email_lookup
 from bot.sampling.report import pick_draw, render_csv, render_markdown, write_text
 from bot.sampling.report import write_xlsx as write_sample_xlsx
 from bot.sampling.results import build_report
@@ -118,12 +118,8 @@ def cases_import(args: argparse.Namespace) -> int:
     """`qmf-bot cases import FILE [--skip-bad]`: 0 when the register was imported, 1 when not."""
 
     path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise CliError(f"case register {path} not found") from None
-    except UnicodeDecodeError:
-        raise CliError(f"{path} is not UTF-8 text; save the register as CSV (UTF-8)") from None
+    if not path.is_file():
+        raise CliError(f"case register {path} not found")
     settings = load()
     lookup = (slack_email_lookup(settings.slack_bot_token, settings.slack_api_url)
               if settings.slack_bot_token else None)
@@ -131,8 +127,11 @@ def cases_import(args: argparse.Namespace) -> int:
     session = db.sessions()
     try:
         policy = policy_of(session)
-        result = import_register(session, text, policy=policy, skip_bad=bool(args.skip_bad),
-                                 lookup_email=lookup, actor="cli", source=str(path))
+        try:  # streamed from the file: a large register is never held in memory whole
+            result = import_register_file(session, path, policy=policy, skip_bad=bool(args.skip_bad),
+                                          lookup_email=lookup, actor="cli", source=str(path))
+        except UnicodeDecodeError:
+            raise CliError(f"{path} is not UTF-8 text; save the register as CSV (UTF-8)") from None
         if result.imported:
             session.commit()
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -13,6 +14,7 @@ from bot.core.errors import QmfError
 from bot.core.runtime import Runtime
 from bot.core.settings import Settings
 from handlers.common import RUNTIME_KEY, reply_for
+from storage.deadline import ACK_BUDGET, DatabaseUnavailable, Limits, current, start_limits
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,18 @@ def create_app(settings: Settings, client: WebClient | None = None, *, runtime: 
         except Exception:  # noqa: BLE001 - telling the person failed too; the log has the reference
             log.exception("could not tell the person about an error")
         return None
+
+    @app.middleware
+    def time_limits(context: BoltContext, next: Any) -> BoltResponse | None:  # noqa: A002
+        """Every request's database work runs under time limits (storage.deadline). bot.app.web sets
+        them from the moment a request arrived; under Socket Mode they start here, for the rest of
+        this dispatch (bolt calls the middleware one after another, not nested, so a ``with``
+        would end before the listener ran; the listener pool runs each task in its own context)."""
+        if current() is None:
+            ack = context.ack
+            start_limits(Limits(ack_by=time.monotonic() + ACK_BUDGET,
+                                answered=lambda: getattr(ack, "response", None) is not None))
+        return next()  # type: ignore[no-any-return]
 
     @app.middleware
     def shared_client(context: BoltContext, next: Any) -> BoltResponse | None:  # noqa: A002
@@ -107,6 +121,8 @@ def _forget_delivery(rt: Runtime, event_id: str) -> None:
     try:
         with rt.db.session() as session:
             session.execute(delete(SlackEvent).where(SlackEvent.event_id == event_id))
+    except DatabaseUnavailable as exc:
+        log.warning("could not forget event %s after its handler failed: %s", event_id, exc.reason)
     except Exception:  # noqa: BLE001 - the database may be what failed; the log has the first error
         log.exception("could not forget event %s after its handler failed", event_id)
 

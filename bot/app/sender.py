@@ -1,5 +1,5 @@
 """The outbox sender: sends the rows ``bot.core.outbox`` enqueued, in order per channel, at Slack's
-pace, exactly once (see ``bot.core.outbox`` for the whole story)."""
+pace, once; at least once if a sender dies mid-send (see ``_recover_stale`` and ``bot.core.outbox``)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ LEASE = timedelta(seconds=120)
 RECOVERY_EVERY = 30.0  # seconds between looks for claims abandoned by a dead sender
 LOOKAHEAD = 0.25  # a pass also takes messages whose channel may send within this many seconds
 MAX_BACKOFF = 300.0
+RESENT_NOTE = "re-sent: the sender that claimed it stopped before recording Slack's answer; may be a duplicate"
 
 
 @dataclass
@@ -302,49 +303,28 @@ class OutboxSender:
             session.commit()
 
     def _recover_stale(self) -> None:
-        """A claim older than the lease belongs to a sender that died: find out if Slack has it."""
+        """Send again every claim older than the lease: its sender died before recording Slack's answer.
+
+        Whether Slack got the message cannot be known without reading the conversation's history,
+        and the bot is not given that (no *:history scope: it would let the bot read every message in
+        the service channels). So delivery is at least once: the window is a sender process dying
+        between Slack accepting a message and the commit that marks it sent, at the end of the same
+        pass (well under a second), and a duplicate reminder or learning post costs a council far
+        less than a lost one. Each re-send is logged and noted on the row (``last_error``) so an
+        operator can find the few messages that may have arrived twice.
+        """
         cutoff = _now() - LEASE
         with self.db.sessions() as session:
-            stale = session.scalars(
-                select(OutboxMessage).where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < cutoff)
+            stale = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < cutoff)
+                .values(status="pending", not_before=_now(), last_error=RESENT_NOTE)
+                .returning(OutboxMessage.id, OutboxMessage.channel)
             ).all()
-        for row in stale:
-            try:
-                found = self._find_in_history(row) if row.kind == "post" else None
-            except (SlackApiError, OSError):
-                continue  # Slack still unreachable: decide on a later pass
-            with self.db.sessions() as session:
-                if found:
-                    session.execute(
-                        update(OutboxMessage).where(OutboxMessage.id == row.id, OutboxMessage.status == "sending")
-                        .values(status="sent", ts=found[0], sent_channel=found[1], sent_at=_now())
-                    )
-                else:
-                    session.execute(
-                        update(OutboxMessage).where(OutboxMessage.id == row.id, OutboxMessage.status == "sending")
-                        .values(status="pending", not_before=_now())
-                    )
-                session.commit()
-
-    def _find_in_history(self, row: OutboxMessage) -> tuple[str, str] | None:
-        try:
-            channel = row.channel
-            if channel.startswith(("U", "W")):
-                channel = self.client.conversations_open(users=channel)["channel"]["id"]
-            oldest = (row.claimed_at or row.created_at) - timedelta(seconds=60)
-            history = self.client.conversations_history(
-                channel=channel, oldest=f"{oldest.timestamp():.6f}", include_all_metadata=True, limit=200
-            )
-        except (SlackApiError, OSError) as exc:
-            log.warning("could not check history for outbox message %s: %s", row.id, exc)
-            raise
-        message: dict[str, Any]
-        for message in history.get("messages", []):
-            metadata: dict[str, Any] = message.get("metadata") or {}
-            if metadata.get("event_type") == METADATA_EVENT and \
-                    (metadata.get("event_payload") or {}).get("outbox_id") == row.id:
-                return str(message["ts"]), channel
-        return None
+            session.commit()
+        for row_id, channel in stale:
+            log.warning("outbox message %s to %s was claimed by a sender that stopped; sending it again "
+                        "(it may arrive twice)", row_id, channel)
 
 
 def _retry_after(exc: SlackApiError) -> float:

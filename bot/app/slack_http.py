@@ -26,6 +26,35 @@ from slack_sdk import WebClient
 # the errors a reused connection gives when the server had already closed it
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
+# Every Web API method the app calls, with the bot-token scopes it needs *as the app calls it*
+# (Slack's method pages list them). A council's Slack admin approves each scope, so manifest.json
+# asks for exactly these and nothing else: tests/unit/test_scopes.py scans the code for client calls
+# and fails on a call missing here or a scope no call needs, and the sandbox's fake Slack refuses a
+# method whose scope the manifest does not grant.
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "chat.postMessage": ("chat:write",),  # every outbox message, and a DM about an error
+    # the meeting's group DM of two or three people; a one-person DM would need im:write instead
+    "conversations.open": ("mpim:write",),
+    "files.getUploadURLExternal": ("files:write",),  # files_upload_v2, step 1 (reports, charts)
+    "files.completeUploadExternal": ("files:write",),  # files_upload_v2, step 3 (share in the channel)
+    "users.lookupByEmail": ("users:read.email",),  # registers that name people by email
+    "views.open": (),
+    "views.push": (),
+    "views.update": (),
+    "views.publish": (),
+}
+
+# slack_sdk helpers that are several Web API calls
+SDK_HELPERS: dict[str, tuple[str, ...]] = {
+    "files_upload_v2": ("files.getUploadURLExternal", "files.completeUploadExternal"),
+}
+
+# Scopes asked for by something other than a method call, and why.
+OTHER_SCOPES: dict[str, str] = {
+    "commands": "the manifest's slash commands, /qmf and /propose-case",
+    "users:read": "Slack grants users:read.email only together with users:read (no users.info or users.list call)",
+}
+
 
 class KeepAliveWebClient(WebClient):
     """``WebClient`` over persistent per-thread connections (plain HTTP or HTTPS; proxies use urllib)."""

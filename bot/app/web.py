@@ -7,6 +7,11 @@ goes on (opening the modal, posting) on its thread. Bolt's own way, a listener t
 request thread checking for the ack every 10 ms, added up to 10 ms to every answer and a wake-up
 per waiting request every 10 ms.
 
+Each request's database work runs under time limits from the moment it arrives (``storage.deadline``,
+set up by the shell's first middleware): a stalled database gets the person a clear "not now" inside
+Slack's 3 s, and frees the listener thread, instead of a hang. /healthz pings on its own thread,
+one ping at a time, and answers within ``HEALTH_WAIT`` whatever the database does.
+
 Nothing of a request is trusted before it is checked, cheapest first: the declared size, then the
 size actually read (a capped streaming read, so an endless body costs at most ``MAX_BODY``), then
 the shape of Slack's headers, then the signature, and only then is the body parsed. Every refusal
@@ -22,6 +27,7 @@ import re
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +35,13 @@ from slack_bolt import Ack, App, BoltResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app.factory import runtime_of
+from storage.db import Database
+from storage.deadline import ACK_BUDGET, Limits, limited
 
 MAX_BODY = 1 << 20
 """The largest request body taken, 1 MiB: anything larger is refused with 413 unread.
@@ -118,16 +125,18 @@ class AnsweringAck(Ack):
 
 
 def _dispatch(bolt_app: App, body: bytes, query: str, headers: dict[str, str | Sequence[str]],
-              answer: Callable[[BoltResponse], None]) -> BoltResponse:
+              answer: Callable[[BoltResponse], None], arrived: float) -> BoltResponse:
     try:  # the constructor only parses: whatever it raises is the body's fault
         bolt_request = BoltRequest(body=body.decode("utf-8", errors="replace"), query=query, headers=headers)
     except Exception as e:  # noqa: BLE001 - json's ValueError, RecursionError, a list where a dict goes...
         raise MalformedBody(type(e).__name__) from None
-    bolt_request.context["ack"] = AnsweringAck(answer)
-    return bolt_app.dispatch(bolt_request)
+    ack = bolt_request.context["ack"] = AnsweringAck(answer)
+    # The request's database time limits count from its arrival, the wait for a thread included.
+    with limited(Limits(ack_by=arrived + ACK_BUDGET, answered=lambda: ack.response is not None)):
+        return bolt_app.dispatch(bolt_request)
 
 
-async def answer_of(bolt_app: App, body: bytes, request: Request) -> BoltResponse:
+async def answer_of(bolt_app: App, body: bytes, request: Request, arrived: float | None = None) -> BoltResponse:
     """Dispatch on a listener thread; the answer is the ack's response as soon as there is one,
     otherwise what dispatch returns (a middleware's refusal, a listener that failed before acking)."""
     rt = runtime_of(bolt_app)
@@ -142,7 +151,8 @@ async def answer_of(bolt_app: App, body: bytes, request: Request) -> BoltRespons
         loop.call_soon_threadsafe(settle, response)
 
     done = asyncio.wrap_future(rt.executor.submit(
-        _dispatch, bolt_app, body, request.url.query, {**request.headers}, answer))
+        _dispatch, bolt_app, body, request.url.query, {**request.headers}, answer,
+        time.monotonic() if arrived is None else arrived))
     await asyncio.wait((acked, done), return_when=asyncio.FIRST_COMPLETED)
     if acked.done():
         done.add_done_callback(_log_late_failure)
@@ -174,11 +184,37 @@ def refuse(request: Request, status: int, reason: str) -> Response:
     return Response(text, status_code=status, headers=headers)
 
 
+HEALTH_WAIT = 0.8
+"""Seconds /healthz gives the database: a platform's probe usually allows 1 s."""
+
+
+class HealthCheck:
+    """The database's state for /healthz, inside ``HEALTH_WAIT``, without using a listener thread.
+
+    The ping runs on a thread of its own under its own time limit. While one is still out (a stalled
+    database), another request is answered "not answering" at once rather than sending a second."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qmf-healthz")
+        self._out: Future[dict[str, str]] | None = None
+
+    async def state(self) -> dict[str, str]:
+        if self._out is not None and not self._out.done():
+            return {"database": "not answering"}
+        self._out = self._thread.submit(self.db.ping, HEALTH_WAIT)
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._out)), HEALTH_WAIT + 0.1)
+        except TimeoutError:
+            return {"database": "not answering"}
+
+
 def create_web_app(bolt_app: App) -> Starlette:
     rt = runtime_of(bolt_app)
     verifier = SignatureVerifier(rt.settings.slack_signing_secret or "offline-signing-secret")
 
     async def slack_events(request: Request) -> Response:
+        arrived = time.monotonic()
         try:
             body = await read_capped(request)
             timestamp, signature = check_headers(request.headers, time.time())
@@ -187,7 +223,7 @@ def create_web_app(bolt_app: App) -> Starlette:
         except Refused as refused:
             return refuse(request, refused.status, refused.reason)
         try:
-            bolt_response = await answer_of(bolt_app, body, request)
+            bolt_response = await answer_of(bolt_app, body, request, arrived)
         except MalformedBody as malformed:
             return refuse(request, 400, f"a signed body that does not parse ({malformed})")
         except Exception as e:  # noqa: BLE001 - parsed, but bolt fails on its shape (a button with no actions)
@@ -198,8 +234,10 @@ def create_web_app(bolt_app: App) -> Starlette:
             headers=bolt_response.first_headers_without_set_cookie(),
         )
 
+    health = HealthCheck(rt.db)
+
     async def healthz(_: Request) -> Response:
-        state = await run_in_threadpool(rt.db.ping)
+        state = await health.state()
         status = 200 if state.get("database") == "ok" else 503
         state["status"] = "ok" if status == 200 else "unavailable"
         return JSONResponse(state, status_code=status)

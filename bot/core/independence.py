@@ -8,7 +8,11 @@ is the services, teams and people a case or a service involves. Callers phrase t
 their own words (an allocation's explanation, a visit modal's inline error); what counts as a
 conflict is decided here and nowhere else.
 
-``ties_of`` reads the ties from the directory (so a case's claimed team cannot hide a real one);
+``ties_of`` reads the ties from the directory, and ``case_subject`` widens a case by its people's
+ties: the service and team a case is *said* to be in are only a claim (a form, an old row, a
+register line), so the case also covers every service and team its case holder, team manager and
+proposer really manage, belong to or work in. A case claimed for "CP East" but held in CiC North is
+then a CiC North case too, and the Children in Care Service Manager is not independent of it.
 ``allowed`` turns many people and subjects into an eligibility matrix for the allocation's solver
 with the same rule, without a Python call per pair.
 """
@@ -16,7 +20,7 @@ with the same rule, without a Python call per pair.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -45,6 +49,9 @@ class Ties:
     """Keys of the services they are Service Manager of."""
     teams_managed: frozenset[str] = frozenset()
     teams_member: frozenset[str] = frozenset()
+    works_in: frozenset[str] = frozenset()
+    """Keys of the services their teams are in. Not a tie of an auditor (a practitioner is not
+    barred from a whole service), but a case they hold or manage is part of that service."""
 
     @property
     def teams(self) -> frozenset[str]:
@@ -63,6 +70,9 @@ class Subject:
     services: frozenset[str]
     teams: frozenset[str] = frozenset()
     people: tuple[tuple[str, str], ...] = ()
+    through: tuple[tuple[str, str, str], ...] = ()
+    """(kind, key, part) for each service or team that is part of the case only because one of its
+    people is tied to it ("service", "cic", "holds the case"): so a conflict can say why."""
 
     def tokens(self) -> frozenset[tuple[str, str]]:
         return frozenset({("service", s) for s in self.services} | {("team", t) for t in self.teams}
@@ -74,14 +84,22 @@ class Conflict:
     tie: Tie
     key: str
     """The service or team key, or the person's part in the case ("holds the case")."""
+    via: str = ""
+    """For a service or team the case was not said to be in: the part of the case's person who is
+    tied to it ("holds the case"), so the caller can say why; empty otherwise."""
 
 
 def conflicts(ties: Ties, subject: Subject) -> list[Conflict]:
     """Every way the person is not independent of the subject; empty means they are independent."""
+    via: dict[tuple[str, str], str] = {}
+    for kind, key, part in subject.through:
+        via.setdefault((kind, key), part)
     found: list[Conflict] = []
-    found += [Conflict(Tie.MANAGES_SERVICE, s) for s in sorted(ties.services & subject.services)]
-    found += [Conflict(Tie.MANAGES_TEAM, t) for t in sorted(ties.teams_managed & subject.teams)]
-    found += [Conflict(Tie.IN_TEAM, t) for t in sorted((ties.teams_member - ties.teams_managed) & subject.teams)]
+    found += [Conflict(Tie.MANAGES_SERVICE, s, via.get(("service", s), ""))
+              for s in sorted(ties.services & subject.services)]
+    found += [Conflict(Tie.MANAGES_TEAM, t, via.get(("team", t), "")) for t in sorted(ties.teams_managed & subject.teams)]
+    found += [Conflict(Tie.IN_TEAM, t, via.get(("team", t), ""))
+              for t in sorted((ties.teams_member - ties.teams_managed) & subject.teams)]
     found += [Conflict(Tie.IS_PERSON, part) for person, part in subject.people if person == ties.person]
     return found
 
@@ -128,8 +146,67 @@ def allowed(people: Sequence[Ties], subjects: Sequence[Subject]) -> Any:
     return result
 
 
-def case_subject(*, service: str, team: str, people: Iterable[tuple[str, str]]) -> Subject:
-    return Subject(services=frozenset({service}), teams=frozenset({team}), people=tuple(people))
+def case_subject(*, service: str, team: str, people: Iterable[tuple[str, str]],
+                 ties: Mapping[str, Ties] | None = None) -> Subject:
+    """A case: the service and team it is said to be in, its people (Slack id, part), and every
+    service and team those people are tied to in the directory.
+
+    ``ties`` holds the directory ties of the people whose place in the council places the case:
+    its case holder, team manager and proposer (a reviewing officer is independent by office, so
+    callers leave them out). Anyone missing from it widens nothing. Widening means a claimed team
+    can never hide the real one, for rows stored before the proposal form checked the team too."""
+    people = tuple(people)
+    services, teams = {service}, {team}
+    through: list[tuple[str, str, str]] = []
+    for person, part in people:
+        tied = (ties or {}).get(person)
+        if tied is None:
+            continue
+        for kind, keys, found in (("service", tied.services | tied.works_in, services), ("team", tied.teams, teams)):
+            for key in sorted(keys - found):
+                found.add(key)
+                through.append((kind, key, part))
+    return Subject(services=frozenset(services), teams=frozenset(teams), people=people, through=tuple(through))
+
+
+HOLDS = "holds the case"
+MANAGES = "manages the case"
+PROPOSED = "proposed it"
+REVIEWS = "is the case's reviewing officer"
+
+
+def case_of(*, service: str, team: str, case_holder: str, team_manager: str, proposed_by: str | None = None,
+            reviewing_officer: str | None = None, ties: Mapping[str, Ties] | None = None) -> Subject:
+    """A case as every feature sees it (a proposal, a register line): its claimed service and team,
+    its people, and the services and teams its case holder, team manager and proposer are in.
+
+    A reviewing officer is one of the case's people (they may not audit it) but does not place
+    it: they are independent of its line management by office, and their service is not the case's."""
+    people = [(case_holder, HOLDS), (team_manager, MANAGES)]
+    if proposed_by is not None:
+        people.insert(0, (proposed_by, PROPOSED))
+    placing = {p: t for p, _ in people if ties and (t := ties.get(p)) is not None}
+    if reviewing_officer is not None:
+        people.append((reviewing_officer, REVIEWS))
+    return case_subject(service=service, team=team, people=people, ties=placing)
+
+
+def registered_cases(session: Session, case_refs: Iterable[str]) -> dict[str, Subject]:
+    """The case register's cases with these references (those it knows), as subjects widened by
+    their people's ties from the directory: for work that names cases by reference only."""
+    from storage.models.sampling import CaseRegisterEntry
+
+    refs = sorted(set(case_refs))
+    if not refs:
+        return {}
+    entries = list(session.scalars(select(CaseRegisterEntry).where(CaseRegisterEntry.case_ref.in_(refs))))
+    ties = ties_of(session, {p.id: p for e in entries for p in (e.case_holder, e.team_manager)}.values())
+    return {
+        e.case_ref: case_of(service=e.service.key, team=e.team.key, case_holder=e.case_holder.slack_id,
+                            team_manager=e.team_manager.slack_id, ties=ties,
+                            reviewing_officer=e.reviewing_officer.slack_id if e.reviewing_officer else None)
+        for e in entries
+    }
 
 
 def service_subject(session: Session, service: Service) -> Subject:
@@ -150,23 +227,27 @@ def ties_of(session: Session, people: Iterable[Person] | None = None) -> dict[st
     services: dict[int, set[str]] = defaultdict(set)
     managed: dict[int, set[str]] = defaultdict(set)
     member: dict[int, set[str]] = defaultdict(set)
+    works_in: dict[int, set[str]] = defaultdict(set)
     for person_id, key in session.execute(
         select(Service.service_manager_id, Service.key).where(Service.active, Service.service_manager_id.in_(by_id))
     ):
         services[person_id].add(key)
     live = (Team.active, Service.active)
-    for person_id, key in session.execute(
-        select(Team.team_manager_id, Team.key).join(Service, Team.service_id == Service.id)
+    for person_id, key, service_key in session.execute(
+        select(Team.team_manager_id, Team.key, Service.key).join(Service, Team.service_id == Service.id)
         .where(*live, Team.team_manager_id.in_(by_id))
     ):
         managed[person_id].add(key)
-    for person_id, key in session.execute(
-        select(TeamMember.person_id, Team.key).join(Team, TeamMember.team_id == Team.id)
+        works_in[person_id].add(service_key)
+    for person_id, key, service_key in session.execute(
+        select(TeamMember.person_id, Team.key, Service.key).join(Team, TeamMember.team_id == Team.id)
         .join(Service, Team.service_id == Service.id).where(*live, TeamMember.person_id.in_(by_id))
     ):
         member[person_id].add(key)
+        works_in[person_id].add(service_key)
     return {
         p.slack_id: Ties(person=p.slack_id, services=frozenset(services[pid]),
-                         teams_managed=frozenset(managed[pid]), teams_member=frozenset(member[pid]))
+                         teams_managed=frozenset(managed[pid]), teams_member=frozenset(member[pid]),
+                         works_in=frozenset(works_in[pid]))
         for pid, p in by_id.items()
     }

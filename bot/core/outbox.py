@@ -4,9 +4,10 @@ This module is what features use: ``enqueue`` (and files and charts) adds the ro
 work's own transaction. The sender (``bot.app.sender``) sends them. Work and its messages commit together, so a crash never leaves work done without its message
 or a message about work that rolled back. The sender keeps each channel's messages in order,
 paces itself to Slack's per-channel rate, honours 429 Retry-After, backs off on 5xx and
-connection errors, and records the Slack ``ts``. Each message carries its outbox id in Slack
-message metadata, so a sender that died between Slack's answer and its own commit finds the
-message in the channel's history on restart instead of sending it twice.
+connection errors, and records the Slack ``ts``. A sender that died between Slack's answer and
+its own commit leaves a claim that another sender sends again after the lease: at least once, as
+the bot may not read channel history (see ``bot.app.sender.OutboxSender._recover_stale``). Each
+message carries its outbox id in Slack message metadata, so a duplicate can be told apart.
 """
 
 from __future__ import annotations

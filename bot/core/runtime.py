@@ -6,6 +6,7 @@ the offline demo can hand in a fake Slack and a fixed clock.
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import logging
 import sys
@@ -36,7 +37,10 @@ def system_clock() -> datetime:
 
 
 class TrackingExecutor(ThreadPoolExecutor):
-    """A thread pool that knows when all submitted work is finished (tests and demo wait on it)."""
+    """A thread pool that knows when all submitted work is finished (tests and demo wait on it).
+
+    Work runs in a copy of the submitter's context: under Socket Mode bolt hands listeners to this
+    pool, and they must keep the request's database time limits (storage.deadline)."""
 
     def __init__(self, max_workers: int = 32) -> None:
         super().__init__(max_workers=max_workers, thread_name_prefix="qmf-listener")
@@ -46,7 +50,7 @@ class TrackingExecutor(ThreadPoolExecutor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self._idle:
             self._pending += 1
-        future = super().submit(fn, *args, **kwargs)
+        future = super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
         future.add_done_callback(self._done)
         return future
 

@@ -83,19 +83,28 @@ class Candidate:
     case_holder: str
     team_manager: str
     flagged: bool = False
+    people_ties: tuple[Ties, ...] = ()
+    """The directory ties of its proposer, case holder and team manager (``candidate_for`` reads
+    them): the services and teams those people are really in are part of the case too, whatever
+    service and team the proposal claims."""
 
     @property
     def subject(self) -> Subject:
-        """The case as the independence rule sees it: its service, its team and its three people."""
-        return independence.case_subject(
+        """The case as the independence rule sees it: its service, its team, its three people, and
+        every service and team those people manage, belong to or work in."""
+        return independence.case_of(
             service=self.service_key,
             team=self.team_key,
-            people=[
-                (self.proposed_by, "proposed it"),
-                (self.case_holder, "holds the case"),
-                (self.team_manager, "manages the case"),
-            ],
+            case_holder=self.case_holder,
+            team_manager=self.team_manager,
+            proposed_by=self.proposed_by,
+            ties={t.person: t for t in self.people_ties},
         )
+
+
+def _whose(via: str, kind: str) -> str:
+    """Why a service or team the proposal did not name is the case's anyway: whose it is."""
+    return f", the {kind} of the person who {via}" if via else ""
 
 
 def _conflict_kinds(auditor: Auditor, case: Candidate) -> list[tuple[str, str]]:
@@ -103,9 +112,10 @@ def _conflict_kinds(auditor: Auditor, case: Candidate) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for conflict in independence.conflicts(auditor.ties, case.subject):
         if conflict.tie is Tie.MANAGES_SERVICE:
-            found.append(("own service", f"is the Service Manager for {conflict.key}"))
+            found.append(("own service", f"is the Service Manager for {conflict.key}"
+                                         f"{_whose(conflict.via, 'service')}"))
         elif conflict.tie in (Tie.MANAGES_TEAM, Tie.IN_TEAM):
-            found.append(("own team", f"manages or belongs to team {conflict.key}"))
+            found.append(("own team", f"manages or belongs to team {conflict.key}{_whose(conflict.via, 'team')}"))
         else:  # Tie.IS_PERSON: the key is their part in the case, already in words
             found.append((conflict.key, conflict.key))
     return found

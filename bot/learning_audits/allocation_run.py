@@ -9,12 +9,12 @@ solver weighs, not a rule. The job that runs this each quarter is in ``jobs``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from bot.core import audit as audit_log
 from bot.core import independence
@@ -94,7 +94,17 @@ def live_proposals(session: Session, quarter: Quarter) -> list[Proposal]:
     )
 
 
-def candidate_for(proposal: Proposal) -> Candidate:
+def _people(proposal: Proposal) -> tuple[Person, Person, Person]:
+    return proposal.proposed_by, proposal.case_holder, proposal.team_manager
+
+
+def candidate_for(proposal: Proposal, ties: Mapping[str, independence.Ties] | None = None) -> Candidate:
+    """The proposal as the allocation sees it, with its people's places in the directory (``ties``
+    by Slack id, from ``ties_of``), which the case covers as well as the team it claims. Without
+    ``ties`` they are read here, so no caller can judge a case by its claim alone."""
+    if ties is None:
+        session = object_session(proposal)
+        ties = independence.ties_of(session, dict.fromkeys(_people(proposal))) if session is not None else {}
     return Candidate(
         proposal_id=proposal.id,
         case_ref=proposal.case_ref,
@@ -104,11 +114,19 @@ def candidate_for(proposal: Proposal) -> Candidate:
         case_holder=proposal.case_holder.slack_id,
         team_manager=proposal.team_manager.slack_id,
         flagged=proposal.flagged,
+        people_ties=tuple(ties[p.slack_id] for p in dict.fromkeys(_people(proposal)) if p.slack_id in ties),
     )
 
 
+def candidates_for(session: Session, proposals: Sequence[Proposal]) -> list[Candidate]:
+    """The proposals as candidates, their people's ties read from the directory in one go."""
+    people = {p.id: p for proposal in proposals for p in _people(proposal)}
+    ties = independence.ties_of(session, people.values())
+    return [candidate_for(p, ties) for p in proposals]
+
+
 def build_candidates(session: Session, quarter: Quarter) -> list[Candidate]:
-    return [candidate_for(p) for p in live_proposals(session, quarter)]
+    return candidates_for(session, live_proposals(session, quarter))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from bot.learning_audits.allocation_run import (
     audits_due,
     away_through,
     build_auditors,
-    candidate_for,
+    candidates_for,
     live_proposals,
     store_allocation,
 )
@@ -79,7 +79,7 @@ def allocate_learning_audits(ctx: JobContext) -> str:
     auditors = build_auditors(ctx.session, quarter, away=list(away))
     plan = allocate(
         auditors,
-        [candidate_for(p) for p in proposals],
+        candidates_for(ctx.session, proposals),
         per_auditor=ctx.policy.learning_audits_per_manager,
         seed=_seed(ctx),
     )

@@ -53,7 +53,7 @@ from bot.learning_audits.rounds import (
     round_dates,
 )
 from bot.learning_audits.types import ProposalCard, ProposalIds, ProposalPrefill, TeamOption
-from storage.models import LearningRound, Person, Proposal, Service, Team
+from storage.models import LearningRound, Person, Proposal, Service, Team, TeamMember
 
 __all__ = [
     "ProposalForm",
@@ -213,6 +213,8 @@ def _statements() -> dict[str, Executable]:
         "people": select(Person).where(or_(
             and_(Person.slack_id.in_(bindparam("slack_ids", expanding=True)), Person.active),
             Person.id == bindparam("also_id"))),
+        "in_team": select(TeamMember.person_id).where(TeamMember.team_id == bindparam("team_id"),
+                                                      TeamMember.person_id.in_(bindparam("person_ids", expanding=True))),
         "clash": select(Proposal).where(Proposal.quarter == bindparam("quarter"),
                                         Proposal.live_ref == bindparam("case_ref"),
                                         Proposal.id != bindparam("not_id")),
@@ -339,6 +341,33 @@ def _people(session: Session, who: directory.Who, slack_ids: set[str],
     return found
 
 
+def _outsiders(session: Session, team: Team, *, holder: Person | None, manager: Person | None) -> dict[str, str]:
+    """Inline errors for a case holder or chosen team manager who is not in the chosen team.
+
+    The team is what the form says holds the case, and the independence rule starts from it: a
+    case holder from another team would let the case be filed under a team (and service) whose
+    Service Manager could then be allocated a case of their own service. A person is in the team
+    if they are its manager or one of its members (a team manager may hold a case; an acting
+    manager is a member). Old rows stored before this check are covered by the rule itself
+    (``bot.core.independence.case_subject`` widens a case by its people's real teams)."""
+    people = [p for p in (holder, manager) if p is not None]
+    if not people:
+        return {}
+    inside = {team.team_manager_id} | set(session.scalars(
+        _statements()["in_team"], {"team_id": team.id, "person_ids": sorted({p.id for p in people})}))
+    errors: dict[str, str] = {}
+    if holder is not None and holder.id not in inside:
+        errors[ProposalIds.CASE_HOLDER] = (
+            f"{_label(holder)} is not in team {team.name}. Choose the team the case is held in, or the "
+            f"case holder who holds it.")
+    if manager is not None and manager.id not in inside:
+        errors[ProposalIds.TEAM_MANAGER] = (
+            f"{_label(manager)} does not manage team {team.name} and is not in it. Leave the "
+            f"{TEAM_MANAGER_LABEL.lower()} empty to use the team's own manager, or choose the team the case "
+            f"is held in.")
+    return errors
+
+
 def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_id: int | None, now: datetime,
                   calendar: WorkingCalendar, policy: Policy) -> Proposal:
     """Validate everything, then store and confirm; any problem raises before anything is written.
@@ -388,6 +417,8 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
             f"to add them.")
     elif manager is None and team is not None:
         manager = team.team_manager
+    if team is not None:
+        errors |= _outsiders(session, team, holder=holder, manager=manager if form.team_manager else None)
     if not form.reason:
         errors[ProposalIds.REASON] = "Please say why this case would give most learning."
     else:

@@ -14,7 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from bot.core import independence
-from bot.core.independence import Subject, Ties
+from bot.core.independence import Subject, Tie, Ties
 from bot.core.lazy import linear_sum_assignment
 
 if TYPE_CHECKING:
@@ -218,26 +218,43 @@ def _recent_reason(audited: Collection[str] | Mapping[str, date], case_ref: str)
     return "audited it within the last 12 months"
 
 
-def case_subject(c: RegisterCase) -> Subject:
-    """The case as the independence rule sees it: its service, its team and its people."""
-    people = [(c.case_holder, "holds the case"), (c.team_manager, "manages the case")]
-    if c.reviewing_officer is not None:
-        people.append((c.reviewing_officer, "is the case's reviewing officer"))
-    return independence.case_subject(service=c.service_key, team=c.team_key, people=people)
+def case_subject(c: RegisterCase, ties: Mapping[str, Ties] | None = None) -> Subject:
+    """The case as the independence rule sees it: its service, its team, its people, and (given
+    their directory ``ties``) every service and team its case holder and team manager are in,
+    whatever the register line says (``bot.core.independence.case_of``)."""
+    return independence.case_of(service=c.service_key, team=c.team_key, case_holder=c.case_holder,
+                                team_manager=c.team_manager, reviewing_officer=c.reviewing_officer, ties=ties)
+
+
+def _in_words(conflict: independence.Conflict) -> str:
+    """One conflict as the draw's record says it."""
+    if conflict.tie is Tie.IS_PERSON:
+        return conflict.key
+    words = {Tie.MANAGES_SERVICE: "is the Service Manager for", Tie.MANAGES_TEAM: "manages team",
+             Tie.IN_TEAM: "belongs to team"}[conflict.tie]
+    kind = "service" if conflict.tie is Tie.MANAGES_SERVICE else "team"
+    whose = f", the {kind} of the person who {conflict.via}" if conflict.via else ""
+    return f"{words} {conflict.key}{whose}"
 
 
 def _exclusion_reason(
-    c: RegisterCase, person: str, recently_audited: Mapping[str, Collection[str] | Mapping[str, date]]
+    c: RegisterCase,
+    person: str,
+    recently_audited: Mapping[str, Collection[str] | Mapping[str, date]],
+    ties: Mapping[str, Ties] | None = None,
+    subject: Subject | None = None,
 ) -> str | None:
     """Why the person may not audit the case (the first conflict), or None.
 
-    The independence rule is ``bot.core.independence``'s. The draw is re-run from its stored inputs,
-    which name the case's people but not the auditors' teams, so an auditor's ties here are their
-    own person: the conflicts are being the case's holder, its team manager or its reviewing
-    officer. Then, a case the person audited in the last 12 months."""
-    found = independence.conflicts(Ties(person=person), case_subject(c))
+    The independence rule is ``bot.core.independence``'s, on the directory ties the draw was given
+    (and stored, so a re-run judges the same way): an auditor is kept off a case they hold, manage
+    or review, and off a case held or managed in a team or service they manage or belong to. A draw
+    stored before ties were recorded has none, and is re-run on the people alone, as it was made.
+    Then, a case the person audited in the last 12 months."""
+    subject = case_subject(c, ties) if subject is None else subject
+    found = independence.conflicts((ties or {}).get(person) or Ties(person=person), subject)
     if found:
-        return found[0].key
+        return _in_words(found[0])
     return _recent_reason(recently_audited.get(person, ()), c.case_ref)
 
 
@@ -249,11 +266,15 @@ def draw_sample(
     per_auditor: int = 2,
     seed: int,
     recently_audited: Mapping[str, Collection[str] | Mapping[str, date]] | None = None,
+    ties: Mapping[str, Ties] | None = None,
 ) -> Draw:
     """Draw `per_auditor` open cases of the service for each pair, none that either of them is tied to.
 
     `recently_audited` maps a person to the case refs they audited in the last 12 months (the
     caller works out the window); a mapping of ref -> date puts the date in the explanation.
+    `ties` maps a Slack id to their directory ties (``bot.core.independence.ties_of``), for the
+    auditors and the cases' holders and team managers: with them a pair is kept off cases of their
+    own teams and services, not only cases they hold or manage.
 
     The pool is sorted then shuffled with `random.Random(seed)`, so the same seed and pool give
     the same draw whatever order the register rows arrive in. Places are filled round by round
@@ -280,8 +301,9 @@ def draw_sample(
     eligible: dict[Pair, set[str]] = {pair: set() for pair in ordered_pairs}
     for c in open_cases:
         barred: set[str] = set()
+        subject = case_subject(c, ties)
         for person in sorted(set(people)):
-            reason = _exclusion_reason(c, person, recent)
+            reason = _exclusion_reason(c, person, recent, ties, subject)
             if reason is not None:
                 exclusions.append(Exclusion(c.case_ref, person, reason))
                 barred.add(person)
@@ -330,7 +352,7 @@ def draw_sample(
         if n_eligible < per_auditor:
             cause = (
                 f"only {n_eligible} eligible case(s) in {service_key} for {pair.qi} and {pair.pc}; "
-                "the rest are held, managed or recently audited by one of them"
+                "the rest are held, managed or recently audited by one of them, or held in their own team"
             )
         elif len(pool) < places:
             cause = f"the pool has {len(pool)} open case(s) for {places} places"

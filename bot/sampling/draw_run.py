@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.core import audit, directory, outbox
+from bot.core import audit, directory, independence, outbox
 from bot.core.calendar import Quarter, WorkingCalendar
 from bot.core.errors import Conflict, NotFound, NotPermitted
+from bot.core.independence import Ties
 from bot.core.jobs import JobContext, JobSpec, NotDue
 from bot.core.policy import Policy
 from bot.core.roles import Channel, Role
@@ -125,11 +126,13 @@ def draw_blocker(session: Session, policy: Policy) -> str | None:
     return None
 
 
-def _register_cases(session: Session, service_id: int) -> list[RegisterCase]:
-    entries = session.scalars(
+def _register_cases(session: Session, service_id: int) -> tuple[list[RegisterCase], list[Person]]:
+    """The service's register rows, and the people whose place in the directory places each case
+    (its case holder and team manager)."""
+    entries = list(session.scalars(
         select(CaseRegisterEntry).where(CaseRegisterEntry.service_id == service_id).order_by(CaseRegisterEntry.case_ref)
-    )
-    return [
+    ))
+    cases = [
         RegisterCase(
             case_ref=e.case_ref, service_key=e.service.key, team_key=e.team.key, case_holder=e.case_holder.slack_id,
             team_manager=e.team_manager.slack_id,
@@ -138,6 +141,23 @@ def _register_cases(session: Session, service_id: int) -> list[RegisterCase]:
         )
         for e in entries
     ]
+    people = {p.id: p for e in entries for p in (e.case_holder, e.team_manager)}
+    return cases, list(people.values())
+
+
+def _ties_json(ties: dict[str, Ties]) -> dict[str, dict[str, list[str]]]:
+    """The directory ties the draw judged by, kept with its inputs so a re-run judges the same way
+    after people have moved teams (people tied to nothing are left out)."""
+    return {person: {name: sorted(keys) for name in ("services", "teams_managed", "teams_member", "works_in")
+                     if (keys := getattr(t, name))}
+            for person, t in sorted(ties.items()) if t.services or t.teams or t.works_in}
+
+
+def _ties_from_json(raw: Any) -> dict[str, Ties]:
+    if not isinstance(raw, dict):
+        return {}
+    return {person: Ties(person=person, **{name: frozenset(keys) for name, keys in fields.items()})
+            for person, fields in raw.items()}
 
 
 def recently_audited(session: Session, people: list[str], *, since: datetime,
@@ -166,11 +186,12 @@ def recently_audited(session: Session, people: list[str], *, since: datetime,
 
 
 def _inputs_json(qi: list[str], pcs: list[str], previous: list[Pair],
-                 recent: dict[str, dict[str, date]]) -> dict[str, Any]:
+                 recent: dict[str, dict[str, date]], ties: dict[str, Ties]) -> dict[str, Any]:
     return {
         "qi": qi, "pcs": pcs, "previous_pairs": [[p.qi, p.pc] for p in previous],
         "recently_audited": {p: {ref: d.isoformat() for ref, d in sorted(refs.items())}
                              for p, refs in sorted(recent.items())},
+        "ties": _ties_json(ties),
     }
 
 
@@ -185,15 +206,17 @@ def make_draw(session: Session, *, quarter: Quarter, calendar: WorkingCalendar, 
     previous_draw = draw_for(session, quarter.previous().key)
     previous = [Pair(p.qi.slack_id, p.pc.slack_id) for p in previous_draw.pairs] if previous_draw else []
     pairs = pair_auditors(qi, pcs, previous_pairs=previous, seed=seed)
-    register = _register_cases(session, service.id)
+    register, case_people = _register_cases(session, service.id)
     recent = recently_audited(session, qi + pcs, since=now - timedelta(days=RECENT_AUDIT_DAYS), calendar=calendar)
+    auditors = session.scalars(select(Person).where(Person.slack_id.in_(qi + pcs)))
+    ties = independence.ties_of(session, {p.id: p for p in [*auditors, *case_people]}.values())
     drawn = draw_sample(register, pairs, service_key=service.key, per_auditor=policy.random_sample_cases_per_auditor,
-                        seed=seed, recently_audited=recent)
+                        seed=seed, recently_audited=recent, ties=ties)
     due = calendar.previous_working_day(quarter.end)
     row = SampleDraw(
         quarter=quarter.key, quarter_index=quarter.index(), service_id=service.id, service_reason=reason, seed=seed,
         per_auditor=drawn.per_auditor, pool=[dataclasses.asdict(c) for c in register],
-        inputs=_inputs_json(qi, pcs, previous, recent),
+        inputs=_inputs_json(qi, pcs, previous, recent, ties),
         exclusions=[dataclasses.asdict(e) for e in drawn.exclusions], shortfalls=dict(drawn.shortfalls),
         explanation=f"Quarter: {quarter.label}\nService: {service.key} ({reason})\n{drawn.explain()}",
         due_on=due, drawn_at=now,
@@ -257,7 +280,7 @@ def reproduce(row: SampleDraw) -> tuple[list[Pair], Draw]:
               for p, refs in (inputs.get("recently_audited") or {}).items()}
     cases = [RegisterCase(**c) for c in row.pool]
     drawn = draw_sample(cases, pairs, service_key=row.service.key, per_auditor=row.per_auditor, seed=row.seed,
-                        recently_audited=recent)
+                        recently_audited=recent, ties=_ties_from_json(inputs.get("ties")))
     return pairs, drawn
 
 

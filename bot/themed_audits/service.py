@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session
 from bot.cib import service as board
 from bot.cib.messages import nice_date
 from bot.cib.types import THEMED
+from bot.core import independence
 from bot.core.audit import record
 from bot.core.calendar import WorkingCalendar
 from bot.core.directory import Who, who
 from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from bot.core.formatting import date_only
+from bot.core.independence import Tie
 from bot.core.policy import Policy
 from bot.core.privacy import parse_case_refs
 from bot.core.roles import Role
@@ -39,7 +41,7 @@ from bot.themed_audits.types import (
     ThemedAuditInput,
     ThemedBrief,
 )
-from storage.models import CibMeeting, Person
+from storage.models import CibMeeting, Person, Service, Team
 from storage.models.commissions import (
     CibItem,
     ThemedAudit,
@@ -59,6 +61,44 @@ MANAGER_REFUSAL = "Only the commissioner of this themed audit (or Quality & Impr
 
 def can_commission_themed(me: Who) -> bool:
     return me.known and me.has(Role.DLT, Role.QUALITY_IMPROVEMENT, Role.BOARD_LEAD)
+
+
+def independence_problems(session: Session, auditors: Sequence[Person], case_refs: Sequence[str]) -> list[str]:
+    """Why any auditor is not independent of a case in the sample, one sentence each.
+
+    A themed audit names its cases by reference only; those the case register knows are judged by
+    the independence rule (``bot.core.independence``), on the people's real teams and services, as
+    learning audits and the random sample are. A case the register does not know cannot be judged."""
+    cases = independence.registered_cases(session, case_refs)
+    if not cases or not auditors:
+        return []
+    ties = independence.ties_of(session, auditors)
+    names: dict[tuple[str, str], str] = {}
+    problems: list[str] = []
+    for person in auditors:
+        for ref, subject in sorted(cases.items()):
+            found = independence.conflicts(ties[person.slack_id], subject)
+            if found:
+                problems.append(f"{person.display_name or person.slack_id} {_why(session, found[0], ref, names)}, "
+                                f"so can't audit it: auditors must be independent of the cases.")
+    return problems
+
+
+_PARTS = {independence.HOLDS: "holds", independence.MANAGES: "manages",
+          independence.REVIEWS: "is the reviewing officer of", independence.PROPOSED: "proposed"}
+_TIES = {Tie.MANAGES_SERVICE: "is the Service Manager of", Tie.MANAGES_TEAM: "manages", Tie.IN_TEAM: "is in"}
+
+
+def _why(session: Session, conflict: independence.Conflict, ref: str, names: dict[tuple[str, str], str]) -> str:
+    """The conflict in words, naming the case: "holds CIC-1001", "is in CiC North, where ..."."""
+    if conflict.tie is Tie.IS_PERSON:
+        return f"{_PARTS.get(conflict.key, conflict.key)} {ref}"
+    kind = "service" if conflict.tie is Tie.MANAGES_SERVICE else "team"
+    if (kind, conflict.key) not in names:
+        model = Service if kind == "service" else Team
+        found = session.scalar(select(model.name).where(model.key == conflict.key))
+        names[(kind, conflict.key)] = found or conflict.key
+    return f"{_TIES[conflict.tie]} {names[(kind, conflict.key)]}, where {ref} is held or managed"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,6 +208,9 @@ def commission_themed_audit(session: Session, *, actor: str, data: ThemedAuditIn
     else:
         auditors = [p for p in (board.active_person(session, s) for s in dict.fromkeys(data.auditors))
                     if p is not None]
+        problems = independence_problems(session, auditors, refs)
+        if problems:
+            errors[ids.THEMED_AUDITORS] = " ".join(problems[:2]) + (" (and others)" if len(problems) > 2 else "")
     workshop = data.workshop_on
     if workshop is None:
         errors[ids.THEMED_WORKSHOP] = "Choose the date of the workshop."
@@ -280,6 +323,8 @@ def record_finding(session: Session, *, actor: str, audit_id: int, case_id: int 
             case = next((c for c in audit.cases if c.case_ref == refs[0]), None)
             if case is None and len(audit.cases) >= max(audit.sample_size, blocks.MAX_LISTED_CASES):
                 errors[ids.FINDINGS_CASE] = f"The sample already has {len(audit.cases)} cases."
+            elif problems := independence_problems(session, [me], refs):
+                errors[ids.FINDINGS_CASE] = problems[0]
     found = check(errors, ids.FINDINGS_FOUND, against_theory, labels[ids.FINDINGS_FOUND], today)
     shown = check(errors, ids.FINDINGS_EVIDENCE, evidence, labels[ids.FINDINGS_EVIDENCE], today)
     views = check(errors, ids.FINDINGS_VIEWS, service_user_views, labels[ids.FINDINGS_VIEWS], today,

@@ -87,6 +87,14 @@ SIGNED_BODIES: list[tuple[str, str, str]] = [
     ("unknown modal submitted", payload_body(view_payload()), FORM),
     ("modal with no state", payload_body(view_payload(state=None)), FORM),
     ("modal with forged private_metadata", payload_body(view_payload(private_metadata='{"id": "1 OR 1=1"}')), FORM),
+    # #14 item 4: a proposal filed under CP East for a CiC North case holder, by the CiC Service Manager
+    ("proposal naming a team the case holder is not in", payload_body(view_payload(
+        "proposal-modal", private_metadata='{"quarter": "2026-27Q1"}', state={"values": {
+            "proposal-case-ref": {"a": {"type": "plain_text_input", "value": "CP-20999"}},
+            "proposal-team": {"a": {"type": "static_select", "selected_option": {"value": "cp-east"}}},
+            "proposal-case-holder": {"a": {"type": "users_select", "selected_user": "U0P1"}},
+            "proposal-reason": {"a": {"type": "plain_text_input", "value": "Strong multi-agency work."}}}})),
+     FORM),
     ("unknown shortcut", payload_body({"type": "shortcut", "callback_id": "evil", "user": {"id": "U0SM1"},
                                        "team": {"id": "T0QMF"}, "trigger_id": "1.2.3", "token": "x"}), FORM),
     ("unknown message action", payload_body({"type": "message_action", "callback_id": "evil",
@@ -383,3 +391,20 @@ def test_four_concurrent_20mb_unsigned_posts_get_413_and_serve_stays_small(tmp_p
             proc.terminate()
             out = proc.communicate(timeout=10)[0].decode()
     assert "Traceback" not in out
+
+
+def test_a_submission_while_the_database_is_locked_gets_words_stores_nothing_and_no_traceback(
+        bot, slack, fake, database_url, caplog):
+    from handlers.common import NOT_SAVED
+    from tests.stall_proxy import write_lock
+
+    assert bot.run_job("open-proposals").status == "done"
+    slack.command("U0TM1", "/propose-case")
+    before = counts(bot)
+    with write_lock(database_url), caplog.at_level(logging.WARNING):
+        reply = slack.submit("U0TM1", {"Case reference": "CIC-10234", "Case holder": "U0P1",
+                                       "Why would this case give most learning?": "A plan that changed course."})
+    assert list(reply.errors.values()) == [NOT_SAVED]
+    assert not any(leak in reply.body for leak in LEAKS)
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert counts(bot) == before

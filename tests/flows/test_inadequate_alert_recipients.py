@@ -2,8 +2,9 @@
 never the auditing pair (they are blind until both grades are in, and then told in their own way).
 
 The sample organisation never puts a manager in a pair, so it cannot tell "sent to the managers"
-from "sent to the managers unless they are auditing the case". Here the service manager is also a
-Practice Consultant: when they audit a case of their own service, the alert must not reach them."""
+from "sent to the managers unless they are auditing the case". Here a Practice Consultant becomes
+the service's manager after the draw (the draw itself keeps a service's manager off its cases, by
+the independence rule): when they audit a case of their own service, the alert must not reach them."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from bot.sampling.service import latest_draw
 from tests.conftest import assert_channels_carry_no_case_detail, london
 from tests.flows.test_sampling_flow import message_text, moderate, submit_audit
 
-SERVICE_MANAGER = "U0PC1"  # manages the only service, and is a Practice Consultant in the draw
-ORG = f"""\
+SERVICE_MANAGER = "U0PC1"  # a Practice Consultant in the draw, then made manager of the only service
+ORG = """\
 organisation: Alert Recipients Council
 timezone: Europe/London
 channels:
@@ -34,7 +35,7 @@ services:
   - key: cic
     name: Children in Care
     division: Children's Social Care
-    service_manager: {SERVICE_MANAGER}
+    service_manager: {manager}
     teams:
       - key: cic-north
         name: CiC North
@@ -46,7 +47,7 @@ services:
         practitioners: [U0P3, U0P4]
 people:
   quality_improvement: [U0QI1, U0QI2]
-  practice_consultants: [{SERVICE_MANAGER}, U0PC2]
+  practice_consultants: [U0PC1, U0PC2]
 """
 CASES = "case_ref,service,team,case_holder,team_manager,reviewing_officer,status\n" + "".join(
     f"CIC-{100 + n},cic,{team},{holder},{tm},,open\n"
@@ -58,7 +59,7 @@ CASES = "case_ref,service,team,case_holder,team_manager,reviewing_officer,status
 @pytest.fixture
 def org_bot(database_url: str, tmp_path: Path) -> Iterator[LocalBot]:
     org = tmp_path / "org.yaml"
-    org.write_text(ORG)
+    org.write_text(ORG.format(manager="U0SM1"))
     with LocalBot(database_url, start=london(2026, 4, 1, 9, 0)) as local:
         local.import_org(org)
         with local.rt.db.session() as session:
@@ -75,9 +76,12 @@ def alerts(fake: Any, case_ref: str, *, agreed: bool) -> set[str]:
             if (m.get("text") or "").startswith(f"Inadequate grade: {case_ref} ") and kind in message_text(m)}
 
 
-def test_the_inadequate_alert_goes_to_the_case_managers_and_never_to_the_auditing_pair(org_bot):
+def test_the_inadequate_alert_goes_to_the_case_managers_and_never_to_the_auditing_pair(org_bot, tmp_path):
     bot, slack, fake = org_bot, org_bot.slack, org_bot.fake
     assert bot.run_job("draw-random-sample", at=london(2026, 4, 1, 9, 0)).status == "done"
+    promoted = tmp_path / "promoted.yaml"
+    promoted.write_text(ORG.format(manager=SERVICE_MANAGER))
+    bot.import_org(promoted)
     with bot.rt.db.session() as session:
         row = latest_draw(session)
         assert row is not None and row.service.service_manager.slack_id == SERVICE_MANAGER

@@ -12,13 +12,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from bot.app.sandbox.fake_scopes import EVERY_SCOPE
 from bot.app.sandbox.fake_slack import FakeSlack
 from bot.app.sandbox.render import render_blocks, render_view
 
 
 @pytest.fixture()
 def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
+    # every scope, to exercise every method the fake serves; test_scopes.py tests the manifest's grant
+    with FakeSlack(scopes=EVERY_SCOPE) as server:
         yield server
 
 

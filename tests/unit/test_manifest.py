@@ -20,24 +20,17 @@ VENDORED_SCHEMA = REPO / "tests" / "data" / SCHEMA_NAME
 EVENTS_PATH = "/slack/events"
 
 # Every bot scope the app asks for, and why: a council's Slack admin approves each one, so an
-# unexplained scope is a reason to refuse the install. The *:history scopes are read-only and used
-# for one thing: after a crash, the outbox looks for its own message (by its metadata) in the
-# conversation before deciding to send it again, so nothing is sent twice. We subscribe to no
-# message events, and app_home_opened needs no scope.
+# unexplained scope is a reason to refuse the install. No *:read or *:history scope: the bot reads
+# no channel or its messages (the outbox re-sends rather than reading history after a crash), it
+# subscribes to no message events, and app_home_opened needs no scope. tests/unit/test_scopes.py
+# checks these are exactly what the code's Slack calls need.
 SCOPE_REASONS = {
     "commands": "the /qmf and /propose-case slash commands",
     "chat:write": "messages and reminders in DMs and in the service and board channels",
-    "im:write": "conversations.open to DM a manager, auditor or case holder",
     "mpim:write": "conversations.open for a group DM of the auditor, case holder and team manager",
-    "users:read": "users.info for display names and each person's timezone",
+    "users:read": "Slack grants users:read.email only together with users:read (no users.info or users.list call)",
     "users:read.email": "users.lookupByEmail when the case register names people by email",
     "files:write": "uploading the quarter's reports (xlsx, csv, charts) to a channel",
-    "channels:read": "conversations.info to check the org file's public channel ids",
-    "groups:read": "conversations.info to check the org file's private channel ids",
-    "im:history": "outbox recovery: find the bot's own DM by its metadata before re-sending",
-    "mpim:history": "outbox recovery in the auditor / team manager / case holder group DMs",
-    "channels:history": "outbox recovery in public service and board channels",
-    "groups:history": "outbox recovery in private service and board channels",
 }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from bot.app.runtime import sender_client
 from bot.app.sandbox.fake_slack import FakeSlack
-from bot.app.sender import OutboxSender
+from bot.app.sender import RESENT_NOTE, OutboxSender
 from bot.core import outbox
 from storage.db import Database
 from storage.models import OutboxMessage, utcnow
@@ -90,29 +90,47 @@ def test_a_refused_message_is_marked_failed_and_does_not_block_the_channel(db, f
     assert [m["text"] for m in fake.messages("C0CIC")] == ["good"]
 
 
-def test_a_sender_that_died_after_slack_answered_does_not_send_twice(db, fake):
+def test_a_sender_that_died_after_slack_answered_sends_again_without_reading_history(db, fake):
+    # The bot has no *:history scope, so it cannot look for the message: at least once, noted on the row.
     sender = sender_for(db, fake)
-    queue(db, "U0SM1", ["exactly once"])
+    queue(db, "C0CIC", ["a learning post"])
     sender.send_due()
-    assert len(fake.dms("U0SM1")) == 1
+    assert len(fake.messages("C0CIC")) == 1
     # Simulate the crash: Slack has the message but the row was never marked sent.
     with db.session() as session:
         session.execute(update(OutboxMessage).values(status="sending", ts=None,
                                                      claimed_at=utcnow() - timedelta(minutes=10)))
     restarted = sender_for(db, fake)
     assert restarted.drain(timeout=10)
-    assert len(fake.dms("U0SM1")) == 1
+    copies = fake.messages("C0CIC")
+    assert [m["text"] for m in copies] == ["a learning post", "a learning post"]
+    assert len({m["metadata"]["event_payload"]["outbox_id"] for m in copies}) == 1  # a duplicate can be told
+    assert not [c for c in fake.calls() if c.method.startswith("conversations.")]
     with db.session() as session:
         row = session.scalar(select(OutboxMessage))
-        assert row.status == "sent" and row.ts
+        assert row.status == "sent" and row.ts == copies[-1]["ts"] and row.last_error == RESENT_NOTE
 
 
 def test_a_sender_that_died_before_slack_answered_sends_on_restart(db, fake):
     queue(db, "U0SM1", ["not yet sent"])
+    queue(db, "U0SM1", ["claimed a moment ago"], prefix="fresh")
     with db.session() as session:
-        session.execute(update(OutboxMessage).values(status="sending", claimed_at=utcnow() - timedelta(minutes=10)))
-    assert sender_for(db, fake).drain(timeout=10)
-    assert [m["text"] for m in fake.dms("U0SM1")] == ["not yet sent"]
+        session.execute(update(OutboxMessage).where(OutboxMessage.text == "not yet sent")
+                        .values(status="sending", claimed_at=utcnow() - timedelta(minutes=10)))
+    sender = sender_for(db, fake)
+    assert sender.drain(timeout=10)
+    assert [m["text"] for m in fake.dms("U0SM1")] == ["not yet sent", "claimed a moment ago"]
+    assert not [c for c in fake.calls() if c.method.startswith("conversations.")]
+
+
+def test_a_claim_inside_its_lease_is_left_to_its_sender(db, fake):
+    queue(db, "C0CIC", ["being sent right now"])
+    with db.session() as session:
+        session.execute(update(OutboxMessage).values(status="sending", claimed_at=utcnow() - timedelta(seconds=5)))
+    sender_for(db, fake).send_due()
+    assert fake.messages("C0CIC") == []
+    with db.session() as session:
+        assert session.scalar(select(OutboxMessage.status)) == "sending"
 
 
 def test_the_sender_paces_each_channel(db, fake):

@@ -348,3 +348,23 @@ def test_conflicting_duplicate_case_refs_are_refused() -> None:
         draw_sample(
             [case("CR1"), case("CR1", holder="someone-else")], five_pairs(), service_key="assessment", seed=0
         )
+
+
+# --- independence on the directory's teams (#14 item 4) ----------------------------------------
+
+
+def test_a_pair_is_kept_off_cases_held_in_a_team_one_of_them_belongs_to_whatever_the_line_says() -> None:
+    from bot.core.independence import Ties
+
+    ties = {"pc1": Ties(person="pc1", teams_member=frozenset({"north"}), works_in=frozenset({"cic"})),
+            "sw-north": Ties(person="sw-north", teams_member=frozenset({"north"}), works_in=frozenset({"cic"}))}
+    cases = [RegisterCase("A1", "cic", "north", "sw-south", "tm-n"),  # the team itself
+             RegisterCase("A2", "cic", "south", "sw-north", "tm-s"),  # says south, held by a north worker
+             RegisterCase("A3", "cic", "south", "sw-south", "tm-s")]
+    drawn = draw_sample(cases, [Pair("qi1", "pc1")], service_key="cic", per_auditor=2, seed=3, ties=ties)
+    assert [a.case_ref for a in drawn.assignments] == ["A3"]
+    reasons = {e.case_ref: e.reason for e in drawn.exclusions if e.person == "pc1"}
+    assert reasons == {"A1": "belongs to team north",
+                       "A2": "belongs to team north, the team of the person who holds the case"}
+    # without the directory's ties (a draw stored before they were kept) it is judged on people alone
+    assert len(draw_sample(cases, [Pair("qi1", "pc1")], service_key="cic", per_auditor=2, seed=3).assignments) == 2

@@ -32,6 +32,8 @@ from urllib.parse import parse_qsl, urlsplit
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.app.sandbox.fake_scopes import manifest_scopes, missing_scope
+
 # Slack's documented limits.
 MESSAGE_TEXT_LIMIT = 40_000
 MESSAGE_BLOCK_LIMIT = 50
@@ -465,8 +467,12 @@ class FakeSlack:
         check_blocks: bool = True,
         bot_user_id: str = "U0QMFBOT",
         team_id: str = "T0QMF",
+        scopes: Iterable[str] | None = None,
     ) -> None:
         self.host = host
+        # The bot token's scopes: manifest.json's unless given (fake_scopes.EVERY_SCOPE grants all).
+        # A method whose scope is not granted is refused with missing_scope, as Slack does.
+        self.scopes: frozenset[str] | None = frozenset(scopes) if scopes is not None else manifest_scopes()
         self.port = port
         self.strict = strict
         self.channel_rate_per_sec = channel_rate_per_sec
@@ -1259,6 +1265,11 @@ class FakeSlack:
                     raise ApiError(
                         "unknown_method", [f"{method} is not a Slack Web API method the fake knows"]
                     )
+                needed = missing_scope(method, args, self.scopes)
+                if needed:
+                    raise ApiError("missing_scope", [f"{method} needs {' or '.join(needed)}, which manifest.json "
+                                                     "does not ask for"],
+                                   {"needed": ",".join(needed), "provided": ",".join(sorted(self.scopes or ()))})
                 if method == "chat.postMessage" and isinstance(args.get("channel"), str):
                     wait = self._rate_limited(self._dm_channel(args["channel"]))
                     if wait is not None:
