@@ -31,7 +31,7 @@ def list_actions(call: CommandCall) -> None:
     with call.rt.db.session() as session:
         if not who(session, call.user_id).known:
             call.reply("You are not in the QMF directory, so you have no actions here. "
-                       "Ask your QMF admin to add you to the org file.")
+                       "Ask a QMF admin to add you to the QMF directory.")
             return
         today = call.rt.calendar(session).today(call.rt.now())
         mine = actions.open_actions(session, call.user_id)

@@ -54,7 +54,7 @@ def cib(call: CommandCall) -> None:
             return
         else:
             if not me.known:
-                call.reply("You are not in the QMF directory yet: ask your QMF admin to add you to the org file.")
+                call.reply("You are not in the QMF directory yet: ask a QMF admin to add you.")
                 return
             listing = board.cib_listing(session, slack_id=call.user_id, today=today)
     if what == "schedule":

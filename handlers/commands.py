@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.core import directory
 from bot.core.blocks import context, escape, header, section
+from bot.core.formatting import mention
 from bot.core.roles import Role
 from bot.core.runtime import Runtime
 from handlers.common import SUBCOMMANDS, CommandCall, reply_for, runtime_from, subcommand
@@ -46,16 +47,16 @@ def whoami(call: CommandCall) -> None:
         me = directory.who(session, call.user_id)
         if not me.known:
             admins = directory.people_with_role(session, Role.ADMIN)
-            ask = ", ".join(f"<@{a}>" for a in admins) or "your QMF admin"
+            ask = " or ".join(mention(a) for a in admins) or "a QMF admin"
             call.reply(
                 f"You are not in the QMF directory yet, so I can't show you anything that is yours. "
-                f"Ask {ask} to add you to the org file."
+                f"Ask {ask} to add you to the QMF directory."
             )
             return
         titles = me.titles() or ["In the directory, with no role yet"]
         org = directory.organisation_name(session)
     lines = "\n".join(f"• {t}" for t in titles)
-    call.reply(f"You are <@{call.user_id}> in {org}:\n{lines}")
+    call.reply(f"You are {mention(call.user_id)} in {org}:\n{lines}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from bot.core import audit, directory, outbox
 from bot.core.errors import NotPermitted
 from bot.core.roles import Role
 from bot.core.runtime import Runtime
-from bot.home.messages import HomeIds, home_view
+from bot.home.messages import HomeIds, home_view, job_answer
 from bot.home.service import HOME_JOBS, build_home
 from handlers.common import reply_for, runtime_from
 from storage.models import HomeView
@@ -81,14 +81,16 @@ def register(app: App, rt: Runtime) -> None:
 
 
 def _run_job_for(rt: Runtime, user: str, name: str) -> str:
+    """Run one of Home's jobs for a Q&I person or admin and say, in plain words, what happened; the
+    runner logs its own line, and the audit log records who pressed the button."""
     from schedules.jobs import run_job
 
     with rt.db.session() as session:
         me = directory.who(session, user)
         if not me.has(Role.QUALITY_IMPROVEMENT, Role.ADMIN):
-            raise NotPermitted("Only Q&I staff and admins can run QMF jobs.")
+            raise NotPermitted("Only Q&I staff and QMF admins can start this early from Home.")
         if name not in HOME_JOBS:
-            raise NotPermitted("That is not a job that can be run from Home.")
+            raise NotPermitted("That button is not one that Home offers; press Refresh to see the current ones.")
         audit.record(session, user, "run-job", "job", name)
     outcome = run_job(rt, name)
-    return f"`{name}`: {outcome.status}. {outcome.summary}"
+    return job_answer(HOME_JOBS[name], outcome.status, outcome.summary)

@@ -1,5 +1,6 @@
 """Slack listeners for case proposals: /propose-case, /qmf propose, /qmf proposals, the "Propose a case",
-"Edit" and "Withdraw" buttons, and the proposal modal. The rules live in bot.learning_audits.proposals."""
+"Edit", "Withdraw" and "Propose again next quarter" buttons, and the proposal modal. The rules live in
+bot.learning_audits.proposals (and carry, for a case carried into next quarter)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.core.blocks import notice_view
 from bot.core.errors import NotPermitted, QmfError
 from bot.core.runtime import Runtime
-from bot.learning_audits import proposals
+from bot.learning_audits import carry, proposals
 from bot.learning_audits.proposal_messages import ProposalMeta
 from bot.learning_audits.rounds import ProposalsClosed
 from bot.learning_audits.types import ProposalIds
@@ -90,6 +91,27 @@ def withdraw_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond:
         return
     tell(rt, body, respond, words, title="Withdrawn")
 
+def carry_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
+    """ "Propose again next quarter" on a case that was not allocated: once, however often it is pressed."""
+    rt = runtime_from(context)
+    ack()
+    user = body["user"]["id"]
+    words = ""
+    try:
+        for attempt in (1, 2):
+            try:
+                with rt.db.session() as session:
+                    words = carry.carry_forward(session, actor=user, proposal_id=_proposal_id(body),
+                                                now=rt.now(), calendar=rt.calendar(session))
+                break
+            except IntegrityError:  # a second press raced this one: the retry finds its proposal
+                if attempt == 2:
+                    raise
+    except Exception as exc:  # noqa: BLE001
+        tell(rt, body, respond, reply_for(exc))
+        return
+    tell(rt, body, respond, words, title="Proposed again")
+
 def team_chosen(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """The team manager follows the chosen team; everything typed so far stays."""
     rt = runtime_from(context)
@@ -139,5 +161,6 @@ def register(app: App, rt: Runtime) -> None:
     app.action(ProposalIds.PROPOSE.value)(propose_clicked)
     app.action(ProposalIds.EDIT.value)(edit_clicked)
     app.action(ProposalIds.WITHDRAW.value)(withdraw_clicked)
+    app.action(ProposalIds.CARRY.value)(carry_clicked)
     app.action(ProposalIds.TEAM.value)(team_chosen)
     app.view(ProposalIds.MODAL.value)(submitted)

@@ -18,6 +18,7 @@ from bot.core.grades import Grade
 from bot.core.runtime import Runtime
 from bot.sampling import messages as blocks
 from bot.sampling.draw_run import set_next_service
+from bot.sampling.findings import request_talk
 from bot.sampling.grading import audit_form, moderation_form, record_moderation, submit_audit
 from bot.sampling.messages import CaseMetadata
 from bot.sampling.results import report_for
@@ -76,6 +77,19 @@ def on_record_moderation(ack: Ack, body: dict[str, Any], respond: Respond, clien
     except Exception as exc:  # noqa: BLE001
         tell(rt, body, respond, reply_for(exc), title="Random sample")
 
+def on_talk_it_through(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """The findings DM's "Talk it through": ask both auditors to get in touch; the answer says who."""
+    rt = runtime_from(context)
+    ack()
+    try:
+        case_id = _case_id_from_button(body)
+        with rt.db.session() as session:
+            reply = request_talk(session, case_id=case_id, slack_id=body["user"]["id"], policy=rt.policy(session))
+    except Exception as exc:  # noqa: BLE001 - a refusal or failure is words for the person
+        reply = reply_for(exc)
+    tell(rt, body, respond, reply, title="Random sample")
+
+
 def on_audit_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     rt = runtime_from(context)
     user = body["user"]["id"]
@@ -112,6 +126,7 @@ def on_moderation_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]
 def register(app: App, rt: Runtime) -> None:
     app.action(SampleIds.RECORD_AUDIT.value)(on_record_audit)
     app.action(SampleIds.RECORD_MODERATION.value)(on_record_moderation)
+    app.action(SampleIds.TALK_IT_THROUGH.value)(on_talk_it_through)
     app.view(SampleIds.AUDIT_MODAL.value)(on_audit_submitted)
     app.view(SampleIds.MODERATION_MODAL.value)(on_moderation_submitted)
 

@@ -58,8 +58,8 @@ def open_themed_commission(call: CommandCall) -> None:
                     for m in board.upcoming_meetings(session, today) if not board.digest_sent(session, m)]
         policy = rt.policy(session)
     if not meetings:
-        call.reply("No Continuous Improvement Board meeting is scheduled, and a themed audit reports to one. Ask an "
-                   "admin or Quality & Improvement to add the date with `/qmf cib schedule` (or in the org file).")
+        call.reply("No Continuous Improvement Board meeting is scheduled, and a themed audit reports to one. Ask a "
+                   "QMF admin or Quality & Improvement to add the date with `/qmf cib schedule`.")
         return
     view = views.themed_commission_modal(sources=policy.themed_audit_sources, meetings=meetings, today=today)
     call.client.views_open(trigger_id=call.trigger_id, view=view)

@@ -117,7 +117,7 @@ def show_themes(call: CommandCall) -> None:
         who = directory.who(session, call.user_id)
         if not who.known:
             call.reply("You are not in the QMF directory yet, so I can't show you learning themes. "
-                       "Ask your QMF admin to add you to the org file.")
+                       "Ask a QMF admin to add you.")
             return
         service, quarter, everything = _scope(session, call.args, who)
         if service is None and not everything:
@@ -157,7 +157,7 @@ def show_themes(call: CommandCall) -> None:
 def share_themes(call: CommandCall) -> None:
     rt = call.rt
     with rt.db.session() as session:
-        names = ", ".join(f"“{f.name}”" for f in themes.forums(session)) or "none in the org file"
+        names = ", ".join(f"“{f.name}”" for f in themes.forums(session)) or "none are set up yet: ask a QMF admin"
         if len(call.args) < 4 or call.args[0].lower() != "themes":
             call.reply(f"Use `/qmf {SHARE_USAGE}`, e.g. `/qmf share themes cic 2026-27Q1 \"Leadership Meeting\"`. "
                        f"Forums: {names}.")
@@ -247,7 +247,7 @@ def share(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext
             draft = themes.get_draft(session, draft_id)
             forum = next((f for f in themes.forums(session) if f.key == forum_key), None)
             if forum is None:
-                raise NotFound("That forum is no longer in the org file.")
+                raise NotFound("That forum is no longer in the QMF directory.")
             quarter = parse_quarter(session, draft.quarter)
             shared = themes.share_with_forum(session, actor=user, service=draft.service, quarter=quarter,
                                              forum=forum, today=today_of(rt, session))

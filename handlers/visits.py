@@ -71,8 +71,9 @@ def record_view(rt: Runtime, session: Any, visit_id: int, actor: str) -> Any:
     """The visit-record modal as it stands: the lead reviewer's feedback, plan and draft actions."""
     visit = visits.visit_record_form(session, actor=actor, visit_id=visit_id, today=today_of(rt, session))
     drafts = visits.plan_lines(visits.plan_actions(session, visit))
+    teams = [(t.key, t.name) for t in visits.service_teams(session, visit)]
     return views.visit_record_modal(plan=visits.visit_plan(visit), feedback=visit.feedback,
-                                    plan_summary=visit.plan_summary, drafts=drafts)
+                                    plan_summary=visit.plan_summary, drafts=drafts, teams=teams)
 
 
 def open_record_visit(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
@@ -102,7 +103,8 @@ def push_add_action(ack: Ack, body: dict[str, Any], respond: Respond, client: We
             manager = visit.service.service_manager.slack_id
         view = views.visit_action_modal(visit_id=visit_id, parent_view=str(parent.get("id")),
                                         service_name=service_name,
-                                        input_blocks=action_input_blocks(initial_owner=manager))
+                                        input_blocks=action_input_blocks(initial_owner=manager,
+                                                                         placeholder=views.ACTION_PLACEHOLDER))
         client.views_push(trigger_id=body["trigger_id"], view=view)
 
     run_button(rt, body, respond, work)
@@ -137,9 +139,17 @@ def save_record_visit(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
             visits.record_visit(session, actor=user_of(body), visit_id=meta.visit_id or 0,
                                 feedback=values.get(ids.VISIT_FEEDBACK),
                                 plan_summary=values.get(ids.VISIT_PLAN), today=today_of(rt, session),
-                                now=rt.now(), policy=rt.policy(session))
+                                now=rt.now(), policy=rt.policy(session), teams=_team_keys(values.get(ids.VISIT_TEAMS)))
 
     submit_modal(ack, work, keep_open_block=ids.VISIT_FEEDBACK.value, body=body, rt=rt)
+
+
+def _team_keys(raw: Any) -> list[str]:
+    """The chosen teams as text whatever arrived, so a forged value meets the service's inline error
+    ("Choose teams of ...") rather than a crash."""
+    if raw is None:
+        return []
+    return [str(t) for t in raw] if isinstance(raw, list) else [str(raw)]
 
 
 def register(app: App, rt: Runtime) -> None:

@@ -62,9 +62,15 @@ def quote(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # inputs for other flows' modals
 
+CASE_ACTION_PLACEHOLDER = "The compliance learning for this case, as a task"
 
-def action_input_blocks(initial_owner: str | None = None) -> list[Block]:
-    """Owner, due date and what needs to happen; the block ids are the ones add_action's errors use."""
+
+def action_input_blocks(initial_owner: str | None = None, *, placeholder: str = CASE_ACTION_PLACEHOLDER
+                        ) -> list[Block]:
+    """Owner, due date and what needs to happen; the block ids are the ones add_action's errors use.
+
+    ``placeholder`` speaks of what the action is for: a case's compliance learning by default, the
+    service's improvement in a learning visit's plan."""
     owner = UserSelectElement(
         action_id=ActionIds.OWNER.value,
         placeholder=PlainTextObject(text="Who will do it"),
@@ -75,7 +81,7 @@ def action_input_blocks(initial_owner: str | None = None) -> list[Block]:
         action_id=ActionIds.DESCRIPTION.value,
         multiline=True,
         max_length=DESCRIPTION_MAX,
-        placeholder=PlainTextObject(text="The compliance learning for this case, as a task"),
+        placeholder=PlainTextObject(text=placeholder),
     )
     return [
         InputBlock(block_id=ActionIds.OWNER.value, label=PlainTextObject(text="Owner"), element=owner),

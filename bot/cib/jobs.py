@@ -22,7 +22,7 @@ def digest_period(ctx: JobContext) -> str:
         why = f"the next CIB meeting is {upcoming.isoformat()}" if upcoming else "no CIB meeting is scheduled"
         raise NotDue(f"no digest due today ({why})")
     if channel_for(ctx.session, BOARD_CHANNEL) is None:
-        raise NotDue("the org file names no continuous_improvement_board channel")
+        raise NotDue("no Continuous Improvement Board channel is set in the QMF directory")
     return due.isoformat()
 
 

@@ -186,13 +186,15 @@ def digest_message(digest: DigestContent) -> tuple[str, list[Block]]:
             block_id=f"cib-item-{item.item_id}", accessory=_item_button(item.item_id)))
     blocks.append(section("*Learning visit plans*" + ("" if digest.visits else "\nNone this time.")))
     for visit in digest.visits:
-        acts = "\n".join(f"• {clip(d, 200)} (by {date_only(due)})" for d, due in visit.actions[:8])
-        more = f"\n…and {len(visit.actions) - 8} more." if len(visit.actions) > 8 else ""
+        # the plan's actions are listed, never counted beside the list: a withheld count next to the
+        # list it counts would give the number away (bot.core.privacy.SmallCounts)
+        acts = "\n".join(f"• {clip(d, 200)} (by {date_only(due)})" for d, due in visit.actions[:8]) or "None yet."
+        more = f"\n…and more: {visit.action_count} in all." if len(visit.actions) > 8 else ""
         summary = f"\n*Plan:* {clip(visit.plan_summary, 400)}" if visit.plan_summary else ""
         blocks.append(section(
             f"*{visit.service_name}* · visited {date_only(visit.visit_on)}\n"
             f"*Need or risk:* {clip(visit.need_or_risk, 400)}\n*Feedback:* {clip(visit.feedback, 800)}{summary}\n"
-            f"*Actions:* {visit.action_count}\n{acts}{more}",
+            f"*Actions in the plan:*\n{acts}{more}",
             block_id=f"cib-item-{visit.item_id}", accessory=_item_button(visit.item_id)))
     tail: list[Block] = [
         divider(),

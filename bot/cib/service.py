@@ -85,7 +85,7 @@ def acting_person(session: Session, slack_id: str) -> Person:
     """The person acting, who must be in the directory to change anything."""
     person = active_person(session, slack_id)
     if person is None:
-        raise NotPermitted("You are not in the QMF directory yet: ask your QMF admin to add you to the org file.")
+        raise NotPermitted("You are not in the QMF directory yet: ask a QMF admin to add you.")
     return person
 
 

@@ -27,3 +27,9 @@ def day_month(d: date) -> str:
 def mention(slack_id: str) -> str:
     """A person as Slack shows them to each reader: their name, from the id."""
     return f"<@{slack_id}>"
+
+
+def mention_for(slack_id: str, reader: str | None) -> str:
+    """A person as ``reader`` should see them: "you" for the reader themself (a message never names
+    its reader to them, which reads like a system talking about them), a mention for anyone else."""
+    return "you" if slack_id == reader else mention(slack_id)

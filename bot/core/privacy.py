@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -372,6 +372,29 @@ class SmallCounts:
     def drawn(self, n: int) -> int:
         """The value a chart may draw: a withheld count is drawn at zero (and marked by the caller)."""
         return 0 if self.hidden(n) else n
+
+    def too_small(self, counts: Iterable[int]) -> bool:
+        """Every count raised is withheld: written out, they would be a column of "fewer than N"
+        that says nothing, so the caller ranks them instead (``ranked``)."""
+        raised = [n for n in counts if n > 0]
+        return bool(raised) and all(self.hidden(n) for n in raised)
+
+    def ranked(self, items: Iterable[tuple[str, int]]) -> list[list[str]]:
+        """Names ordered most counted first, without their numbers: names counted equally share a
+        place, so the order never claims a difference the counts do not have. Zeros are left out."""
+        places: dict[int, list[str]] = {}
+        for name, n in items:
+            if n > 0:
+                places.setdefault(n, []).append(name)
+        return [sorted(places[n], key=str.casefold) for n in sorted(places, reverse=True)]
+
+    def share(self, n: int, total: int) -> str | None:
+        """A percentage of a total, only when both counts may be shown: a share of a shown total
+        gives the part away (10% of 10 is 1), and a share of a withheld total means nothing. (A part
+        written with ``count`` is withheld whenever its total is: it is never bigger.)"""
+        if total <= 0 or self.hidden(total) or self.hidden(n):
+            return None
+        return f"{round(100 * n / total)}%"
 
 
 def small_count(n: int, threshold: int) -> str:

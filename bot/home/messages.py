@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from enum import StrEnum
 
 from slack_sdk.models.blocks import Block
@@ -9,7 +11,7 @@ from slack_sdk.models.views import View
 
 from bot.core.blocks import actions, button, context, divider, escape, header, section, split_text
 from bot.core.formatting import day
-from bot.home.service import HomeContent
+from bot.home.service import HomeContent, HomeJob
 
 MAX_BLOCKS = 100
 TODOS_PER_PAGE = 25  # two blocks each: 50 blocks, leaving room for the rest
@@ -26,7 +28,7 @@ def home_view(content: HomeContent, page: int = 0) -> View:
     if not content.known:
         blocks.append(section(
             "You are not in the QMF directory yet, so there is nothing here for you. "
-            "Ask your QMF admin to add you to the org file."))
+            "Ask a QMF admin to add you to the QMF directory."))
         return View(type="home", blocks=blocks)
     total = len(content.todos)
     pages = max(1, -(-total // TODOS_PER_PAGE))
@@ -64,10 +66,29 @@ def home_view(content: HomeContent, page: int = 0) -> View:
             blocks.append(context(f"{left} more services are not shown here: Slack allows only {MAX_BLOCKS} "
                                   f"blocks on Home."))
         if content.jobs:
-            job_buttons = [button(label, f"{HomeIds.RUN_JOB}-{name}", name) for name, label in content.jobs.items()]
+            job_buttons = [button(job.label, f"{HomeIds.RUN_JOB}-{name}", name) for name, job in content.jobs.items()]
             for start in range(0, len(job_buttons), 5):
                 blocks.append(actions(*job_buttons[start:start + 5]))
-            blocks.append(context("Jobs run on their schedule anyway; running one early does its work once."))
+            blocks.append(context("Each of these happens by itself on its day; pressing one early does it "
+                                  "once, never twice."))
     blocks.append(actions(button("Refresh", HomeIds.REFRESH, str(page))))
     assert len(blocks) <= MAX_BLOCKS
     return View(type="home", blocks=blocks)
+
+
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def job_answer(job: HomeJob, status: str, why: str) -> str:
+    """What the person who pressed a job button on Home is told: what happened and what comes next,
+    in a sentence rather than the job's log line. ``status`` and ``why`` are the runner's outcome
+    (``why`` is only read when it was not time yet: the reason, in the job's own words)."""
+    if status == "done":
+        return f"{job.done} {job.then}"
+    if status == "already-done":
+        return f"Nothing new to do: that was already done, so nobody was sent anything twice. {job.then}"
+    if status == "not-due":
+        reason = _ISO_DATE.sub(lambda m: day(date(int(m[1]), int(m[2]), int(m[3]))), why.strip().rstrip("."))
+        reason = reason[:1].upper() + reason[1:] if reason else "It is not due yet"
+        return f"Not done yet: {reason}. It happens by itself when it is due; there is nothing you need to do."
+    return f"Nothing was changed. {job.then}"

@@ -18,14 +18,48 @@ from bot.core.roles import Role
 from bot.core.todo import Todo
 from storage.models import CibMeeting, LearningAudit, LearningRound, Proposal, Service
 
-# Jobs a Q&I person or admin may run from Home, with the words on the button.
-HOME_JOBS: dict[str, str] = {
-    "open-proposals": "Open proposals now",
-    "allocate-learning-audits": "Allocate learning audits now",
-    "draw-random-sample": "Draw the random sample now",
-    "post-learning-themes": "Draft learning themes now",
-    "send-reminders": "Send today's reminders now",
-    "cib-digest": "Send the CIB digest now",
+
+@dataclass(frozen=True)
+class HomeJob:
+    """A piece of the quarter's work Q&I may start early from Home, in the words its button and its
+    answer use: people read what happened and what comes next, never the job's log line (the CLI
+    and the audit log keep that)."""
+
+    label: str  # on the button
+    done: str  # what has happened, once it ran
+    then: str  # what comes next, so the reader knows whether anything is theirs to do
+
+
+# What a Q&I person or admin may start from Home.
+HOME_JOBS: dict[str, HomeJob] = {
+    "open-proposals": HomeJob(
+        "Open proposals now",
+        "Proposals for this quarter's learning audits are open: Service and Team Managers have their "
+        "invitation by DM.",
+        "Anyone who has not proposed is reminded two working days before the deadline; the cases are "
+        "allocated after it."),
+    "allocate-learning-audits": HomeJob(
+        "Allocate learning audits now",
+        "This quarter's learning audits are allocated: each auditor, case holder and team manager has "
+        "been told by DM.",
+        "Auditors set up their meetings from that message; progress shows on this Home tab."),
+    "draw-random-sample": HomeJob(
+        "Draw the random sample now",
+        "This quarter's random sample is drawn: each Q&I auditor and Practice Consultant has their "
+        "cases by DM.",
+        "Each of the pair grades their cases blind, then they agree a moderated grade."),
+    "post-learning-themes": HomeJob(
+        "Draft learning themes now",
+        "The learning themes are drafted: each Service Manager has their service's draft by DM.",
+        "They review it and post it to their service's channel; Q&I hear of any left waiting."),
+    "send-reminders": HomeJob(
+        "Send today's reminders now",
+        "Today's reminders have gone to everyone with something due.",
+        "Nobody gets the same reminder twice, so pressing this again sends nothing new."),
+    "cib-digest": HomeJob(
+        "Send the CIB digest now",
+        "The Continuous Improvement Board's digest is posted to the Board's channel.",
+        "The next digest goes before the Board's next meeting."),
 }
 
 
@@ -46,7 +80,7 @@ class HomeContent:
     todos: list[Todo] = field(default_factory=list)
     coming: list[str] = field(default_factory=list)
     progress: list[ServiceProgress] | None = None
-    jobs: dict[str, str] = field(default_factory=dict)
+    jobs: dict[str, HomeJob] = field(default_factory=dict)
 
 
 def todos(session: Session, slack_id: str, today: date, sources: Sequence[TodoSource]) -> list[Todo]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from bot.core import independence
 from bot.core.independence import Subject, Tie, Ties
 from bot.learning_audits.allocation_solver import Preferences, degrees, noise, solve
+from bot.learning_audits.types import NotAllocated
 
 if TYPE_CHECKING:
     import numpy as np
@@ -144,11 +145,14 @@ class AllocationPlan:
     per_auditor: int
     assignments: list[Assignment]
     unallocated: dict[int, str]
+    """proposal_id -> why it was left, as the CLI and the stored explanation say it (with ids)."""
     short: dict[str, str]
     case_refs: dict[int, str] = field(default_factory=dict)
     """proposal_id -> case_ref for every candidate, so `explain` can name unallocated cases."""
     allocated_counts: dict[str, int] = field(default_factory=dict)
     """auditor_id -> cases allocated, for every auditor (including those with none)."""
+    why: dict[int, NotAllocated] = field(default_factory=dict)
+    """proposal_id -> why it was left, as data, for the words people read (``messages``)."""
 
     def by_auditor(self) -> dict[str, list[Assignment]]:
         grouped: dict[str, list[Assignment]] = {}
@@ -296,12 +300,12 @@ def _plan(
 
     assignments: list[Assignment] = []
     unallocated: dict[int, str] = {}
+    why: dict[int, NotAllocated] = {}
     for col, case in enumerate(cases):
         a = int(holder[col])
         if a < 0:
-            unallocated[case.proposal_id] = _why_unallocated(
-                auds, case, eligible[:, col], target, per_auditor
-            )
+            why[case.proposal_id] = _why_unallocated(auds, case, eligible[:, col], target, per_auditor)
+            unallocated[case.proposal_id] = cli_words(why[case.proposal_id])
             continue
         n = int(independent[col])
         notes = [
@@ -334,28 +338,50 @@ def _plan(
         short=short,
         case_refs={c.proposal_id: c.case_ref for c in cases},
         allocated_counts={auditor.person_id: int(degree[a]) for a, auditor in enumerate(auds)},
+        why=why,
     )
 
 
 def _why_unallocated(
     auds: Sequence[Auditor], case: Candidate, eligible_col: np.ndarray, target: np.ndarray, per_auditor: int
-) -> str:
+) -> NotAllocated:
     if not auds:
-        return "no Service Managers to allocate to"
+        return NotAllocated("nobody", per_auditor=per_auditor)
     able = np.flatnonzero(eligible_col)
     if able.size == 0:
         by_kind: dict[str, list[str]] = {}
         for auditor in auds:
             kinds = _conflict_kinds(auditor, case)
             by_kind.setdefault(kinds[0][0], []).append(auditor.person_id)
-        detail = "; ".join(f"{kind}: {_names(ids)}" for kind, ids in by_kind.items())
-        everyone = "the only one conflicts" if len(auds) == 1 else f"all {len(auds)} conflict"
+        return NotAllocated(
+            "not_independent",
+            people=tuple(a.person_id for a in auds),
+            total=len(auds),
+            by_conflict=tuple((kind, tuple(ids)) for kind, ids in by_kind.items()),
+            per_auditor=per_auditor,
+        )
+    kind = "all_full" if (target[able] == per_auditor).all() else "at_capacity"
+    return NotAllocated(
+        kind,
+        people=tuple(auds[i].person_id for i in able[:_NAMES_SHOWN]),
+        total=int(able.size),
+        per_auditor=per_auditor,
+    )
+
+
+def cli_words(why: NotAllocated) -> str:
+    """The reason as the CLI's dry run and the stored explanation give it, with Slack ids."""
+    if why.kind == "nobody":
+        return "no Service Managers to allocate to"
+    if why.kind == "not_independent":
+        detail = "; ".join(f"{kind}: {_names(ids)}" for kind, ids in why.by_conflict)
+        everyone = "the only one conflicts" if why.total == 1 else f"all {why.total} conflict"
         return f"no independent Service Manager: {everyone} ({detail})"
-    names = _names([auds[i].person_id for i in able[:_NAMES_SHOWN]], total=int(able.size))
-    if (target[able] == per_auditor).all():
+    names = _names(why.people, total=why.total)
+    if why.kind == "all_full":
         return (
-            f"every independent Service Manager already has {per_auditor} "
-            f"case{'' if per_auditor == 1 else 's'} ({names})"
+            f"every independent Service Manager already has {why.per_auditor} "
+            f"case{'' if why.per_auditor == 1 else 's'} ({names})"
         )
     return f"every independent Service Manager is already at capacity ({names})"
 

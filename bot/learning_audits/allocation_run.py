@@ -202,7 +202,8 @@ def store_allocation(
     for proposal_id, reason in plan.unallocated.items():
         proposal = by_id[proposal_id]
         proposal.status = "not_allocated"
-        proposal.not_allocated_reason = reason
+        why = plan.why.get(proposal_id)  # kept in the proposer's words: it is shown to them
+        proposal.not_allocated_reason = blocks.why_for_proposer(why) if why is not None else reason
         not_allocated.append(proposal)
     learning_round.allocated_at = now
     learning_round.allocation_seed = plan.seed

@@ -23,7 +23,9 @@ from bot.core.blocks import (
     split_text,
 )
 from bot.core.formatting import day as nice_date
-from bot.learning_audits.types import CaseCard, LearningIds
+from bot.core.formatting import mention
+from bot.learning_audits.proposal_messages import CARRY_LABEL
+from bot.learning_audits.types import CaseCard, LearningIds, NotAllocated, ProposalIds, UnallocatedCard
 
 TEXT_MAX = 3000
 OPTION_TEXT_MAX = 75
@@ -37,6 +39,8 @@ START_REFLECTION_LABEL = "Start reflection"
 AMEND_REFLECTION_LABEL = "View or amend reflection"
 ADD_ACTION_LABEL = "Add an action"
 REMOVE_ACTION_LABEL = "Remove"
+NAMES_SHOWN = 6
+"""People named in one reason before the rest are counted, so a reason stays one readable line."""
 
 TEMPLATE_HEADINGS: tuple[str, ...] = (
     "Outcomes and the difference made for the child and family",
@@ -234,6 +238,104 @@ def audit_reminder(card: CaseCard, *, due_today: bool, meeting_set_up: bool) -> 
 
 
 # ---------------------------------------------------------------------------------------------
+# why a case was not allocated, in each reader's words
+
+
+def _cases(n: int) -> str:
+    return f"{n} case{'' if n == 1 else 's'}"
+
+
+def _people(ids: Sequence[str], total: int) -> str:
+    """People as mentions, "A, B and C", the rest counted past the first few."""
+    shown = [mention(i) for i in ids[:NAMES_SHOWN]]
+    rest = total - len(shown)
+    if rest > 0:
+        return f"{', '.join(shown)} and {rest} more"
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def why_for_proposer(why: NotAllocated) -> str:
+    """A sentence for the person who proposed the case: plain, naming nobody."""
+    if why.kind == "nobody":
+        return "There were no Service Managers to audit cases this quarter."
+    if why.kind == "not_independent":
+        return (
+            "No Service Manager was entirely independent of it: each manages its service or team, or "
+            "proposed it or holds it, and a learning audit needs an independent auditor."
+        )
+    if why.kind == "all_full":
+        return (
+            f"Every Service Manager who is independent of it had already been given their "
+            f"{_cases(why.per_auditor)} for the quarter."
+        )
+    return "Every Service Manager who is independent of it already had as many cases as they can take this quarter."
+
+
+def why_for_qi(why: NotAllocated) -> str:
+    """For the Quality & Improvement team by DM: the Service Managers concerned, as mentions."""
+    if why.kind == "nobody":
+        return "there were no Service Managers to allocate to."
+    if why.kind == "not_independent":
+        detail = "; ".join(f"{kind}: {_people(ids, len(ids))}" for kind, ids in why.by_conflict)
+        return f"no Service Manager is independent of it ({detail})."
+    if why.kind == "all_full":
+        return (
+            f"every Service Manager independent of it already had {_cases(why.per_auditor)}: "
+            f"{_people(why.people, why.total)}."
+        )
+    return f"every Service Manager independent of it was already at capacity: {_people(why.people, why.total)}."
+
+
+def why_in_channel(why: NotAllocated) -> str:
+    """For a channel: the reason without anyone's name."""
+    if why.kind == "nobody":
+        return "there were no Service Managers to allocate to"
+    if why.kind == "not_independent":
+        return "no Service Manager is independent of it"
+    if why.kind == "all_full":
+        return f"every independent Service Manager already had {_cases(why.per_auditor)}"
+    return "every independent Service Manager was already at capacity"
+
+
+def not_allocated_message(
+    *, quarter_label: str, next_label: str, next_opens: str, cards: Sequence[UnallocatedCard]
+) -> tuple[str, list[Block]]:
+    """To a proposer, once for all their cases left unallocated: why, and one button each to
+    carry the case into next quarter."""
+    refs = [c.case_ref for c in cards]
+    named = refs[0] if len(refs) == 1 else f"{', '.join(refs[:-1])} and {refs[-1]}"
+    it = "it" if len(cards) == 1 else "each"
+    text = (
+        f"Your proposal of {named} for {quarter_label} learning audits was not allocated this quarter. "
+        f"You can propose {it} again for {next_label}."
+    )
+    blocks: list[Block] = [
+        header(f"Not allocated this quarter: {named}"[:150]),
+        section(
+            f"Thank you for proposing {'this case' if len(cards) == 1 else 'these cases'} for *{quarter_label}* "
+            f"learning audits. Each Service Manager audits a set number of cases a quarter, and only a Service "
+            f"Manager entirely independent of a case may audit it, so not every case proposed can be audited."
+        ),
+    ]
+    for card in cards[: MESSAGE_BLOCK_LIMIT - 5]:
+        blocks.append(
+            section(
+                f"*{card.case_ref}* was not allocated. {card.why}",
+                block_id=f"proposal-not-allocated-{card.proposal_id}",
+                accessory=button(CARRY_LABEL, ProposalIds.CARRY, str(card.proposal_id)),
+            )
+        )
+    blocks += [
+        context(
+            f"*{CARRY_LABEL}* proposes the case for *{next_label}* with the same team, case holder and "
+            f"reason. You can edit or withdraw it once proposals for {next_label} open on {next_opens}."
+        ),
+        privacy_notice(),
+    ]
+    return text, blocks
+
+
+# ---------------------------------------------------------------------------------------------
 # shortfalls
 
 
@@ -248,17 +350,23 @@ def shortfall_channel_message(
 ) -> tuple[str, list[Block]]:
     """For the Q&I channel: counts and reasons by service, never case references."""
     unallocated = sum(sum(r.values()) for r in unallocated_by_service.values())
+    managers = f"{auditors} Service Manager{'' if auditors == 1 else 's'}"
+    short = len(short_by_service)
     text = (
-        f"Learning-audit allocation for {quarter_label}: {allocated} cases allocated to {auditors} Service "
-        f"Managers; {unallocated} proposed cases not allocated; "
-        f"{len(short_by_service)} Service Managers short."
+        f"Learning-audit allocation for {quarter_label}: {_cases(allocated)} allocated to {managers}; "
+        f"{_cases(unallocated)} proposed but not allocated; "
+        f"{short} Service Manager{'' if short == 1 else 's'} short of cases."
     )
     blocks: list[Block] = [header(f"Learning-audit allocation: {quarter_label}"), section(text)]
     if unallocated_by_service:
         lines = []
         for service, reasons in unallocated_by_service.items():
-            detail = "; ".join(f"{n} {reason}" for reason, n in reasons.items())
-            lines.append(f"• *{service}*: {sum(reasons.values())} ({detail})")
+            total = sum(reasons.values())
+            if len(reasons) == 1:
+                detail = f", because {next(iter(reasons))}"
+            else:
+                detail = ": " + "; ".join(f"{n} because {reason}" for reason, n in reasons.items())
+            lines.append(f"• *{service}*: {_cases(total)}{detail}.")
         blocks.extend(
             section(c) for c in split_text("*Cases not allocated, by service*\n" + "\n".join(lines))
         )
@@ -273,8 +381,10 @@ def shortfall_channel_message(
                 f"*Service Managers with fewer than {per_auditor} cases*\n" + "\n".join(lines)
             )
         )
+    told = (" Each proposer has been told why their case was not allocated, and can propose it again next "
+            "quarter.") if unallocated else ""
     blocks.append(
-        context("Case references are sent to the Quality & Improvement team by DM, not posted here.")
+        context(f"Case references are sent to the Quality & Improvement team by DM, not posted here.{told}")
     )
     return text, blocks[:MESSAGE_BLOCK_LIMIT]
 
@@ -289,11 +399,6 @@ def shortfall_detail_message(*, quarter_label: str, detail: str) -> tuple[str, l
     blocks: list[Block] = [header(f"Allocation shortfalls: {quarter_label}")]
     blocks.extend(section(c) for c in chunks[:room])
     if len(chunks) > room:
-        blocks.append(
-            context(
-                "The full plan is stored with the round: `qmf-bot jobs run allocate-learning-audits "
-                "--dry-run` shows how it is worked out."
-            )
-        )
+        blocks.append(context("The rest is kept with the quarter's plan: ask a QMF admin for the full list."))
     blocks.append(privacy_notice())
     return text, blocks

@@ -1,4 +1,5 @@
-"""Who is told what in a learning audit: the allocation's three DMs, the shortfalls to Q&I, what a
+"""Who is told what in a learning audit: the allocation's three DMs, each proposer's cases that were
+not allocated (why, and a button to propose them again next quarter), the shortfalls to Q&I, what a
 saved reflection sends, and the learning once the audit is recorded.
 
 Each message is built by the feature's messages from a ``CaseCard`` and queued through the outbox
@@ -18,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import directory, outbox
-from bot.core.calendar import Quarter
+from bot.core.calendar import Quarter, WorkingCalendar
+from bot.core.formatting import mention
 from bot.core.policy import Policy
 from bot.core.roles import Channel, Role
 from bot.learning_audits import messages as blocks
@@ -26,8 +28,8 @@ from bot.learning_audits import record_messages
 from bot.learning_audits.allocation import AllocationPlan
 from bot.learning_audits.allocation_run import AllocationResult
 from bot.learning_audits.service import case_card
-from bot.learning_audits.types import DraftAction, Learning
-from storage.models import LearningAudit, Person, Reflection
+from bot.learning_audits.types import DraftAction, Learning, UnallocatedCard
+from storage.models import LearningAudit, Person, Proposal, Reflection
 
 # ---------------------------------------------------------------------------------------------
 # the allocation
@@ -48,9 +50,36 @@ def notify_allocation(session: Session, learning_audit: LearningAudit, policy: P
         )
 
 
-def _short_reason(reason: str) -> str:
-    """The reason without its parenthesised list of people, for a channel summary."""
-    return reason.split(" (", 1)[0]
+def notify_not_allocated(
+    session: Session, result: AllocationResult, *, quarter: Quarter, calendar: WorkingCalendar
+) -> None:
+    """Each proposer hears, in one DM for all their cases left over, why each was not allocated,
+    with a button to propose it again next quarter."""
+    by_proposer: dict[str, list[Proposal]] = defaultdict(list)
+    for proposal in sorted(result.not_allocated, key=lambda p: p.id):
+        if proposal.proposed_by.active:
+            by_proposer[proposal.proposed_by.slack_id].append(proposal)
+    following = quarter.next()
+    for proposer, proposals in by_proposer.items():
+        cards = [
+            UnallocatedCard(
+                proposal_id=p.id,
+                case_ref=p.case_ref,
+                why=(blocks.why_for_proposer(result.plan.why[p.id]) if p.id in result.plan.why
+                     else p.not_allocated_reason or ""),
+            )
+            for p in proposals
+        ]
+        text, body = blocks.not_allocated_message(
+            quarter_label=quarter.label,
+            next_label=following.label,
+            next_opens=blocks.nice_date(calendar.first_working_day(following)),
+            cards=cards,
+        )
+        outbox.enqueue(
+            session, channel=proposer, text=text, blocks=body,
+            dedupe_key=f"learning-not-allocated:{quarter.key}:{proposer}",
+        )
 
 
 def report_shortfalls(session: Session, result: AllocationResult, *, quarter: Quarter, today: date) -> None:
@@ -60,7 +89,9 @@ def report_shortfalls(session: Session, result: AllocationResult, *, quarter: Qu
         return
     unallocated: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for proposal in sorted(result.not_allocated, key=lambda p: (p.service.position, p.service.name)):
-        unallocated[proposal.service.name][_short_reason(proposal.not_allocated_reason or "")] += 1
+        why = plan.why.get(proposal.id)
+        reason = blocks.why_in_channel(why) if why is not None else "of the allocation's limits"
+        unallocated[proposal.service.name][reason] += 1
     services_of: dict[str, list[str]] = defaultdict(list)
     for service in directory.active_services(session):
         services_of[service.service_manager.slack_id].append(service.name)
@@ -68,7 +99,7 @@ def report_shortfalls(session: Session, result: AllocationResult, *, quarter: Qu
         (
             " and ".join(services_of.get(person, [])) or "A",
             plan.allocated_counts.get(person, 0),
-            _short_reason(reason),
+            reason,
         )
         for person, reason in sorted(plan.short.items())
     ]
@@ -102,15 +133,27 @@ def report_shortfalls(session: Session, result: AllocationResult, *, quarter: Qu
 
 
 def _shortfall_detail(plan: AllocationPlan) -> str:
-    lines = [f"Seed {plan.seed}; {len(plan.assignments)} allocated.", "", "*Cases not allocated:*"]
-    lines += [
-        f"- {plan.case_refs.get(pid, '?')}: {reason}" for pid, reason in sorted(plan.unallocated.items())
+    """What Q&I read by DM: each case left and each Service Manager short, people as mentions.
+
+    No seed and no ids: those are the CLI's (``qmf-bot jobs run allocate-learning-audits --dry-run``)."""
+    left = len(plan.unallocated)
+    lines = [
+        f"{len(plan.assignments)} case{'' if len(plan.assignments) == 1 else 's'} allocated; "
+        f"{left} not allocated.",
+        "",
+        "*Cases not allocated:*",
     ]
+    for pid in sorted(plan.unallocated):
+        why = plan.why.get(pid)
+        reason = blocks.why_for_qi(why) if why is not None else "see the allocation's explanation."
+        lines.append(f"- {plan.case_refs.get(pid, '?')}: {reason}")
     if not plan.unallocated:
         lines.append("(none)")
-    lines += ["", f"*Service Managers with fewer than {plan.per_auditor}:*"]
+    else:
+        lines += ["", "Each proposer has been told why, with a button to propose the case again next quarter."]
+    lines += ["", f"*Service Managers with fewer than {plan.per_auditor} cases:*"]
     lines += [
-        f"- <@{person}> ({plan.allocated_counts.get(person, 0)} of {plan.per_auditor}): {reason}"
+        f"- {mention(person)} ({plan.allocated_counts.get(person, 0)} of {plan.per_auditor}): {reason}"
         for person, reason in sorted(plan.short.items())
     ]
     if not plan.short:

@@ -1,18 +1,22 @@
 """The proposals' scheduled work: the job that opens the quarter and asks every Service and Team
-Manager for cases, the reminder the daily ``send-reminders`` job asks for, and the App Home to-do.
+Manager for cases (suggesting a team manager's cases to re-visit after an Inadequate random sample),
+the reminder the daily ``send-reminders`` job asks for, and the App Home to-do.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import directory, outbox
+from bot.core.blocks import section
 from bot.core.calendar import Quarter
 from bot.core.council import policy_of
+from bot.core.grades import Grade
 from bot.core.jobs import JobContext, JobSpec, NotDue
 from bot.core.roles import Role
 from bot.core.todo import Todo
@@ -25,7 +29,8 @@ from bot.learning_audits.proposal_messages import (
 from bot.learning_audits.proposals import live_proposals, proposals_of
 from bot.learning_audits.rounds import current_round, ensure_round, round_dates
 from bot.learning_audits.types import ProposalIds
-from storage.models import Person, Service
+from storage.models import LearningAudit, Person, Proposal, Service
+from storage.models.sampling import CaseRegisterEntry, SampledCase, SampleDraw, SampleModeration
 
 MANAGER_ROLES = (Role.SERVICE_MANAGER, Role.TEAM_MANAGER)
 """Who is asked, reminded and shown a to-do: only the managers the framework names."""
@@ -57,6 +62,64 @@ def managers(session: Session) -> list[Manager]:
                 found.setdefault(person.id, Manager(person)).add(service)
     return list(found.values())
 
+
+
+# ---------------------------------------------------------------------------------------------
+# cases to re-visit: the framework asks for cases once judged Inadequate to be re-visited
+
+
+@dataclass(frozen=True)
+class Revisit:
+    case_ref: str
+    quarter_label: str
+
+
+def cases_to_revisit(session: Session, person: Person, quarter: Quarter, year_start_month: int) -> list[Revisit]:
+    """The team manager's cases moderated Inadequate in a random sample of an earlier quarter, with no
+    learning audit allocated since, not proposed this quarter and not closed in the register.
+
+    Read from the sampling tables directly (features never import each other)."""
+    rows = session.execute(
+        select(SampledCase.case_ref, SampleDraw.quarter, SampleModeration.moderated_at)
+        .join(SampleDraw, SampleDraw.id == SampledCase.draw_id)
+        .join(SampleModeration, SampleModeration.case_id == SampledCase.id)
+        .where(SampledCase.team_manager_id == person.id, SampleModeration.agreed_grade == int(Grade.INADEQUATE),
+               SampleDraw.quarter_index < quarter.index())
+        .order_by(SampleDraw.quarter_index, SampledCase.case_ref)
+    ).all()
+    if not rows:
+        return []
+    refs = [r.case_ref for r in rows]
+    audited: dict[str, list[datetime]] = {}
+    for ref, when in session.execute(select(LearningAudit.case_ref, LearningAudit.allocated_at)
+                                     .where(LearningAudit.case_ref.in_(refs))):
+        audited.setdefault(ref, []).append(when)
+    proposed = set(session.scalars(select(Proposal.live_ref).where(Proposal.quarter == quarter.key,
+                                                                   Proposal.live_ref.in_(refs))))
+    closed = set(session.scalars(select(CaseRegisterEntry.case_ref).where(CaseRegisterEntry.case_ref.in_(refs),
+                                                                          CaseRegisterEntry.status == "closed")))
+    found: dict[str, Revisit] = {}
+    for ref, sample_quarter, moderated_at in rows:
+        if ref in proposed or ref in closed or any(_after(when, moderated_at) for when in audited.get(ref, [])):
+            continue
+        found[ref] = Revisit(ref, Quarter.parse(sample_quarter, year_start_month).label)
+    return list(found.values())
+
+
+def _after(a: datetime, b: datetime) -> bool:
+    """SQLite hands datetimes back without a zone; compare as UTC either way."""
+    return (a if a.tzinfo else a.replace(tzinfo=UTC)) >= (b if b.tzinfo else b.replace(tzinfo=UTC))
+
+
+def revisit_text(revisits: list[Revisit], *, markup: bool) -> str:
+    star = "*" if markup else ""
+    cases = ", ".join(f"{star}{r.case_ref}{star} ({r.quarter_label} random sample)" for r in revisits)
+    one = len(revisits) == 1
+    return (f"{'A case' if one else 'Cases'} in your team {'was' if one else 'were'} graded Inadequate in a random "
+            f"sample and {'has' if one else 'have'} not had a learning audit since: {cases}. The framework asks "
+            f"us to re-visit cases once they have been judged Inadequate: you could propose "
+            f"{'it' if one else 'them'} with {star}Propose a case{star} and tick "
+            f"\u201cPreviously graded Inadequate\u201d.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,6 +159,10 @@ def open_proposals(ctx: JobContext) -> str:
             quarter=words, deadline=round_.deadline, quarter_key=quarter.key,
             service_counts=[(s.name, counts[s.id]) for s in manager.services],
         )
+        revisits = cases_to_revisit(ctx.session, manager.person, quarter, ctx.policy.year_start_month)
+        if revisits:
+            text += " " + revisit_text(revisits, markup=False)
+            blocks.insert(len(blocks) - 1, section(revisit_text(revisits, markup=True)))  # above the button
         if outbox.enqueue(ctx.session, channel=manager.person.slack_id, text=text, blocks=blocks,
                           dedupe_key=f"open-proposals:{quarter.key}:{manager.person.slack_id}"):
             asked += 1

@@ -37,6 +37,7 @@ from bot.core.formatting import day_month as short_date
 from bot.learning_audits.types import ProposalCard, ProposalIds, ProposalPrefill, TeamOption
 
 PROPOSE_LABEL = "Propose a case"
+CARRY_LABEL = "Propose again next quarter"
 MODAL_TITLE = "Propose a case"
 EDIT_TITLE = "Edit proposal"
 REASON_LABEL = "Why would this case give most learning?"
@@ -60,8 +61,8 @@ WHY_LEARNING_AUDITS = (
 )
 _OPTION_TEXT_LIMIT = 75
 _STATIC_OPTIONS_LIMIT = 100
-LIST_LIMIT = 20
-"""Proposals shown in one list message (two blocks each keeps it well under Slack's 50)."""
+LIST_LIMIT = 15
+"""Proposals shown in one list message (at most three blocks each keeps it under Slack's 50)."""
 
 
 class ProposalMeta(BaseModel):
@@ -171,6 +172,14 @@ def proposals_list(*, cards: Sequence[ProposalCard], quarter: str, quarter_key: 
         blocks.append(section(line, block_id=f"proposal-card-{card.id}"))
         if changeable and card.status == "proposed":
             blocks.append(actions(*_change_buttons(card.id), block_id=f"proposal-{card.id}"))
+        if card.status == "not_allocated":
+            if card.why_not:
+                blocks.append(context(card.why_not))
+            if card.carried_to:
+                blocks.append(context(f"Proposed again for {card.carried_to}."))
+            else:
+                blocks.append(actions(button(CARRY_LABEL, ProposalIds.CARRY, str(card.id)),
+                                      block_id=f"proposal-{card.id}"))
     if len(cards) > LIST_LIMIT:
         blocks.append(context(f"{len(cards) - LIST_LIMIT} more not shown."))
     if closed_note:

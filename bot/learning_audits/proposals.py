@@ -28,6 +28,7 @@ from bot.core import directory, outbox
 from bot.core.audit import record
 from bot.core.calendar import Quarter, WorkingCalendar
 from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from bot.core.formatting import mention
 from bot.core.policy import Policy
 from bot.core.privacy import free_text_problem
 from bot.core.roles import Role
@@ -57,6 +58,7 @@ from storage.models import LearningRound, Person, Proposal, Service, Team, TeamM
 
 __all__ = [
     "ProposalForm",
+    "carried_into",
     "live_proposals",
     "may_propose",
     "normalise_case_ref",
@@ -94,6 +96,14 @@ def proposals_of(session: Session, slack_id: str, quarter_key: str) -> list[Prop
         .order_by(Proposal.id)))
 
 
+def carried_into(session: Session, proposal_ids: list[int]) -> dict[int, Proposal]:
+    """The proposals carried on from these ones (``carry``), by the id they were carried from."""
+    if not proposal_ids:
+        return {}
+    rows = session.scalars(select(Proposal).where(Proposal.carried_from_id.in_(proposal_ids)))
+    return {p.carried_from_id: p for p in rows if p.carried_from_id is not None}
+
+
 def may_propose(who: directory.Who) -> bool:
     return who.known and who.has(*PROPOSER_ROLES)
 
@@ -104,13 +114,13 @@ def _label(person: Person) -> str:
 
 def _ask_admins(session: Session) -> str:
     admins = directory.people_with_role(session, Role.ADMIN)
-    return ", ".join(f"<@{a}>" for a in admins) or "your QMF admin"
+    return ", ".join(mention(a) for a in admins) or "a QMF admin"
 
 
 def _require_proposer(session: Session, who: directory.Who) -> None:
     if not who.known:
         raise NotPermitted(f"You are not in the QMF directory yet, so you can't propose cases. "
-                           f"Ask {_ask_admins(session)} to add you to the org file.")
+                           f"Ask {_ask_admins(session)} to add you to the QMF directory.")
     if not may_propose(who):
         raise NotPermitted("Thank you for wanting to help. Cases for learning audits are proposed by Service "
                            "Managers, Team Managers and the Quality & Improvement team: if you know a case "
@@ -142,7 +152,7 @@ def _quarter_of(calendar: WorkingCalendar, key: str) -> Quarter:
     return Quarter.parse(key, calendar.year_start_month)
 
 
-def _card(proposal: Proposal, calendar: WorkingCalendar) -> ProposalCard:
+def _card(proposal: Proposal, calendar: WorkingCalendar, carried: Proposal | None = None) -> ProposalCard:
     flags = tuple(f for f in FLAG_WORDS if getattr(proposal, f))
     return ProposalCard(
         id=proposal.id,
@@ -151,6 +161,8 @@ def _card(proposal: Proposal, calendar: WorkingCalendar) -> ProposalCard:
         status=proposal.status,
         proposed_on=calendar.today(proposal.created_at),
         flags=flags,
+        why_not=proposal.not_allocated_reason if proposal.status == "not_allocated" else None,
+        carried_to=_quarter_of(calendar, carried.quarter).label if carried is not None else None,
     )
 
 
@@ -341,7 +353,7 @@ def _people(session: Session, who: directory.Who, slack_ids: set[str],
     return found
 
 
-def _outsiders(session: Session, team: Team, *, holder: Person | None, manager: Person | None) -> dict[str, str]:
+def outsiders(session: Session, team: Team, *, holder: Person | None, manager: Person | None) -> dict[str, str]:
     """Inline errors for a case holder or chosen team manager who is not in the chosen team.
 
     The team is what the form says holds the case, and the independence rule starts from it: a
@@ -408,7 +420,7 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
     elif holder is None:
         errors[ProposalIds.CASE_HOLDER] = (
             f"<@{form.case_holder}> is not in the QMF directory, so they can't be the "
-            f"{CASE_HOLDER_LABEL.lower()} here. Ask {_ask_admins(session)} to add them to the org file.")
+            f"{CASE_HOLDER_LABEL.lower()} here. Ask {_ask_admins(session)} to add them to the QMF directory.")
     manager = people.get(form.team_manager) if form.team_manager else None
     if form.team_manager and manager is None:
         errors[ProposalIds.TEAM_MANAGER] = (
@@ -418,7 +430,7 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
     elif manager is None and team is not None:
         manager = team.team_manager
     if team is not None:
-        errors |= _outsiders(session, team, holder=holder, manager=manager if form.team_manager else None)
+        errors |= outsiders(session, team, holder=holder, manager=manager if form.team_manager else None)
     if not form.reason:
         errors[ProposalIds.REASON] = "Please say why this case would give most learning."
     else:
@@ -514,7 +526,9 @@ def your_proposals(session: Session, *, actor: str, now: datetime,
     round_ = current_round(session, quarter.key)
     closed = round_ is not None and round_.allocated_at is not None
     who = directory.who(session, actor)
-    cards = [_card(p, calendar) for p in proposals_of(session, actor, quarter.key)]
+    mine = proposals_of(session, actor, quarter.key)
+    carried = carried_into(session, [p.id for p in mine if p.status == "not_allocated"])
+    cards = [_card(p, calendar, carried.get(p.id)) for p in mine]
     text, blocks = proposals_list(
         cards=cards, quarter=quarter.label, quarter_key=quarter.key, changeable=not closed,
         closed_note=closed_message(round_, quarter, calendar) if closed and round_ else None,

@@ -77,9 +77,20 @@ REFLECTION_LABELS: dict[ReflectionField, str] = {
     ReflectionField.FAMILY_SAID: "What did the child or family say?",
     ReflectionField.DIFFERENTLY: "What would you do differently?",
     ReflectionField.SUPPORT: "What support do you need? (private to you and your team manager)",
-    ReflectionField.THEMES: "Themes",
+    ReflectionField.THEMES_GOOD: "Themes that went well in this case",
+    ReflectionField.THEMES: "Themes to develop",
 }
-REFLECTION_OPTIONAL = {ReflectionField.SUPPORT, ReflectionField.THEMES}
+REFLECTION_OPTIONAL = {ReflectionField.SUPPORT, ReflectionField.THEMES_GOOD, ReflectionField.THEMES}
+REFLECTION_THEME_HINTS: dict[ReflectionField, str] = {
+    ReflectionField.THEMES_GOOD: "Where your practice was strong, from the council's list. These count as good practice.",
+    ReflectionField.THEMES: "Where practice could develop, from the council's list. These count as areas to improve.",
+}
+REFLECTION_THEME_KEYS: dict[ReflectionField, str] = {
+    ReflectionField.THEMES_GOOD: "themes_good",
+    ReflectionField.THEMES: "themes",
+}
+"""Each themes question and the answer it fills: the two are asked apart so a strength is never
+counted as something to improve."""
 
 AUDIT_LABELS: dict[AuditField, str] = {
     AuditField.OUTCOMES: "Outcomes and the difference made for the child and family",
@@ -248,7 +259,7 @@ def feedback_message(
 # the reflection modal
 
 
-def reflection_summary_lines(answers: Mapping[str, str | None]) -> list[str]:
+def reflection_summary_lines(answers: Mapping[str, Any]) -> list[str]:
     """What the auditor sees of a reflection: never the support answer."""
     parts = []
     for label, key in (
@@ -259,7 +270,20 @@ def reflection_summary_lines(answers: Mapping[str, str | None]) -> list[str]:
         value = (answers.get(key) or "").strip()
         if value:
             parts.append(f"*{label}:* {cut(' '.join(value.split()), REFLECTION_EXCERPT_MAX)}")
+    for label, key in (("Went well", "themes_good"), ("To develop", "themes")):
+        chosen = answers.get(key) or []
+        if chosen:
+            parts.append(f"*{label}:* {cut(', '.join(chosen), REFLECTION_EXCERPT_MAX)}")
     return parts
+
+
+def reflection_themes_text(answers: Mapping[str, Any]) -> str:
+    """Both themes answers, each under its own question."""
+    lines = []
+    for field_id, key in REFLECTION_THEME_KEYS.items():
+        chosen = answers.get(key) or []
+        lines.append(f"*{REFLECTION_LABELS[field_id]}:* {', '.join(chosen) if chosen else 'none chosen'}")
+    return "\n".join(lines)
 
 
 def reflection_modal(*, card: CaseCard, themes: Sequence[str], answers: Mapping[str, Any] | None) -> View:
@@ -288,15 +312,16 @@ def reflection_modal(*, card: CaseCard, themes: Sequence[str], answers: Mapping[
                 optional=field_id in REFLECTION_OPTIONAL,
             )
         )
-    blocks.append(
-        InputBlock(
-            block_id=ReflectionField.THEMES,
-            label=PlainTextObject(text=REFLECTION_LABELS[ReflectionField.THEMES]),
-            element=_theme_select(ReflectionField.THEMES, themes, answers.get("themes")),
-            hint=PlainTextObject(text="The themes your case speaks to, from the council's list."),
-            optional=True,
+    for field_id, key in REFLECTION_THEME_KEYS.items():
+        blocks.append(
+            InputBlock(
+                block_id=field_id,
+                label=PlainTextObject(text=REFLECTION_LABELS[field_id]),
+                element=_theme_select(field_id, themes, answers.get(key)),
+                hint=PlainTextObject(text=REFLECTION_THEME_HINTS[field_id]),
+                optional=True,
+            )
         )
-    )
     blocks.append(
         context(
             "The auditor sees your answers except *What support do you need?*, which only you and "
@@ -330,8 +355,7 @@ def reflection_read_only(*, card: CaseCard, answers: Mapping[str, Any], recorded
         (REFLECTION_LABELS[ReflectionField.SUPPORT], "support_needed"),
     ):
         blocks.extend(labelled_sections(label, answers.get(key) or ""))
-    chosen = answers.get("themes") or []
-    blocks.append(section(f"*Themes:* {', '.join(chosen) if chosen else 'none chosen'}"))
+    blocks.append(section(reflection_themes_text(answers)))
     return modal(
         title=REFLECTION_TITLE,
         callback_id=LearningIds.REFLECTION_MODAL,
@@ -349,7 +373,7 @@ def audit_modal(
     *,
     card: CaseCard,
     themes: Sequence[str],
-    reflection: Mapping[str, str | None] | None,
+    reflection: Mapping[str, Any] | None,
     drafts: Sequence[DraftAction],
     values: Mapping[str, Any] | None = None,
     actions_available: bool = True,

@@ -1,6 +1,11 @@
 """Step 6: the case holder's reflection, written before the meeting and amendable until the audit
 is recorded. The auditor sees its summary; what the case holder says about support goes to their
 team manager only.
+
+The reflection asks two themes questions: which went well and which to develop. Each is tagged
+for the quarter's collation as what it is (good practice, or an area to improve), so a worker's
+strength is never counted as a deficit. Reflections saved before the questions were split keep
+their themes as areas to develop, as they were counted then.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from bot.core import audit as audit_log
 from bot.core.errors import InvalidInput, NotPermitted
 from bot.core.policy import Policy
 from bot.learning_audits.notify import notify_reflection
-from bot.learning_audits.record_messages import REFLECTION_LABELS, REFLECTION_OPTIONAL
+from bot.learning_audits.record_messages import REFLECTION_LABELS, REFLECTION_OPTIONAL, REFLECTION_THEME_KEYS
 from bot.learning_audits.service import (
     ModalAnswers,
     audit_for_case_holder,
@@ -34,6 +39,7 @@ class ReflectionAnswers(ModalAnswers):
     child_family_said: str = Field("", validation_alias=ReflectionField.FAMILY_SAID.value)
     do_differently: str = Field("", validation_alias=ReflectionField.DIFFERENTLY.value)
     support_needed: str = Field("", validation_alias=ReflectionField.SUPPORT.value)
+    themes_good: list[str] = Field(default_factory=list, validation_alias=ReflectionField.THEMES_GOOD.value)
     themes: list[str] = Field(default_factory=list, validation_alias=ReflectionField.THEMES.value)
 
 
@@ -50,8 +56,13 @@ def reflection_answers(reflection: Reflection | None) -> dict[str, Any] | None:
     if reflection is None:
         return None
     out: dict[str, Any] = {key: getattr(reflection, key) for key in _REFLECTION_TEXT.values()}
+    out["themes_good"] = list(reflection.themes_good or [])
     out["themes"] = list(reflection.themes or [])
     return out
+
+
+_TAG_KIND = {"themes_good": "good", "themes": "improve"}
+"""Which collation kind each themes answer counts as."""
 
 
 def save_reflection(
@@ -64,6 +75,7 @@ def save_reflection(
             f"The learning audit of case {learning_audit.case_ref} has been recorded, "
             "so its reflection can no longer be changed. Nothing was saved."
         )
+    answers.themes_good = themes_from_values_or_same(answers.themes_good, policy)
     answers.themes = themes_from_values_or_same(answers.themes, policy)
     errors: dict[str, str] = {}
     for field_id, key in _REFLECTION_TEXT.items():
@@ -75,7 +87,8 @@ def save_reflection(
             today,
             required=field_id not in REFLECTION_OPTIONAL,
         )
-    themes = check_themes(errors, ReflectionField.THEMES, answers.themes, policy)
+    chosen = {key: check_themes(errors, field_id, getattr(answers, key), policy)
+              for field_id, key in REFLECTION_THEME_KEYS.items()}
     if errors:
         raise InvalidInput(errors)
     reflection = learning_audit.reflection
@@ -95,22 +108,24 @@ def save_reflection(
     for key in _REFLECTION_TEXT.values():
         setattr(reflection, key, getattr(answers, key))
     reflection.support_needed = answers.support_needed or None
-    reflection.themes = themes
+    reflection.themes_good = chosen["themes_good"]
+    reflection.themes = chosen["themes"]
     reflection.updated_at = utcnow()
     session.execute(
         delete(ThemeTag).where(ThemeTag.audit_id == learning_audit.id, ThemeTag.source == "reflection")
     )
-    for theme in themes:
-        session.add(
-            ThemeTag(
-                quarter=learning_audit.quarter,
-                service_id=learning_audit.service_id,
-                audit_id=learning_audit.id,
-                source="reflection",
-                kind="improve",
-                theme=theme,
+    for key, themes in chosen.items():
+        for theme in themes:
+            session.add(
+                ThemeTag(
+                    quarter=learning_audit.quarter,
+                    service_id=learning_audit.service_id,
+                    audit_id=learning_audit.id,
+                    source="reflection",
+                    kind=_TAG_KIND[key],
+                    theme=theme,
+                )
             )
-        )
     session.flush()
     audit_log.record(
         session,

@@ -29,6 +29,7 @@ class ProposalIds(StrEnum):
     PROPOSE = "proposal-propose"  # the "Propose a case" button, wherever it appears
     EDIT = "proposal-edit"
     WITHDRAW = "proposal-withdraw"
+    CARRY = "proposal-carry"  # "Propose again next quarter", on a case that was not allocated
 
 
 class LearningIds(StrEnum):
@@ -52,7 +53,8 @@ class ReflectionField(StrEnum):
     FAMILY_SAID = "reflection-family-said"
     DIFFERENTLY = "reflection-differently"
     SUPPORT = "reflection-support"
-    THEMES = "reflection-themes"
+    THEMES_GOOD = "reflection-themes-good"  # themes that went well
+    THEMES = "reflection-themes"  # themes to develop (the one themes question before strengths were asked)
 
 
 class AuditField(StrEnum):
@@ -112,6 +114,44 @@ class ProposalCard:
     status: str
     proposed_on: date
     flags: tuple[str, ...] = ()
+    why_not: str | None = None
+    """Why it was not allocated, in words for its proposer."""
+    carried_to: str | None = None
+    """The quarter (label) it was proposed again for, if it was."""
+
+
+# ---------------------------------------------------------------------------------------------
+# the allocation
+
+
+@dataclass(frozen=True)
+class NotAllocated:
+    """Why a proposed case was left unallocated, as data, so each reader is told it in their own
+    words: the proposer plainly, Q&I with the Service Managers named, the channel without names,
+    the CLI with ids."""
+
+    kind: str
+    """"nobody" (no Service Managers at all), "not_independent" (none is independent of it),
+    "all_full" (every independent one already has the quarter's cases), "at_capacity" (every
+    independent one is at a capacity of their own)."""
+    people: tuple[str, ...] = ()
+    """Slack ids: the independent Service Managers who are full (the first few), or for
+    "not_independent" every Service Manager."""
+    total: int = 0
+    """How many Service Managers ``people`` stands for (it may list only the first few)."""
+    by_conflict: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """For "not_independent": each kind of tie ("own service", "proposed it", ...) and who has it."""
+    per_auditor: int = 0
+
+
+@dataclass(frozen=True)
+class UnallocatedCard:
+    """One case not allocated, as its proposer is told."""
+
+    proposal_id: int
+    case_ref: str
+    why: str
+    """Why, in words for the proposer."""
 
 
 # ---------------------------------------------------------------------------------------------

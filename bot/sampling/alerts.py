@@ -5,6 +5,7 @@ grades are blind). An agreed Inadequate also opens an improvement-plan action fo
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import date
 
 from sqlalchemy import select
@@ -32,11 +33,14 @@ def add_flag(session: Session, case: SampledCase, kind: str, reason: str) -> Non
 
 
 def alert_inadequate(session: Session, case: SampledCase, *, agreed: bool, quarter_label: str,
-                     action_due: date | None = None, owner: str | None = None) -> None:
-    """Tell the case's team manager and service manager at once (never a member of the pair: blind)."""
+                     action_due: date | None = None, owner: str | None = None,
+                     skip: Collection[str] = ()) -> None:
+    """Tell the case's team manager and service manager at once (never a member of the pair: blind).
+
+    ``skip``: people told in another message at the same moment (the findings DM carries the plan)."""
     kind = "agreed" if agreed else "original"
     add_flag(session, case, f"inadequate_{kind}", "Inadequate " + ("agreed grade" if agreed else "blind grade"))
-    pair = set(members(case))
+    pair = set(members(case)) | set(skip)
     recipients = [case.team_manager.slack_id, case.service.service_manager.slack_id]
     text, message = blocks.inadequate_message(case_ref=case.case_ref, quarter_label=quarter_label, agreed=agreed,
                                               action_due=action_due, owner=owner)
@@ -47,8 +51,10 @@ def alert_inadequate(session: Session, case: SampledCase, *, agreed: bool, quart
 
 
 def inadequate_agreed(session: Session, case: SampledCase, row: SampleModeration, *, actor: str, today: date,
-                      calendar: WorkingCalendar, policy: Policy) -> None:
-    """Open the improvement-plan action (the team manager's, else the service manager's) and alert."""
+                      calendar: WorkingCalendar, policy: Policy,
+                      told: Collection[str] = ()) -> tuple[str | None, date | None]:
+    """Open the improvement-plan action (the team manager's, else the service manager's) and alert
+    those not ``told`` by the findings DM; returns the plan's owner and due date (None if none opened)."""
     from bot.actions.service import (
         add_action,  # the action-plan flow; imported here so sampling loads without it
     )
@@ -68,6 +74,8 @@ def inadequate_agreed(session: Session, case: SampledCase, row: SampleModeration
             log.warning("could not give the improvement-plan action for %s to %s", case.case_ref, owner)
     if action is not None:
         row.action_id = action.id
+    plan_owner = action.owner.slack_id if action is not None else None
+    plan_due = due if action is not None else None
     alert_inadequate(session, case, agreed=True, quarter_label=quarter_of(case.quarter, policy).label,
-                     action_due=due if action is not None else None,
-                     owner=action.owner.slack_id if action is not None else None)
+                     action_due=plan_due, owner=plan_owner, skip=told)
+    return plan_owner, plan_due

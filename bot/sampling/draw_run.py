@@ -25,8 +25,8 @@ from bot.core.policy import Policy
 from bot.core.roles import Channel, Role
 from bot.sampling import messages as blocks
 from bot.sampling.draw import Draw, Pair, RegisterCase, choose_service, draw_sample, pair_auditors
-from bot.sampling.service import active_person, draw_for, members
-from bot.sampling.types import AssignedCase
+from bot.sampling.service import active_person, draw_for, members, slack_id_of
+from bot.sampling.types import AssignedCase, DrawnCase
 from storage.models import LearningAudit, Person, Service
 from storage.models.sampling import (
     CaseRegisterEntry,
@@ -119,10 +119,10 @@ def draw_blocker(session: Session, policy: Policy) -> str | None:
         return "the case register has no open cases: run `qmf-bot cases import FILE.csv` first"
     qi, pcs = sampling_people(session, policy)
     if not qi:
-        return "there are no Q&I auditors in the org file (people: quality_improvement)"
+        return "there are no Q&I auditors in the QMF directory (quality_improvement); ask a QMF admin"
     if len(set(pcs) - set(qi)) < len(qi):
-        return (f"there are {len(qi)} Q&I auditors but only {len(pcs)} Practice Consultants; add "
-                "practice_consultants to the org file")
+        return (f"there are {len(qi)} Q&I auditors but only {len(pcs)} Practice Consultants; ask a QMF admin "
+                "to add Practice Consultants to the QMF directory")
     return None
 
 
@@ -248,21 +248,34 @@ def make_draw(session: Session, *, quarter: Quarter, calendar: WorkingCalendar, 
 
 
 def _notify_draw(session: Session, row: SampleDraw, quarter: Quarter, reason: str) -> None:
+    """Each pair gets their cases with who to talk to; each case holder and team manager gets ONE
+    message for the whole draw, however many of their cases were drawn."""
     service = row.service
+    told: dict[str, list[DrawnCase]] = {}
     for pair in row.pairs:
         cases = [c for c in row.cases if c.pair_id == pair.id]
-        assigned = [AssignedCase(c.id, c.case_ref, service.name, c.team.name,
-                                        c.reviewing_officer_id is not None) for c in cases]
+        assigned = []
+        for c in cases:
+            holder_row = session.get(Person, c.case_holder_id)
+            holder = holder_row.slack_id if holder_row is not None else ""
+            iro = slack_id_of(session, c.reviewing_officer_id)
+            assigned.append(AssignedCase(c.id, c.case_ref, service.name, c.team.name, case_holder=holder,
+                                         team_manager=c.team_manager.slack_id, reviewing_officer=iro))
+            for who in {p.id: p for p in (holder_row, c.team_manager) if p is not None and p.active}.values():
+                person = who.slack_id
+                if person:
+                    told.setdefault(person, []).append(DrawnCase(
+                        case_ref=c.case_ref, team=c.team.name, qi=pair.qi.slack_id, pc=pair.pc.slack_id,
+                        holds=person == holder, case_holder=holder, reviewing_officer=iro))
         for member, role, partner in ((pair.qi, "qi", pair.pc), (pair.pc, "pc", pair.qi)):
             text, message = blocks.allocation_message(quarter_label=quarter.label, service=service.name, role=role,
                                                       partner=partner.slack_id, cases=assigned, due=row.due_on)
             outbox.enqueue(session, channel=member.slack_id, text=text, blocks=message,
                            dedupe_key=f"sample-draw:{row.quarter}:{member.slack_id}")
-        for c in cases:
-            text, message = blocks.team_manager_message(case_ref=c.case_ref, quarter_label=quarter.label,
-                                                        qi=pair.qi.slack_id, pc=pair.pc.slack_id)
-            outbox.enqueue(session, channel=c.team_manager.slack_id, text=text, blocks=message,
-                           dedupe_key=f"sample-tm:{row.quarter}:{c.case_ref}")
+    for person, drawn in told.items():
+        text, message = blocks.drawn_cases_message(quarter_label=quarter.label, cases=drawn)
+        outbox.enqueue(session, channel=person, text=text, blocks=message,
+                       dedupe_key=f"sample-drawn-for:{row.quarter}:{person}")
     channel = directory.channel_for(session, Channel.QUALITY_IMPROVEMENT)
     if channel:
         text, message = blocks.draw_posted_message(quarter_label=quarter.label, service=service.name, reason=reason,

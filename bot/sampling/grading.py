@@ -21,6 +21,7 @@ from bot.core.grades import Grade, needs_qi_attention
 from bot.core.policy import Policy
 from bot.core.privacy import free_text_problem, shared_text_problem
 from bot.core.roles import Role
+from bot.sampling import findings
 from bot.sampling import messages as blocks
 from bot.sampling.alerts import add_flag, alert_inadequate, inadequate_agreed
 from bot.sampling.results import maybe_post_report
@@ -32,6 +33,7 @@ from bot.sampling.service import (
     partner_of,
     quarter_of,
     require_pair_member,
+    slack_id_of,
 )
 from bot.sampling.types import (
     CASE_STUDY_YES,
@@ -107,7 +109,7 @@ def audit_form(session: Session, *, case_id: int, slack_id: str, policy: Policy)
                                                     partner=partner_of(case, role), partner_done=partner_done))
     return AuditForm(case_id=case.id, case_ref=case.case_ref, service=case.service.name, team=case.team.name,
                             role=role, partner=partner_of(case, role),
-                            has_reviewing_officer=case.reviewing_officer_id is not None,
+                            reviewing_officer=slack_id_of(session, case.reviewing_officer_id),
                             themes=list(policy.learning_themes), due=case.due_on)
 
 
@@ -253,8 +255,11 @@ def record_moderation(session: Session, *, case_id: int, slack_id: str, values: 
     partner = partner_of(case, role)
     text, message = blocks.moderated_message(case_ref=case.case_ref, grade=grade, by=slack_id, reason=reason)
     outbox.enqueue(session, channel=partner, text=text, blocks=message, dedupe_key=f"sample-moderated:{case.id}")
+    plan_owner = plan_due = None
     if grade is Grade.INADEQUATE:
-        inadequate_agreed(session, case, row, actor=slack_id, today=today, calendar=calendar, policy=policy)
+        plan_owner, plan_due = inadequate_agreed(session, case, row, actor=slack_id, today=today, calendar=calendar,
+                                                 policy=policy, told=findings.recipients(session, case))
+    findings.send_findings(session, case, policy=policy, plan_owner=plan_owner, plan_due=plan_due)
     maybe_post_report(session, case.draw, policy=policy, now=now)
     return row
 

@@ -37,14 +37,17 @@ from bot.core.blocks import (
     split_text,
 )
 from bot.core.formatting import day as day_label
+from bot.core.formatting import mention
 from bot.core.grades import Grade
-from bot.core.privacy import escape
+from bot.core.privacy import SmallCounts, escape
 from bot.sampling.types import (
     CASE_STUDY_YES,
     DISCUSSION_OPTIONS,
     AssignedCase,
     AuditForm,
     BlindGrades,
+    DrawnCase,
+    Findings,
     ReminderItem,
     ReportView,
     SampleIds,
@@ -106,9 +109,11 @@ def allocation_message(*, quarter_label: str, service: str, role: str, partner: 
         ),
     ]
     for c in cases:
-        iro = " · has an IRO / CP co-ordinator" if c.has_reviewing_officer else ""
+        people = [f"case holder {mention(c.case_holder)}", f"team manager {mention(c.team_manager)}"]
+        if c.reviewing_officer:
+            people.append(f"IRO / CP co-ordinator {mention(c.reviewing_officer)}")
         blocks.append(section(
-            f"*{c.case_ref}* · {c.team}{iro}",
+            f"*{c.case_ref}* · {c.team}\nTalk to: {', '.join(people)}",
             accessory=button("Record sample audit", SampleIds.RECORD_AUDIT.value, str(c.case_id),
                              style="primary"),
         ))
@@ -119,16 +124,30 @@ def allocation_message(*, quarter_label: str, service: str, role: str, partner: 
     return text, blocks
 
 
-def team_manager_message(*, case_ref: str, quarter_label: str, qi: str, pc: str) -> tuple[str, list[Block]]:
-    text = (f"{case_ref} has been drawn for the {quarter_label} random sampling audit; <@{qi}> and "
-            f"<@{pc}> will be in touch.")
+def drawn_cases_message(*, quarter_label: str, cases: Sequence[DrawnCase]) -> tuple[str, list[Block]]:
+    """One DM for each case holder and team manager per draw, however many of their cases were drawn:
+    which cases, who will be in touch, and that nothing is needed until then."""
+    refs = ", ".join(c.case_ref for c in cases)
+    many = len(cases) > 1
+    text = (f"{refs} {'have' if many else 'has'} been drawn for the {quarter_label} random sampling audit; "
+            "the auditors will be in touch.")
+    lines = []
+    for c in cases:
+        whose = "which you hold" if c.holds else f"held by {mention(c.case_holder)}"
+        line = (f"• *{c.case_ref}* ({c.team}), {whose}: {mention(c.qi)} (Quality & Improvement) and "
+                f"{mention(c.pc)} (Practice Consultant)")
+        if c.reviewing_officer:
+            line += f"; they will also talk to the IRO / CP co-ordinator, {mention(c.reviewing_officer)}"
+        lines.append(line)
+    intro = (f"{'These cases have' if many else 'This case has'} been drawn at random for the {quarter_label} "
+             "random sampling audit. The auditors named will be in touch to talk about it with you"
+             + ("." if all(c.holds for c in cases) else " and the case holder."))
     blocks: list[Block] = [
-        section(
-            f":mag: *{case_ref}* has been drawn at random for the {quarter_label} random sampling audit.\n"
-            f"<@{qi}> (Quality & Improvement) and <@{pc}> (Practice Consultant) will be in touch to talk "
-            f"with you and the case holder. Nothing is needed from you until then."
-        ),
-        context("Random sampling checks practice across the year; the case was chosen at random."),
+        section(f":mag: {intro}"),
+        section("\n".join(lines)[:TEXT_MAX]),
+        context("Nothing is needed from you until they get in touch. Random sampling checks practice across "
+                "the year; the cases were chosen at random. You will hear the agreed grade and what the "
+                "auditors found once they have moderated it."),
     ]
     return text, blocks
 
@@ -142,7 +161,7 @@ def draw_posted_message(*, quarter_label: str, service: str, reason: str, cases:
         lines.append(f":warning: {shortfalls} pair(s) got fewer cases than the setting; "
                      "`qmf-bot report sample --explain` shows why.")
     blocks: list[Block] = [header(f"Random sample drawn: {quarter_label}"), section("\n".join(lines)),
-                           context("Each pair has been sent their cases; each case's team manager has been told.")]
+                           context("Each pair has been sent their cases; each case holder and team manager has been told.")]
     return text, blocks
 
 
@@ -167,7 +186,8 @@ def audit_modal(form: AuditForm) -> View:
         action_id=SampleIds.CASE_STUDY.value,
         options=[Option(value=CASE_STUDY_YES, label="Yes, this case would make a good case study")],
     )
-    iro = " It has an IRO or CP co-ordinator." if form.has_reviewing_officer else ""
+    iro = (f" Its IRO or CP co-ordinator is {mention(form.reviewing_officer)}."
+           if form.reviewing_officer else "")
     blocks: list[Block] = [
         section(f"*{form.case_ref}* · {form.service} · {form.team}\nYou are the *{role_label}*, paired with "
                 f"<@{form.partner}>.{iro} Due {day_label(form.due)}."),
@@ -288,6 +308,107 @@ def inadequate_message(*, case_ref: str, quarter_label: str, agreed: bool,
 
 
 # ---------------------------------------------------------------------------------------------
+# the findings: back to the case holder and team manager once the case is moderated
+
+
+def _notes(items: Sequence[str]) -> str:
+    """The auditors' own words, escaped so they cannot become a mention or a link."""
+    return "\n".join(quote(escape(item)) for item in items)
+
+
+def _case_findings(f: Findings, *, reader: str) -> list[Block]:
+    """One case's findings, written for the reader: their own case, or a case in their team (never
+    naming them to themselves); its own "Talk ... through" button, so a message with several cases
+    says which case each button is about."""
+    whose = ("your case" if reader == f.case_holder
+             else f"a case in your team, held by {mention(f.case_holder)}")
+    blocks: list[Block] = []
+    if f.grade is Grade.INADEQUATE and reader == f.team_manager:
+        # this message is also the team manager's Inadequate alert: one message, not two at once
+        blocks.append(section(f":rotating_light: For your attention at once: the moderated grade for "
+                              f"*{f.case_ref}* in the {f.quarter_label} random sample is *Inadequate*."))
+    blocks.append(section(f"{mention(f.qi)} and {mention(f.pc)} have finished the {f.quarter_label} random "
+                          f"sampling audit of *{f.case_ref}*, {whose}. The grade they agreed is *{f.grade.label}*."))
+    for title, items in ((":star: *What was strong*", f.strengths), (":seedling: *What to develop*", f.to_develop),
+                         (":speech_balloon: *What the child or family said*", f.feedback)):
+        body = _notes(items) if items else "_Nothing was recorded._"
+        for chunk in split_text(f"{title}\n{body}"):
+            blocks.append(section(chunk))
+    if f.plan_due is not None and f.plan_owner is not None:
+        if f.plan_owner == reader:
+            plan = f"You have an action to agree an improvement plan for this case by {day_label(f.plan_due)}."
+        else:
+            plan = (f"{mention(f.plan_owner)} will agree an improvement plan for this case by "
+                    f"{day_label(f.plan_due)}.")
+        blocks.append(section(f":rotating_light: {plan}"))
+    if f.reviewing_officer and f.reviewing_officer != reader:
+        blocks.append(context(f"The case's IRO / CP co-ordinator is {mention(f.reviewing_officer)}."))
+    blocks.append(section(f"Would it help to talk *{f.case_ref}* through? The auditors will gladly go over what "
+                          "they found with you.",
+                          accessory=button(talk_label(f.case_ref), SampleIds.TALK_IT_THROUGH.value,
+                                           str(f.case_id))))
+    return blocks
+
+
+def talk_label(case_ref: str) -> str:
+    """The button's words name the case: one message may carry several cases' findings."""
+    return f"Talk {case_ref} through"
+
+
+def findings_message(items: Sequence[Findings], *, reader: str) -> tuple[str, list[Block]]:
+    """One DM with the findings of every case the reader is to hear about (one message per person per
+    morning): for each, the agreed grade, strengths first, what to develop, what the family said, and an
+    offer to talk it through. An agreed Inadequate comes on its own, at once, as the team manager's alert."""
+    assert items, "a findings message is about at least one case"
+    first = items[0]
+    if len(items) == 1:
+        title = f"Random sample findings: {first.case_ref}"
+        text = (f"Random sample {first.quarter_label}: the agreed grade for {first.case_ref} is "
+                f"{first.grade.label}. What was strong, what to develop and what the family said are below.")
+        if first.grade is Grade.INADEQUATE and reader == first.team_manager:
+            text = (f"Inadequate grade: {first.case_ref} ({first.quarter_label} random sample): the moderated "
+                    f"grade for {first.case_ref} is Inadequate. " + text)
+    else:
+        refs = [f.case_ref for f in items]
+        title = f"Random sample findings: {len(items)} cases"
+        text = (f"Random sample findings for {', '.join(refs[:-1])} and {refs[-1]}: the agreed grades, what was "
+                "strong, what to develop and what the family said are below.")
+    blocks: list[Block] = [header(title)]
+    for n, f in enumerate(items):
+        if n:
+            blocks.append(divider())
+        blocks += _case_findings(f, reader=reader)
+    blocks.append(context("Only the agreed grade is shared; random sampling is about learning, and each case was "
+                          "chosen at random."))
+    return text, blocks
+
+
+def talk_request_message(*, case_ref: str, quarter_label: str, requester: str,
+                         holds: bool) -> tuple[str, list[Block]]:
+    who = "the case holder" if holds else "the team manager"
+    text = f"{mention(requester)} would like to talk through your findings for {case_ref}."
+    return text, [section(f":speech_balloon: {mention(requester)}, {who} of *{case_ref}*, would like to talk "
+                          f"through what you found in the {quarter_label} random sample. Please get in touch "
+                          "to arrange a time.")]
+
+
+def talk_requested_text(*, case_ref: str, qi: str, pc: str, again: bool) -> str:
+    if again:
+        return (f"You have already asked {mention(qi)} and {mention(pc)} to talk through {case_ref}; "
+                "they will be in touch. You can also message them directly.")
+    return f"I have asked {mention(qi)} and {mention(pc)} to get in touch to talk through {case_ref} with you."
+
+
+def service_report_message(r: ReportView, shown: SmallCounts) -> tuple[str, list[Block]]:
+    """The quarter's report for the sampled service's Service Manager: the same figures as Q&I's."""
+    lead = section(f"The {r.quarter_label} random sample of *{r.service}* is complete. Here is the report Q&I "
+                   "have: the case holders and team managers have each had the findings for their cases. "
+                   "It is worth talking the themes through with your team managers.")
+    text, report = report_blocks(r, final=True, lead=lead, shown=shown)
+    return f"Your service's random sample report: {text}", report
+
+
+# ---------------------------------------------------------------------------------------------
 # reminders
 
 
@@ -317,31 +438,55 @@ def pct_text(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".") + "%"
 
 
-def report_lines(r: ReportView) -> dict[str, list[str]]:
-    """The report as sections of plain lines, shared by Slack, Markdown and the exports."""
-    headlines = [f"{r.moderated} of {r.total_cases} sampled case(s) moderated."]
+EXACT = SmallCounts(0, suppress=False)  # Q&I's and the DLT's own view: every figure as it is
+
+
+def _part(pct: float, total: int) -> int:
+    """The count behind a percentage of ``total`` (the view keeps percentages of moderated cases)."""
+    return round(pct * total / 100)
+
+
+def report_lines(r: ReportView, shown: SmallCounts = EXACT) -> dict[str, list[str]]:
+    """The report as sections of plain lines, shared by Slack, Markdown and the exports. ``shown`` is the
+    one small-count rule: where the report reaches a channel or the Service Manager, a count under the
+    council's threshold is withheld and a percentage is given only when ``shown.share`` allows it."""
+    def pct(value: float, total: int) -> str | None:
+        return shown.share(_part(value, total), total) if shown.suppress else pct_text(value)
+
+    def num(n: int) -> str:
+        return shown.count(n) if n > 0 else "0"
+
+    headlines = [f"{num(r.moderated)} of {num(r.total_cases)} sampled case(s) moderated."]
     if r.moderated:
-        headlines += [f"{pct_text(r.pct_good_or_better)} good or better; {pct_text(r.pct_inadequate)} inadequate."]
-    grades = [f"{g.label}: {r.by_grade.get(g, 0)}" for g in Grade]
-    agreement = ([f"Exact agreement before moderation: {pct_text(r.exact_agreement_pct)} of {r.pairs} case(s).",
-                  f"Within one grade: {pct_text(r.within_one_pct)}."] if r.pairs else
-                 ["No case has both blind grades yet."])
-    movement = [f"Moderation moved {r.moved_up} case(s) to a better grade, {r.moved_down} to a worse grade "
-                f"and left {r.moved_same} in line with the auditors' grades."]
+        shares = [f"{v} {what}" for v, what in ((pct(r.pct_good_or_better, r.moderated), "good or better"),
+                                                 (pct(r.pct_inadequate, r.moderated), "inadequate")) if v]
+        if shares:
+            headlines += ["; ".join(shares) + "."]
+    grades = [f"{g.label}: {num(r.by_grade.get(g, 0))}" for g in Grade]
+    agreement: list[str] = ["No case has both blind grades yet."]
+    if r.pairs:
+        exact, within = pct(r.exact_agreement_pct, r.pairs), pct(r.within_one_pct, r.pairs)
+        agreement = ([f"Exact agreement before moderation: {exact} of {num(r.pairs)} case(s)."] if exact
+                     else [f"{num(r.pairs)} case(s) have both blind grades: too few to give a share."])
+        if within:
+            agreement.append(f"Within one grade: {within}.")
+    movement = [f"Moderation moved {num(r.moved_up)} case(s) to a better grade, {num(r.moved_down)} "
+                f"to a worse grade and left {num(r.moved_same)} in line with the auditors' grades."]
     if r.flags:
-        movement.append(f"{r.flags} case(s) flagged for Q&I (grades two apart or across Good / Requires "
-                        "improvement).")
-    themes = [f"{name}: {count}" for name, count in r.themes] or ["No themes recorded."]
+        movement.append(f"{num(r.flags)} case(s) flagged for Q&I (grades two apart or across Good / "
+                        "Requires improvement).")
+    themes = [f"{name}: {num(count)}" for name, count in r.themes] or ["No themes recorded."]
     studies = [escape(note) for note in r.case_studies] or ["No case studies offered."]  # people's words
     return {"Headlines": headlines, "Grades (agreed)": grades, "Agreement before moderation": agreement,
             "Moderation": movement, "Themes for further exploration": themes, "Case studies": studies}
 
 
-def report_blocks(r: ReportView, *, final: bool) -> tuple[str, list[Block]]:
+def report_blocks(r: ReportView, *, final: bool, lead: Block | None = None,
+                  shown: SmallCounts = EXACT) -> tuple[str, list[Block]]:
     title = f"Random sample {r.quarter_label}: {r.service}"
-    lines = report_lines(r)
+    lines = report_lines(r, shown)
     text = f"{title}. " + " ".join(lines["Headlines"])
-    blocks: list[Block] = [header(title)]
+    blocks: list[Block] = [header(title)] + ([lead] if lead is not None else [])
     if not final:
         blocks.append(context("Only cases with a moderated grade are counted."))
     for name in ("Headlines", "Grades (agreed)", "Agreement before moderation", "Moderation",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.core import directory, outbox
 from bot.core.jobs import JobContext
 from bot.core.todo import Todo
+from bot.sampling import findings
 from bot.sampling import messages as blocks
 from bot.sampling.service import active_person, audits_of, draw_for, partner_of, role_of
 from bot.sampling.types import ReminderItem, SampleIds
@@ -20,6 +21,12 @@ REMINDER_WORKING_DAYS = (5, 1)
 
 
 def send_sampling_reminders(ctx: JobContext) -> str:
+    """The morning's random-sample messages: each person's findings of cases moderated since they were
+    last told (one DM each), then the audits and moderations still to do near the due date."""
+    return f"{findings.send_findings_due(ctx)}; {_due_reminders(ctx)}"
+
+
+def _due_reminders(ctx: JobContext) -> str:
     """Audits and moderations not done, 5 and 1 working days before the quarter's sample is due."""
     session, today = ctx.session, ctx.today
     row = draw_for(session, ctx.quarter.key)

@@ -21,7 +21,7 @@ from bot.core.council import policy_of
 from bot.core.errors import NotFound, NotPermitted
 from bot.core.grades import Grade, sample_stats
 from bot.core.policy import Policy
-from bot.core.privacy import redact_case_refs
+from bot.core.privacy import SmallCounts, redact_case_refs
 from bot.core.roles import Channel, Role
 from bot.sampling import messages as blocks
 from bot.sampling.service import audits_of, draw_for, latest_draw, quarter_of
@@ -90,7 +90,8 @@ def grade_chart(view: ReportView) -> bytes:
 
 
 def maybe_post_report(session: Session, row: SampleDraw, *, policy: Policy, now: datetime) -> bool:
-    """Post the report to the Q&I channel once, when the quarter's last case has been moderated."""
+    """Post the report to the Q&I channel once, when the quarter's last case has been moderated, and
+    send it to the sampled service's Service Manager."""
     session.refresh(row)
     if row.report_posted_at is not None:
         return False
@@ -101,11 +102,18 @@ def maybe_post_report(session: Session, row: SampleDraw, *, policy: Policy, now:
     if not channel:
         log.warning("random sample %s is complete but there is no quality_improvement channel", row.quarter)
         return False
-    text, message = blocks.report_blocks(report.view, final=True)
+    shown = SmallCounts(policy.suppression_threshold)  # a channel and a manager: small counts withheld
+    text, message = blocks.report_blocks(report.view, final=True, shown=shown)
     outbox.enqueue(session, channel=channel, text=text, blocks=message, dedupe_key=f"sample-report:{row.quarter}")
     outbox.enqueue_chart(session, channel=channel, file_name=f"random-sample-{row.quarter}-grades.png",
                          title=f"Random sample {report.quarter.label}: grades", **grade_chart_spec(report.view),
                          dedupe_key=f"sample-report-chart:{row.quarter}")
+    manager = row.service.service_manager
+    if manager is not None and manager.active:  # the sampled service's own manager gets the report too
+        text, message = blocks.service_report_message(report.view, shown)
+        outbox.enqueue(session, channel=manager.slack_id, text=text, blocks=message,
+                       dedupe_key=f"sample-report-sm:{row.quarter}")
+        audit.record(session, "system", "export", "sample_report", row.quarter, channel=manager.slack_id)
     row.report_posted_at = now
     audit.record(session, "system", "export", "sample_report", row.quarter, channel=channel)
     return True
@@ -148,13 +156,19 @@ def digest_lines(session: Session, since: date, until: date) -> list[str]:
         if not (drawn or moderated):
             continue
         v = build_report(session, row, policy=policy).view
-        line = f"Random sample {v.quarter_label} ({v.service}): {v.moderated} of {v.total_cases} case(s) moderated"
+        shown = SmallCounts(policy.suppression_threshold)  # the Board's channel: the one small-count rule
+        line = (f"Random sample {v.quarter_label} ({v.service}): {shown.count(v.moderated) if v.moderated else 0} of "
+                f"{shown.count(v.total_cases)} case(s) moderated")
         if v.moderated:
-            line += (f"; {blocks.pct_text(v.pct_good_or_better)} good or better, {blocks.pct_text(v.pct_inadequate)} "
-                     f"inadequate; blind grades agreed exactly in {blocks.pct_text(v.exact_agreement_pct)}")
+            good = shown.share(sum(n for g, n in v.by_grade.items() if g.good_or_better), v.moderated)
+            bad = shown.share(v.by_grade.get(Grade.INADEQUATE, 0), v.moderated)
+            exact = shown.share(round(v.exact_agreement_pct * v.pairs / 100), v.pairs)
+            parts = [f"{good} good or better" if good else "", f"{bad} inadequate" if bad else "",
+                     f"blind grades agreed exactly in {exact}" if exact else ""]
+            line += "".join(f"; {p}" for p in parts if p)
             inadequate = v.by_grade.get(Grade.INADEQUATE, 0)
             if inadequate:
-                line += f"; {inadequate} Inadequate, each with an improvement-plan action"
+                line += f"; {shown.count(inadequate)} Inadequate, each with an improvement-plan action"
         lines.append(line + ".")
     return lines
 

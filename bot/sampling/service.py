@@ -37,6 +37,12 @@ def active_person(session: Session, slack_id: str) -> Person | None:
     return session.scalar(select(Person).where(Person.slack_id == slack_id, Person.active))
 
 
+def slack_id_of(session: Session, person_id: int | None) -> str | None:
+    """A sampled case's case holder or IRO (kept as ids on the case, copied from the register)."""
+    person = session.get(Person, person_id) if person_id is not None else None
+    return person.slack_id if person is not None else None
+
+
 def quarter_of(key: str, policy: Policy) -> Quarter:
     return Quarter.parse(key, policy.year_start_month)
 

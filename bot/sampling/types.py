@@ -31,6 +31,7 @@ class SampleIds(StrEnum):
     CASE_STUDY_NOTE = "sample-case-study-note"
     AGREED_GRADE = "sample-agreed-grade"
     AGREED_REASON = "sample-agreed-reason"
+    TALK_IT_THROUGH = "sample-talk-it-through"
 
 
 DISCUSSION_OPTIONS: dict[str, str] = {
@@ -47,11 +48,28 @@ CASE_STUDY_YES = "yes"
 
 @dataclass(frozen=True)
 class AssignedCase:
+    """A case as its auditing pair is given it: who to talk to is named, the IRO or CP co-ordinator too."""
+
     case_id: int
     case_ref: str
     service: str
     team: str
-    has_reviewing_officer: bool
+    case_holder: str
+    team_manager: str
+    reviewing_officer: str | None = None
+
+
+@dataclass(frozen=True)
+class DrawnCase:
+    """A drawn case as its case holder or team manager is told of it (``holds``: the reader holds it)."""
+
+    case_ref: str
+    team: str
+    qi: str
+    pc: str
+    holds: bool
+    case_holder: str
+    reviewing_officer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +80,7 @@ class AuditForm:
     team: str
     role: str  # qi | pc
     partner: str
-    has_reviewing_officer: bool
+    reviewing_officer: str | None
     themes: Sequence[str]
     due: date
 
@@ -93,6 +111,28 @@ class BlindGrades:
     pc: str
     pc_grade: Grade
     flag: str | None = None
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What a moderated case's case holder and team manager are told: the agreed grade only (the blind
+    grades and the auditors' reasons for them stay with the pair), the auditors' notes on what was
+    strong and what to develop, what the child or family said, and who to talk it through with."""
+
+    case_id: int
+    case_ref: str
+    quarter_label: str
+    grade: Grade
+    strengths: list[str]
+    to_develop: list[str]
+    feedback: list[str]
+    qi: str
+    pc: str
+    case_holder: str
+    team_manager: str
+    reviewing_officer: str | None = None
+    plan_owner: str | None = None  # an agreed Inadequate: who agrees the improvement plan, and by when
+    plan_due: date | None = None
 
 
 @dataclass(frozen=True)

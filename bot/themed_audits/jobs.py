@@ -35,11 +35,12 @@ def send_themed_audit_reminders(ctx: JobContext) -> str:
             recorded = set(session.scalars(select(Person.slack_id).join(
                 ThemedAuditFinding, ThemedAuditFinding.auditor_id == Person.id)
                 .where(ThemedAuditFinding.audit_id == audit.id)))
-            message = blocks.findings_reminder_message(themed_brief(audit), collate_on)
+            brief = themed_brief(audit)
             for auditor in audit.auditors:
                 person = auditor.person
                 if person.slack_id in recorded or not is_available(person, today):
                     continue
+                message = blocks.findings_reminder_message(brief, collate_on, person.slack_id)
                 if board.dm(session, person.slack_id, message,
                             f"themed:{audit.id}:findings-reminder:{person.slack_id}"):
                     counts["findings"] += 1

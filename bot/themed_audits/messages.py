@@ -41,10 +41,14 @@ from bot.core.blocks import (
     privacy_notice,
     section,
 )
+from bot.core.formatting import mention_for
+from bot.core.privacy import escape
 from bot.themed_audits.types import (
+    CaseFindings,
     Collation,
     FindingLine,
     FindingPrefill,
+    FindingsBack,
     MeetingChoice,
     ThemedAuditIds,
     ThemedAuditMeta,
@@ -229,12 +233,17 @@ def moderated_modal(*, brief: ThemedBrief, collation: Collation, themes: Sequenc
 # messages
 
 
-def _brief_lines(brief: ThemedBrief) -> str:
+def _people(people: Sequence[str], reader: str | None) -> str:
+    """People as the reader sees them: "you" for the reader, mentions for the rest."""
+    return ", ".join(mention_for(p, reader) for p in people) or "nobody yet"
+
+
+def _brief_lines(brief: ThemedBrief, reader: str | None) -> str:
     views = "yes" if brief.service_user_views else "no"
     cib = nice_date(brief.cib_on) if brief.cib_on else "the next scheduled meeting"
     return (
         f"*Theory to test:* {clip(brief.theory, 1200)}\n"
-        f"*Commissioned by:* {brief.source} (<@{brief.commissioner}>)\n"
+        f"*Commissioned by:* {brief.source} ({mention_for(brief.commissioner, reader)})\n"
         f"*Improvement-plan priority:* {clip(brief.priority, 300)}\n"
         f"*Sampling focus:* {clip(brief.focus, 600)} ({brief.sample_size} case(s))\n"
         f"*Service-user views sought:* {views}\n"
@@ -242,15 +251,17 @@ def _brief_lines(brief: ThemedBrief) -> str:
     )
 
 
-def auditor_brief_message(brief: ThemedBrief) -> tuple[str, list[Block]]:
-    """The auditor's DM: the theory, the sample, and a "Record findings" button per case."""
+def auditor_brief_message(brief: ThemedBrief, reader: str) -> tuple[str, list[Block]]:
+    """The auditor's DM: the theory, the sample, and a "Record findings" button per case. It names
+    the other auditors, never the reader to themself."""
     ids = ThemedAuditIds
     text = (f"You are an auditor for the themed audit \"{brief.theme}\"; the workshop is on "
             f"{nice_date(brief.workshop_on)}.")
+    others = [a for a in brief.auditors if a != reader]
+    with_whom = f", with {mentions(others)}" if others else ""
     blocks: list[Block] = [
         header(f"Themed audit: {brief.theme}"[:150]),
-        section(f"You are an auditor for this themed audit, with {mentions(brief.auditors)}.\n"
-                + _brief_lines(brief)),
+        section(f"You are an auditor for this themed audit{with_whom}.\n" + _brief_lines(brief, reader)),
     ]
     if brief.cases:
         blocks.append(section("*The sample.* Record what you find on each case, tested against the theory:"))
@@ -269,9 +280,9 @@ def auditor_brief_message(brief: ThemedBrief) -> tuple[str, list[Block]]:
     return text, fit(blocks, tail, "More cases are in the sample than fit here: use the button below for them.")
 
 
-def findings_reminder_message(brief: ThemedBrief, collate_on: date) -> tuple[str, list[Block]]:
+def findings_reminder_message(brief: ThemedBrief, collate_on: date, reader: str) -> tuple[str, list[Block]]:
     """The brief again, the working day before collation, for an auditor with no findings in yet."""
-    text, body = auditor_brief_message(brief)
+    text, body = auditor_brief_message(brief, reader)
     body.insert(0, section(f":wave: A reminder: the findings for *{brief.theme}* are collated for the "
                            f"workshop on {nice_date(collate_on)}, and none of yours are in yet."))
     return f"Reminder: {text}", body[:MESSAGE_BLOCK_LIMIT]
@@ -293,7 +304,8 @@ def themed_commissioned_message(brief: ThemedBrief, collate_on: date) -> tuple[s
     text = f"You commissioned the themed audit \"{brief.theme}\"; the auditors have been told."
     blocks: list[Block] = [
         section(f":white_check_mark: You commissioned the themed audit *{brief.theme}*. "
-                f"The auditors ({mentions(brief.auditors)}) have been sent the brief.\n" + _brief_lines(brief)),
+                f"The auditors ({_people(brief.auditors, brief.commissioner)}) have been sent the brief.\n"
+                + _brief_lines(brief, brief.commissioner)),
         context(f"Attach the performance data notes and service-user feedback for the workshop. The collated "
                 f"findings go to the auditors on {nice_date(collate_on)}, or when you press "
                 f"*{SEND_COLLATED_LABEL}*. Record the moderated findings at the workshop."),
@@ -302,11 +314,11 @@ def themed_commissioned_message(brief: ThemedBrief, collate_on: date) -> tuple[s
     return text, blocks
 
 
-def _finding_line(line: FindingLine, limit: int = 400) -> str:
-    return f"• *{line.case_ref}* (<@{line.auditor}>): {clip(line.against_theory, limit)}"
+def _finding_line(line: FindingLine, reader: str | None, limit: int = 400) -> str:
+    return f"• *{line.case_ref}* ({mention_for(line.auditor, reader)}): {clip(line.against_theory, limit)}"
 
 
-def collated_message(brief: ThemedBrief, collation: Collation) -> tuple[str, list[Block]]:
+def collated_message(brief: ThemedBrief, collation: Collation, reader: str) -> tuple[str, list[Block]]:
     """Before the workshop: every finding grouped by theme, with the commissioner's material."""
     text = (f"Collated findings for the themed audit \"{brief.theme}\" ahead of the workshop on "
             f"{nice_date(brief.workshop_on)}.")
@@ -316,10 +328,10 @@ def collated_message(brief: ThemedBrief, collation: Collation) -> tuple[str, lis
                 f"{collation.cases} case(s), grouped by theme.\n*Theory:* {clip(brief.theory, 800)}"),
     ]
     for theme, lines in collation.by_theme:
-        body = f"*{theme}* ({len(lines)})\n" + "\n".join(_finding_line(line) for line in lines)
+        body = f"*{theme}* ({len(lines)})\n" + "\n".join(_finding_line(line, reader) for line in lines)
         blocks += sections(body)
     if collation.unthemed:
-        blocks += sections("*No theme given*\n" + "\n".join(_finding_line(line) for line in collation.unthemed))
+        blocks += sections("*No theme given*\n" + "\n".join(_finding_line(line, reader) for line in collation.unthemed))
     if not collation.findings:
         blocks.append(section("No findings have been recorded yet."))
     views = [f"• *{line.case_ref}*: {clip(line.service_user_views or '', 400)}"
@@ -340,9 +352,87 @@ def collated_message(brief: ThemedBrief, collation: Collation) -> tuple[str, lis
                                    "auditor's records.")
 
 
-def moderated_saved_message(brief: ThemedBrief, meeting_on: date | None, moved: bool) -> tuple[str, list[Block]]:
+def moderated_saved_message(brief: ThemedBrief, meeting_on: date | None, moved: bool, *, told: int = 0,
+                            not_registered: Sequence[str] = ()) -> tuple[str, list[Block]]:
+    """The commissioner's receipt: where the findings are queued, who has had them back, and which
+    cases nobody could be told about (not in the case register), so they can share those themselves."""
     when = f"the CIB meeting on {nice_date(meeting_on)}" if meeting_on else "the next CIB meeting to be scheduled"
     note = " (the meeting you named had already had its digest, so they go to the next one)" if moved else ""
     text = f"The moderated findings of \"{brief.theme}\" are queued for {when}."
-    return text, [section(f":white_check_mark: The moderated findings and recommendations of *{brief.theme}* "
-                          f"are queued for {when}{note}.")]
+    lines = [f":white_check_mark: The moderated findings and recommendations of *{brief.theme}* are queued for "
+             f"{when}{note}."]
+    if told:
+        lines.append(f"The case holders and team managers of the audited cases have their findings by direct "
+                     f"message ({told} {'person' if told == 1 else 'people'}).")
+    if not_registered:
+        shown = ", ".join(not_registered[:10]) + ("…" if len(not_registered) > 10 else "")
+        lines.append(f"The case register does not list {shown}, so I could not tell who holds "
+                     f"{'it' if len(not_registered) == 1 else 'them'}: please share those findings with the case "
+                     f"holder and team manager yourself.")
+    return text, [section("\n".join(lines))]
+
+
+def _listed(people: Sequence[str], last: str) -> str:
+    """ "<@A>", "<@A> and <@B>", "<@A>, <@B> or <@C>": people as a sentence names them."""
+    shown = [f"<@{p}>" for p in people]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" {last} " + shown[-1]
+
+
+def _case_block(case: CaseFindings, reader: str, *, held: bool) -> str:
+    """One case's findings for its case holder or team manager: the case reference, each auditor's
+    findings and evidence, the service-user views and the themes, in the auditor's own words."""
+    whose = "your case" if held else f"held by {mention_for(case.case_holder, reader)} in your team"
+    out = [f"*{case.case_ref}* ({whose})"]
+    themes = list(dict.fromkeys(t for line in case.lines for t in line.themes))
+    if themes:
+        out.append(f"_Themes:_ {', '.join(themes)}")
+    for line in case.lines:
+        out.append(f"• {mention_for(line.auditor, reader)} found: {escape(clip(line.against_theory, 700))}")
+        out.append(f"   _Evidence:_ {escape(clip(line.evidence, 500))}")
+        if line.service_user_views:
+            out.append(f"   _Service-user views:_ {escape(clip(line.service_user_views, 400))}")
+    return "\n".join(out)
+
+
+def findings_back_message(brief: ThemedBrief, back: FindingsBack) -> tuple[str, list[Block]]:
+    """The findings going back to a case holder and a team manager once the workshop has moderated:
+    one message per person, their own cases and those they manage, then what the workshop agreed
+    across the sample, then what to do next. It carries case references, so it is only ever a DM to
+    the people who hold or manage those cases."""
+    reader = back.reader
+    cases = [c.case_ref for c in (*back.held, *back.managed)]
+    named = ", ".join(cases[:5]) + ("…" if len(cases) > 5 else "")
+    updated = "Updated: " if back.updated else ""
+    text = f"{updated}Findings from the themed audit \"{brief.theme}\" on {named}."
+    intro = (f"The themed audit *{brief.theme}* looked at "
+             + ("your case" if back.held and not back.managed and len(back.held) == 1 else
+                "a case in your team" if back.managed and not back.held and len(back.managed) == 1 else
+                "cases you hold or manage")
+             + f", testing this theory: _{escape(clip(brief.theory, 600))}_\nHere is what the auditors found, and what the "
+             f"workshop on {nice_date(brief.workshop_on)} agreed across the whole sample.")
+    if back.updated:
+        intro = ":arrows_counterclockwise: The workshop's agreed findings were corrected; this replaces the " \
+                "earlier message.\n" + intro
+    blocks: list[Block] = [header(f"Themed audit findings: {brief.theme}"[:150]), section(intro)]
+    for case in back.held:
+        blocks += sections(_case_block(case, reader, held=True))
+    for case in back.managed:
+        blocks += sections(_case_block(case, reader, held=False))
+    tail: list[Block] = [divider()]
+    if back.moderated_findings:
+        tail += sections("*What the workshop agreed*\n" + quote(clip(back.moderated_findings, 2500)))[:2]
+    if back.recommendations:
+        tail += sections("*Recommendations*\n" + quote(clip(back.recommendations, 2500)))[:2]
+    advice: list[str] = []
+    auditors = [a for a in back.auditors if a != reader]
+    if back.held:
+        talk = f"message {_listed(auditors, 'or')}" if auditors else "ask the auditors"
+        managers = [m for m in dict.fromkeys(c.team_manager for c in back.held) if m != reader]
+        also = f" Your team manager, {_listed(managers, 'and')}, has these findings too." if managers else ""
+        advice.append(f"To talk the findings through, {talk}.{also}")
+    if back.managed:
+        holders = [h for h in dict.fromkeys(c.case_holder for c in back.managed) if h != reader]
+        advice.append(f"Please go through them with {_listed(holders, 'and') if holders else 'the case holder'} in "
+                      f"supervision, and take the learning to your next team meeting.")
+    tail.append(context(" ".join(advice) + " Please keep case references and names out of channels."))
+    return text, fit(blocks, tail, "More findings than fit here: ask the auditors for the rest.")

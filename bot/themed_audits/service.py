@@ -33,6 +33,7 @@ from bot.core.privacy import parse_case_refs
 from bot.core.roles import Role
 from bot.core.todo import Todo
 from bot.themed_audits import messages as blocks
+from bot.themed_audits.feedback import send_findings_back
 from bot.themed_audits.types import (
     Collation,
     FindingLine,
@@ -63,8 +64,11 @@ def can_commission_themed(me: Who) -> bool:
     return me.known and me.has(Role.DLT, Role.QUALITY_IMPROVEMENT, Role.BOARD_LEAD)
 
 
-def independence_problems(session: Session, auditors: Sequence[Person], case_refs: Sequence[str]) -> list[str]:
-    """Why any auditor is not independent of a case in the sample, one sentence each.
+def independence_problems(session: Session, auditors: Sequence[Person], case_refs: Sequence[str], *,
+                          reader: str | None = None) -> list[str]:
+    """Why any auditor is not independent of a case in the sample, one sentence each, for an inline
+    error. Slack shows those as plain text, where a mention is a raw id, so an auditor is named by
+    their directory name, as "you" to the reader, or else as "one of the auditors you chose".
 
     A themed audit names its cases by reference only; those the case register knows are judged by
     the independence rule (``bot.core.independence``), on the people's real teams and services, as
@@ -79,26 +83,34 @@ def independence_problems(session: Session, auditors: Sequence[Person], case_ref
         for ref, subject in sorted(cases.items()):
             found = independence.conflicts(ties[person.slack_id], subject)
             if found:
-                problems.append(f"{person.display_name or person.slack_id} {_why(session, found[0], ref, names)}, "
-                                f"so can't audit it: auditors must be independent of the cases.")
+                you = person.slack_id == reader
+                who = "You" if you else person.display_name or "One of the auditors you chose"
+                problems.append(f"{who} {_why(session, found[0], ref, names, you=you)}, so can't audit it: "
+                                f"auditors must be independent of the cases.")
     return problems
 
 
 _PARTS = {independence.HOLDS: "holds", independence.MANAGES: "manages",
           independence.REVIEWS: "is the reviewing officer of", independence.PROPOSED: "proposed"}
 _TIES = {Tie.MANAGES_SERVICE: "is the Service Manager of", Tie.MANAGES_TEAM: "manages", Tie.IN_TEAM: "is in"}
+_TO_YOU = {"holds": "hold", "manages": "manage", "is the reviewing officer of": "are the reviewing officer of",
+           "is the Service Manager of": "are the Service Manager of", "is in": "are in"}
 
 
-def _why(session: Session, conflict: independence.Conflict, ref: str, names: dict[tuple[str, str], str]) -> str:
-    """The conflict in words, naming the case: "holds CIC-1001", "is in CiC North, where ..."."""
+def _why(session: Session, conflict: independence.Conflict, ref: str, names: dict[tuple[str, str], str], *,
+         you: bool = False) -> str:
+    """The conflict in words, naming the case: "holds CIC-1001", "is in CiC North, where ..."
+    ("hold", "are in" when said to the auditor themself)."""
     if conflict.tie is Tie.IS_PERSON:
-        return f"{_PARTS.get(conflict.key, conflict.key)} {ref}"
+        verb = _PARTS.get(conflict.key, conflict.key)
+        return f"{_TO_YOU.get(verb, verb) if you else verb} {ref}"
     kind = "service" if conflict.tie is Tie.MANAGES_SERVICE else "team"
     if (kind, conflict.key) not in names:
         model = Service if kind == "service" else Team
         found = session.scalar(select(model.name).where(model.key == conflict.key))
         names[(kind, conflict.key)] = found or conflict.key
-    return f"{_TIES[conflict.tie]} {names[(kind, conflict.key)]}, where {ref} is held or managed"
+    verb = _TIES[conflict.tie]
+    return f"{_TO_YOU.get(verb, verb) if you else verb} {names[(kind, conflict.key)]}, where {ref} is held or managed"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,8 +215,8 @@ def commission_themed_audit(session: Session, *, actor: str, data: ThemedAuditIn
     if not data.auditors:
         errors[ids.THEMED_AUDITORS] = "Choose at least one auditor."
     elif unknown:
-        errors[ids.THEMED_AUDITORS] = (f"{unknown[0]} is not in the QMF directory, so they can't be an auditor. "
-                                       f"Choose someone who is, or ask an admin to add them.")
+        errors[ids.THEMED_AUDITORS] = ("One of the people you chose is not in the QMF directory, so they can't be "
+                                       "an auditor. Choose someone who is, or ask a QMF admin to add them.")
     else:
         auditors = [p for p in (board.active_person(session, s) for s in dict.fromkeys(data.auditors))
                     if p is not None]
@@ -248,7 +260,7 @@ def commission_themed_audit(session: Session, *, actor: str, data: ThemedAuditIn
            cases=len(refs), cib_meeting=meeting.meets_on.isoformat() if meeting else None)
     brief = themed_brief(audit)
     for person in auditors:
-        board.dm(session, person.slack_id, blocks.auditor_brief_message(brief),
+        board.dm(session, person.slack_id, blocks.auditor_brief_message(brief, person.slack_id),
                  f"themed:{audit.id}:brief:{person.slack_id}")
     board.dm(session, actor, blocks.themed_commissioned_message(brief, collation_day(calendar, workshop, policy)),
              f"themed:{audit.id}:commissioned")
@@ -323,7 +335,7 @@ def record_finding(session: Session, *, actor: str, audit_id: int, case_id: int 
             case = next((c for c in audit.cases if c.case_ref == refs[0]), None)
             if case is None and len(audit.cases) >= max(audit.sample_size, blocks.MAX_LISTED_CASES):
                 errors[ids.FINDINGS_CASE] = f"The sample already has {len(audit.cases)} cases."
-            elif problems := independence_problems(session, [me], refs):
+            elif problems := independence_problems(session, [me], refs, reader=actor):
                 errors[ids.FINDINGS_CASE] = problems[0]
     found = check(errors, ids.FINDINGS_FOUND, against_theory, labels[ids.FINDINGS_FOUND], today)
     shown = check(errors, ids.FINDINGS_EVIDENCE, evidence, labels[ids.FINDINGS_EVIDENCE], today)
@@ -416,12 +428,13 @@ def send_collated_findings(session: Session, *, audit: ThemedAudit, actor: str |
         when = f" on {date_only(audit.collated_at.date())}" if audit.collated_at else ""
         raise Conflict(f"The collated findings were already sent to the auditors{when}.")
     collation = collation_of(session, audit, policy)
-    message = blocks.collated_message(themed_brief(audit), collation)
+    brief = themed_brief(audit)
     people = [a.person.slack_id for a in audit.auditors if a.person.active]
     people.append(audit.commissioned_by.slack_id)
     sent = 0
     for slack_id in dict.fromkeys(people):
-        if board.dm(session, slack_id, message, f"themed:{audit.id}:collated:{slack_id}"):
+        if board.dm(session, slack_id, blocks.collated_message(brief, collation, slack_id),
+                    f"themed:{audit.id}:collated:{slack_id}"):
             sent += 1
     audit.status = "collated"
     audit.collated_at = now
@@ -445,7 +458,8 @@ def moderated_form(session: Session, *, actor: str, audit_id: int, policy: Polic
 def record_moderated_findings(session: Session, *, actor: str, audit_id: int, findings: str | None,
                               recommendations: str | None, themes: Sequence[str], today: date, now: datetime,
                               policy: Policy) -> tuple[CibItem, bool]:
-    """The workshop's agreed findings and recommendations, queued for the named CIB meeting.
+    """The workshop's agreed findings and recommendations, queued for the named CIB meeting, and each
+    audited case's findings back to its case holder and team manager (``bot.themed_audits.feedback``).
 
     Returns (item, moved): moved when that meeting's digest had already gone (or the meeting
     has passed), so the item waits for the next meeting instead of being lost.
@@ -461,6 +475,8 @@ def record_moderated_findings(session: Session, *, actor: str, audit_id: int, fi
     if errors:
         raise InvalidInput(errors)
     me = board.acting_person(session, actor)
+    assert agreed and recs
+    corrected = audit.status == "moderated"
     audit.moderated_findings = agreed
     audit.recommendations = recs
     audit.moderated_themes = [t for t in themes if t in policy.learning_themes]
@@ -475,10 +491,15 @@ def record_moderated_findings(session: Session, *, actor: str, audit_id: int, fi
         moved = named is not None
     item = board.queue_for_cib(session, source_kind=THEMED, source_id=audit.id, title=f"Themed audit: {audit.theme}",
                                meeting=meeting, queued_by=me, now=now)
+    brief = themed_brief(audit)
+    told, unknown = send_findings_back(session, brief, finding_lines(session, audit), moderated_findings=agreed,
+                                       recommendations=recs, updated=corrected)
     record(session, actor, "moderate", THEMED, audit.id, cib_item=item.id,
-           meeting=meeting.meets_on.isoformat() if meeting else None)
+           meeting=meeting.meets_on.isoformat() if meeting else None, findings_back_to=told,
+           not_in_register=unknown)
     board.dm(session, actor,
-             blocks.moderated_saved_message(themed_brief(audit), meeting.meets_on if meeting else None, moved),
+             blocks.moderated_saved_message(brief, meeting.meets_on if meeting else None, moved, told=told,
+                                            not_registered=unknown),
              f"themed:{audit.id}:moderated:{board.content_key(agreed, recs)}")
     return item, moved
 

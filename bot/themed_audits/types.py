@@ -143,3 +143,27 @@ class Collation:
     findings: int
     performance_notes: str | None = None
     service_user_feedback: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseFindings:
+    """One audited case's findings, for the people who hold and manage it (DMs only: it names the case)."""
+
+    case_ref: str
+    case_holder: str
+    team_manager: str
+    lines: tuple[FindingLine, ...]
+
+
+@dataclass(frozen=True)
+class FindingsBack:
+    """What one person hears once the workshop has moderated: the audited cases they hold and those
+    they manage, in one message however many there are."""
+
+    reader: str
+    held: tuple[CaseFindings, ...] = ()
+    managed: tuple[CaseFindings, ...] = ()
+    moderated_findings: str = ""
+    recommendations: str = ""
+    auditors: tuple[str, ...] = ()
+    updated: bool = False

@@ -9,6 +9,7 @@ does not grow with the number of audits held in Python. Every learning point pas
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -20,7 +21,7 @@ from bot.core.council import policy_of
 from bot.core.errors import NotFound
 from bot.core.policy import Policy
 from bot.core.privacy import case_refs_in, free_text_problem, normalise
-from bot.themes.types import KINDS, Collation, Point, ThemeCount
+from bot.themes.types import KINDS, Collation, Point, Rolling, ThemeCount
 from storage.models import Action, LearningAudit, Person, Service, ThemeTag
 
 POINTS_PER_THEME = 10
@@ -63,6 +64,20 @@ def collate(session: Session, *, quarter: str, service_id: int | None, today: da
     for kind in KINDS:
         counted[kind].sort(key=lambda c: (-c.count, -(c.previous or 0), c.theme))
 
+    rolling_keys = [q.key] + [e.key for e in earlier[:3]]
+    rolling_counts: dict[str, list[tuple[str, int]]] = {kind: [] for kind in KINDS}
+    for (kind, theme), by_quarter in table.items():
+        total = sum(by_quarter.get(k, 0) for k in rolling_keys)
+        if total > 0:
+            rolling_counts[kind].append((theme, total))
+    for kind in KINDS:
+        rolling_counts[kind].sort(key=lambda item: (-item[1], item[0]))
+    rolling = Rolling(
+        first=earlier[2], last=q, audits=sum(audits_by_quarter.get(k, 0) for k in rolling_keys),
+        improve=rolling_counts["improve"], good=rolling_counts["good"],
+        actions=action_states(session, today=today, service_id=service_id, quarter=rolling_keys),
+    )
+
     checker = PointChecker(session, policy, today, quarter=q.key, service_id=service_id)
     improve_points = _points(session, q.key, service_id, "improve", counted["improve"], points_per_theme, checker)
     good_points = _points(session, q.key, service_id, "good", counted["good"], points_per_theme, checker)
@@ -99,6 +114,7 @@ def collate(session: Session, *, quarter: str, service_id: int | None, today: da
         actions=action_states(session, today=today, service_id=service_id, quarter=q.key),
         by_service=by_service,
         withheld=checker.withheld,
+        rolling=rolling,
     )
 
 
@@ -262,8 +278,10 @@ class PointChecker:
         return flat
 
 
-def action_states(session: Session, *, today: date, service_id: int | None, quarter: str) -> dict[str, int]:
-    """Open, done and overdue learning-audit actions ("overdue" is the part of "open" past its due date).
+def action_states(session: Session, *, today: date, service_id: int | None,
+                  quarter: str | Sequence[str]) -> dict[str, int]:
+    """Open, done and overdue learning-audit actions of a quarter (or of several, for the last four
+    quarters) ("overdue" is the part of "open" past its due date).
 
     Counted here from the actions table, as ``bot.actions.service.action_counts`` counts them: the
     themes feature does not import the action-plan feature."""
@@ -272,7 +290,8 @@ def action_states(session: Session, *, today: date, service_id: int | None, quar
         func.coalesce(func.sum(case((is_open, 1), else_=0)), 0),
         func.coalesce(func.sum(case((Action.status == "done", 1), else_=0)), 0),
         func.coalesce(func.sum(case((and_(is_open, Action.due_on < today), 1), else_=0)), 0),
-    ).where(Action.source_kind == "learning_audit", Action.quarter == quarter)
+    ).where(Action.source_kind == "learning_audit",
+            Action.quarter == quarter if isinstance(quarter, str) else Action.quarter.in_(list(quarter)))
     if service_id is not None:
         query = query.where(Action.service_id == service_id)
     opened, done, overdue = session.execute(query).one()

@@ -122,7 +122,8 @@ def _tell_qi_no_channel(session: Session, quarter: Quarter, services: list[str])
     outbox.enqueue(
         session, channel=channel, dedupe_key=f"themes-no-channel:{quarter.key}",
         text=(f"The learning themes for {quarter.label} could not be posted for {', '.join(services)}: "
-              "the org file has no channel for them. Add one and post from `/qmf themes`."),
+              "no channel is set for them in the QMF directory. Ask a QMF admin to add one, then post "
+              "from `/qmf themes`."),
     )
 
 

@@ -40,7 +40,6 @@ from bot.core.calendar import Quarter
 from bot.core.privacy import escape
 from bot.themes.types import (
     SECTION_ORDER,
-    SECTION_TITLES,
     Collation,
     ForumTarget,
     Line,
@@ -59,6 +58,7 @@ KEY_MESSAGES_MAX = 3000
 SECTION_SHORT = {
     "improve_themes": "areas to improve",
     "good_themes": "good practice themes",
+    "rolling": "the last four quarters",
     "good_points": "good practice",
     "improve_points": "what would have improved cases",
     "wider": "wider learning",
@@ -93,7 +93,7 @@ def body_sections(content: ThemeContent, *, include_points: bool = True) -> list
             continue
         if name in ("good_points", "improve_points", "wider") and not include_points:
             continue
-        title = f"*{SECTION_TITLES[name]}*"
+        title = f"*{content.title_of(name)}*"
         if name in ("good_points", "improve_points"):
             groups: dict[str, list[Line]] = {}
             for line in mine:
@@ -116,7 +116,8 @@ def post_messages(content: ThemeContent, *, with_chart: bool = True) -> list[tup
     parts = body_sections(content)
     footer_texts = list(content.notes)
     if content.chart is not None and with_chart:
-        footer_texts.append("A chart of the theme counts, this quarter against last, follows.")
+        footer_texts.append("A chart of the theme counts over the last four quarters follows." if content.chart.rolling
+                            else "A chart of the theme counts, this quarter against last, follows.")
     bodies: list[list[Block]] = [[]]
     used = [0]
     capacity = MESSAGE_BLOCKS - 4  # header, intro, footer, and a divider's slack
@@ -196,7 +197,7 @@ def draft_actions(draft_id: int, forums: Sequence[ForumTarget] = ()) -> ActionsB
 
 def draft_dm(draft_id: int, content: ThemeContent, *, channel: str | None, forums: Sequence[ForumTarget],
              withheld: int = 0, revised: bool = False) -> tuple[str, list[Block]]:
-    where = f"<#{channel}>" if channel else "the service's channel (none is set in the org file yet)"
+    where = f"<#{channel}>" if channel else "the service's channel (none is set in the QMF directory yet: ask a QMF admin)"
     if revised:
         intro = (f"Your changes to the learning themes for *{content.scope_name}*, {content.quarter.label}, are "
                  f"saved. This is what will be posted to {where}.")

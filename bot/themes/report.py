@@ -23,7 +23,7 @@ from bot.themes.content import arrow
 from bot.themes.types import KINDS, UNTHEMED, Collation
 
 CSV_COLUMNS = ("service", "quarter", "section", "theme", "this_quarter", "last_quarter", "average_last_four",
-               "direction", "text")
+               "direction", "text", "last_four_quarters")
 SECTION_WORDS = {"improve": "area to improve", "good": "good practice"}
 
 
@@ -38,6 +38,7 @@ class Row:
     average_last_four: str = ""
     direction: str = ""
     text: str = ""
+    last_four_quarters: str = ""  # this quarter and the three before, added up
 
     def values(self) -> list[str]:
         return [getattr(self, c) for c in CSV_COLUMNS]
@@ -49,8 +50,10 @@ def report_rows(collations: list[Collation], shown: SmallCounts) -> list[Row]:
     for col in collations:
         base = {"service": col.scope_name, "quarter": col.quarter.label}
         rows.append(Row(**base, section="learning audits recorded", this_quarter=shown.export(col.audits_recorded),
-                        last_quarter=shown.export(col.audits_previous)))
+                        last_quarter=shown.export(col.audits_previous),
+                        last_four_quarters=shown.export(col.rolling.audits) if col.rolling else ""))
         for kind in KINDS:
+            year = _rolling(col, kind)
             for c in col.counts(kind):
                 average = shown.average(c.average_last_four)
                 rows.append(Row(
@@ -58,7 +61,7 @@ def report_rows(collations: list[Collation], shown: SmallCounts) -> list[Row]:
                     this_quarter=shown.export(c.count), last_quarter=shown.export(c.previous),
                     average_last_four=("<" + str(shown.threshold)) if average and average.startswith("fewer")
                     else (average or ""),
-                    direction=arrow(c, shown),
+                    direction=arrow(c, shown), last_four_quarters=shown.export(year.get(c.theme)),
                 ))
         for section, points in (("good practice to share", col.good_points),
                                 ("what would have improved the case", col.improve_points)):
@@ -67,6 +70,11 @@ def report_rows(collations: list[Collation], shown: SmallCounts) -> list[Row]:
         for state in ("open", "done", "overdue"):
             rows.append(Row(**base, section=f"actions: {state}", this_quarter=shown.export(col.actions.get(state, 0))))
     return rows
+
+
+def _rolling(col: Collation, kind: str) -> dict[str, int]:
+    """Each theme's count over the last four quarters (this one included), most raised first."""
+    return dict(col.rolling.counts(kind)) if col.rolling is not None else {}
 
 
 def report_csv(collations: list[Collation], shown: SmallCounts) -> str:
@@ -103,14 +111,29 @@ def report_markdown(collations: list[Collation], shown: SmallCounts) -> str:
                 out.append("None recorded.")
                 out.append("")
                 continue
-            out.append("| Theme | This quarter | Last quarter | Average of the last four quarters | Direction |")
-            out.append("|---|---|---|---|---|")
+            year = _rolling(col, kind)
+            if shown.too_small(c.count for c in col.counts(kind)):
+                # every count would be "<5": the themes ranked, and the last four quarters counted
+                out.append("Too few to count this quarter; most raised first (themes on one line were raised "
+                           "equally often):")
+                out.append("")
+                places = shown.ranked((c.theme, c.count) for c in col.counts(kind))
+                out.extend(f"{n}. {', '.join(_md(t) for t in place)}" for n, place in enumerate(places, start=1))
+                out.append("")
+                out.append("| Theme | Last four quarters |")
+                out.append("|---|---|")
+                out.extend(f"| {_md(t)} | {shown.export(n)} |" for t, n in year.items())
+                out.append("")
+                continue
+            out.append("| Theme | This quarter | Last quarter | Average of the last four quarters | Direction "
+                       "| Last four quarters |")
+            out.append("|---|---|---|---|---|---|")
             for c in col.counts(kind):
                 average = shown.average(c.average_last_four) or ""
                 if average.startswith("fewer"):
                     average = f"<{shown.threshold}"
                 out.append(f"| {_md(c.theme)} | {shown.export(c.count)} | {shown.export(c.previous)} | "
-                           f"{average} | {arrow(c, shown)} |")
+                           f"{average} | {arrow(c, shown)} | {shown.export(year.get(c.theme))} |")
             out.append("")
         for title, points in (("Good practice to share", col.good_points),
                               ("What would have improved the cases", col.improve_points)):
@@ -152,7 +175,7 @@ def write_xlsx(path: Path, collations: list[Collation], shown: SmallCounts) -> N
         cell.font = Font(bold=True)
     for row in report_rows(collations, shown):
         xlsx_append(sheet, row.values())
-    widths = {"A": 24, "B": 12, "C": 34, "D": 40, "E": 12, "F": 12, "G": 16, "H": 10, "I": 90}
+    widths = {"A": 24, "B": 12, "C": 34, "D": 40, "E": 12, "F": 12, "G": 16, "H": 10, "I": 90, "J": 16}
     for column, width in widths.items():
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A2"

@@ -111,7 +111,7 @@ def enqueue_learning(session: Session, content: ThemeContent, *, channel: str, k
         outbox.enqueue_chart(
             session, channel=channel, file_name=f"learning-themes-{content.quarter.key}.png",
             title=chart.title, categories=chart.categories,
-            series={chart.this_label: chart.this_quarter, chart.last_label: chart.last_quarter},
+            series=dict(chart.series()),
             chart_title=chart.title, xlabel="Learning audits raising the theme", text=chart.caption,
             dedupe_key=f"{key}:chart")
     first = session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"{key}:msg:0"))
@@ -122,8 +122,8 @@ def post_draft(session: Session, draft: ThemeDraft, *, actor: str, today: date, 
     """Post a draft to its service's channel, once: the status flip is the lock, the dedupe keys the net."""
     service = draft.service
     if not service.channel:
-        raise Conflict(f"{service.name} has no channel in the org file, so there is nowhere to post its "
-                       "learning themes. Ask an admin to add the service's channel.")
+        raise Conflict(f"{service.name} has no channel in the QMF directory, so there is nowhere to post "
+                       "its learning themes. Ask a QMF admin to add the service's channel.")
     flipped = session.execute(
         update(ThemeDraft).where(ThemeDraft.id == draft.id, ThemeDraft.status == "draft")
         .values(status="posted", posted_at=now, posted_by=actor, channel=service.channel)
@@ -150,7 +150,7 @@ def post_draft(session: Session, draft: ThemeDraft, *, actor: str, today: date, 
 
 
 def forums(session: Session) -> list[ForumTarget]:
-    """The org file's forums, and the Continuous Improvement Board's channel."""
+    """The forums in the QMF directory, and the Continuous Improvement Board's channel."""
     out = [ForumTarget(f"forum-{f.id}", f.name, f.channel)
            for f in session.scalars(select(Forum).where(Forum.active).order_by(Forum.position, Forum.id))]
     cib = session.scalar(select(OrgChannel.channel_id).where(OrgChannel.name == Channel.BOARD))
@@ -165,7 +165,7 @@ def find_forum(session: Session, text: str) -> ForumTarget:
     for target in targets:
         if wanted in (target.key.casefold(), target.name.casefold(), target.channel.casefold()):
             return target
-    names = ", ".join(f"“{t.name}”" for t in targets) or "none in the org file"
+    names = ", ".join(f"“{t.name}”" for t in targets) or "none are set up yet: ask a QMF admin"
     raise NotFound(f"I don't know the forum “{text}”. Forums: {names}.")
 
 

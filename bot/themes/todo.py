@@ -78,19 +78,25 @@ def digest_lines(session: Session, since: date, until: date) -> list[str]:
             for c in raised:
                 totals[(kind, c.theme)] = totals.get((kind, c.theme), 0) + c.count
             if raised:
-                top = raised[:TOP_THEMES_IN_DIGEST]
-                parts.append(f"{words}: " + ", ".join(
-                    f"{escape(c.theme)} ({shown.count(c.count)}{' ' + arrow(c, shown) if arrow(c, shown) else ''})"
-                    for c in top))
+                parts.append(_top(words, [(c.theme, c.count, arrow(c, shown)) for c in raised], shown))
         if parts:
             lines.append(f"*{escape(col.scope_name)}* ({col.quarter.label}): " + "; ".join(parts))
     if len(lines) > 1:
         parts = []
         for kind, words in (("improve", "to improve"), ("good", "good practice")):
-            overall = sorted(((n, t) for (k, t), n in totals.items() if k == kind), key=lambda x: (-x[0], x[1]))
+            overall = sorted(((t, n, "") for (k, t), n in totals.items() if k == kind), key=lambda x: (-x[1], x[0]))
             if overall:
-                parts.append(f"{words}: " + ", ".join(
-                    f"{escape(t)} ({shown.count(n)})" for n, t in overall[:TOP_THEMES_IN_DIGEST]))
+                parts.append(_top(words, overall, shown))
         if parts:
             lines.append("*Across these services*: " + "; ".join(parts))
     return lines
+
+
+def _top(words: str, raised: list[tuple[str, int, str]], shown: SmallCounts) -> str:
+    """The most raised themes (theme, count, arrow), with counts where they may be shown; when
+    every count would be withheld, ranked without numbers, as the channel post does."""
+    if shown.too_small(n for _, n, _ in raised):
+        names = [escape(t) for place in shown.ranked((t, n) for t, n, _ in raised) for t in place]
+        return f"{words}, most raised first: " + ", ".join(names[:TOP_THEMES_IN_DIGEST])
+    return f"{words}: " + ", ".join(
+        f"{escape(t)} ({shown.count(n)}{' ' + trend if trend else ''})" for t, n, trend in raised[:TOP_THEMES_IN_DIGEST])

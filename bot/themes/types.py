@@ -19,14 +19,21 @@ GOOD_THEMES = "good_themes"
 GOOD_POINTS = "good_points"
 IMPROVE_POINTS = "improve_points"
 WIDER = "wider"
+ROLLING = "rolling"
 SECTION_TITLES = {
     IMPROVE_THEMES: "Areas to improve: how often each theme was raised",
     GOOD_THEMES: "Good practice: how often each theme was raised",
+    ROLLING: "The last four quarters: how often each theme was raised",
     GOOD_POINTS: "Good practice to share",
     IMPROVE_POINTS: "What would have improved the cases",
     WIDER: "Wider learning for the service",
 }
-SECTION_ORDER = (IMPROVE_THEMES, GOOD_THEMES, GOOD_POINTS, IMPROVE_POINTS, WIDER)
+RANKED_TITLES = {
+    IMPROVE_THEMES: "Areas to improve: most raised first",
+    GOOD_THEMES: "Good practice: most raised first",
+}
+"""A section's title when its quarter is too small for counts and the themes are ranked instead."""
+SECTION_ORDER = (IMPROVE_THEMES, GOOD_THEMES, ROLLING, GOOD_POINTS, IMPROVE_POINTS, WIDER)
 UNTHEMED = "Not linked to a theme"
 
 
@@ -74,6 +81,26 @@ class Point:
     text: str
 
 
+@dataclass(frozen=True)
+class Rolling:
+    """The quarter and the three before it added up: in a small service a quarter is too small for
+    counts, but a year of audits often is not, so the post can still show numbers and a chart."""
+
+    first: Quarter
+    last: Quarter
+    audits: int
+    improve: list[tuple[str, int]]  # (theme, audits raising it), most raised first
+    good: list[tuple[str, int]]
+    actions: dict[str, int]
+
+    @property
+    def label(self) -> str:
+        return f"{self.first.label} to {self.last.label}"
+
+    def counts(self, kind: str) -> list[tuple[str, int]]:
+        return self.improve if kind == "improve" else self.good
+
+
 @dataclass
 class Collation:
     quarter: Quarter
@@ -89,6 +116,7 @@ class Collation:
     actions: dict[str, int]
     by_service: list[tuple[str, int]] = field(default_factory=list)  # across services only
     withheld: int = 0  # points left out because they looked like a case reference or a person
+    rolling: Rolling | None = None  # the last four quarters (this one included)
 
     def counts(self, kind: str) -> list[ThemeCount]:
         return self.improve if kind == "improve" else self.good
@@ -123,6 +151,12 @@ class ChartData:
     last_label: str
     title: str
     caption: str
+    rolling: bool = False  # one series: the last four quarters added up (``this_quarter`` holds it)
+
+    def series(self) -> dict[str, list[int]]:
+        if self.rolling:
+            return {self.this_label: self.this_quarter}
+        return {self.this_label: self.this_quarter, self.last_label: self.last_quarter}
 
 
 @dataclass
@@ -137,6 +171,10 @@ class ThemeContent:
     notes: list[str]
     chart: ChartData | None
     dropped: set[str] = field(default_factory=set)
+    titles: dict[str, str] = field(default_factory=dict)  # a section's title when not the usual one
+
+    def title_of(self, section: str) -> str:
+        return self.titles.get(section, SECTION_TITLES[section])
 
     def shown(self) -> list[Line]:
         return [line for line in self.lines if line.id not in self.dropped]

@@ -31,8 +31,9 @@ def send_visit_reminders(ctx: JobContext) -> str:
                 if not is_available(visitor.person, today):
                     continue
                 lead = visitor.person_id == visit.lead_reviewer_id
-                if board.dm(session, visitor.person.slack_id, blocks.visit_reminder_message(plan, lead=lead),
-                            f"visit:{visit.id}:reminder:{visitor.person.slack_id}"):
+                slack_id = visitor.person.slack_id
+                if board.dm(session, slack_id, blocks.visit_reminder_message(plan, lead=lead, reader=slack_id),
+                            f"visit:{visit.id}:reminder:{slack_id}"):
                     counts["visit"] += 1
         elif visit.visit_on < today and is_available(visit.lead_reviewer, today) and board.dm(
                 session, visit.lead_reviewer.slack_id, blocks.visit_record_reminder_message(plan),

@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
     CheckboxesElement,
     DatePickerElement,
     InputBlock,
+    StaticMultiSelectElement,
     StaticSelectElement,
     UserMultiSelectElement,
     UserSelectElement,
@@ -22,7 +23,6 @@ from bot.cib.messages import (
     LONG_TEXT,
     MESSAGE_BLOCK_LIMIT,
     clip,
-    mentions,
     nice_date,
     option,
     plain,
@@ -41,8 +41,8 @@ from bot.core.blocks import (
     section,
     split_text,
 )
-from bot.core.formatting import date_only
-from bot.visits.types import ACTIVITIES, PlanAction, VisitIds, VisitMeta, VisitPlan
+from bot.core.formatting import date_only, mention_for
+from bot.visits.types import ACTIVITIES, PlanAction, VisitFeedback, VisitIds, VisitMeta, VisitPlan
 
 # visible words people (and the flow tests) look for
 RECORD_VISIT_LABEL = "Record visit feedback"
@@ -59,7 +59,9 @@ VISIT_LABELS = {
     VisitIds.VISIT_PERFORMANCE: "Performance information",
     VisitIds.VISIT_FEEDBACK: "Direct feedback given to the service",
     VisitIds.VISIT_PLAN: "Improvement plan summary",
+    VisitIds.VISIT_TEAMS: "Teams observed",
 }
+ACTION_PLACEHOLDER = "The improvement for the service, as a task"
 
 WHY_VISIT = (
     "A learning visit is a live observation of practice by a small group of senior managers "
@@ -101,13 +103,19 @@ def visit_commission_modal(*, services: Sequence[tuple[str, str]], today: date) 
                  private_metadata=VisitMeta().dump())
 
 
-def _plan_text(plan: VisitPlan) -> str:
+def _people(people: Sequence[str], reader: str | None) -> str:
+    """People as the reader sees them: "you" for the reader, mentions for the rest."""
+    return ", ".join(mention_for(p, reader) for p in people) or "nobody yet"
+
+
+def _plan_text(plan: VisitPlan, reader: str | None) -> str:
+    """The plan's facts; the reader is "you" in it, never named to themself."""
     activities = ", ".join(plan.activities) or "to be agreed"
     return (
         f"*Service:* {plan.service_name}\n*Date:* {nice_date(plan.visit_on)}\n"
         f"*Need or risk:* {clip(plan.need_or_risk, 1000)}\n*Planned activities:* {activities}\n"
-        f"*Lead reviewer:* <@{plan.lead_reviewer}> · *Visitors:* {mentions(plan.visitors)}\n"
-        f"*Commissioned by:* <@{plan.commissioner}>"
+        f"*Lead reviewer:* {mention_for(plan.lead_reviewer, reader)} · *Visitors:* {_people(plan.visitors, reader)}\n"
+        f"*Commissioned by:* {mention_for(plan.commissioner, reader)}"
     )
 
 
@@ -122,13 +130,14 @@ def record_visit_button(visit_id: int) -> Any:
     return button(RECORD_VISIT_LABEL, VisitIds.RECORD_VISIT, str(visit_id), style="primary")
 
 
-def visit_preparation_message(plan: VisitPlan, *, lead: bool) -> tuple[str, list[Block]]:
+def visit_preparation_message(plan: VisitPlan, *, lead: bool, reader: str) -> tuple[str, list[Block]]:
     """The visitors' preparation DM: the plan, and for the lead reviewer how to record the outcome."""
     text = f"You are visiting {plan.service_name} on {nice_date(plan.visit_on)} for a learning visit."
     role = "the *lead reviewer* for" if lead else "a visitor on"
     blocks: list[Block] = [
         header(f"Learning visit: {plan.service_name}"[:150]),
-        section(f"You are {role} this learning visit. Please prepare with the plan below.\n" + _plan_text(plan)),
+        section(f"You are {role} this learning visit. Please prepare with the plan below.\n"
+                + _plan_text(plan, reader)),
         *_plan_details(plan),
     ]
     if lead:
@@ -141,11 +150,11 @@ def visit_preparation_message(plan: VisitPlan, *, lead: bool) -> tuple[str, list
     return text, blocks
 
 
-def visit_reminder_message(plan: VisitPlan, *, lead: bool) -> tuple[str, list[Block]]:
+def visit_reminder_message(plan: VisitPlan, *, lead: bool, reader: str) -> tuple[str, list[Block]]:
     text = f"Reminder: the learning visit to {plan.service_name} is on {nice_date(plan.visit_on)}."
     blocks: list[Block] = [
         section(f":wave: A reminder: the learning visit to *{plan.service_name}* is on "
-                f"*{nice_date(plan.visit_on)}*.\n" + _plan_text(plan)),
+                f"*{nice_date(plan.visit_on)}*.\n" + _plan_text(plan, reader)),
     ]
     if lead:
         blocks.append(actions(record_visit_button(plan.id), block_id=f"visit-manage-{plan.id}"))
@@ -156,26 +165,27 @@ def visit_record_reminder_message(plan: VisitPlan) -> tuple[str, list[Block]]:
     text = f"Please record the feedback and action plan from the learning visit to {plan.service_name}."
     return text, [
         section(f":memo: Please record the direct feedback you gave *{plan.service_name}* on "
-                f"{nice_date(plan.visit_on)} and the improvement/action plan, so it reaches the service manager "
+                f"{nice_date(plan.visit_on)} and the improvement/action plan, so it reaches the service, its managers "
                 f"and the next Continuous Improvement Board."),
         actions(record_visit_button(plan.id), block_id=f"visit-manage-{plan.id}"),
     ]
 
 
-def visit_support_message(plan: VisitPlan) -> tuple[str, list[Block]]:
+def visit_support_message(plan: VisitPlan, reader: str) -> tuple[str, list[Block]]:
     """Q&I are asked to support every visit (preparation and analysis of performance information)."""
     text = f"Please support the learning visit to {plan.service_name} on {nice_date(plan.visit_on)}."
     return text, [
-        section(f":handshake: <@{plan.commissioner}> has commissioned a learning visit. Quality & Improvement "
-                f"are asked to support it: the preparation, the performance information and the analysis.\n"
-                + _plan_text(plan)),
+        section(f":handshake: {'You' if plan.commissioner == reader else mention_for(plan.commissioner, reader)} commissioned a "
+                f"learning visit. Quality & Improvement are asked to support it: the preparation, the performance "
+                f"information and the analysis.\n" + _plan_text(plan, reader)),
         *_plan_details(plan),
     ]
 
 
 def visit_commissioned_message(plan: VisitPlan, warning: str | None) -> tuple[str, list[Block]]:
     text = f"You commissioned a learning visit to {plan.service_name} on {nice_date(plan.visit_on)}."
-    blocks: list[Block] = [section(":white_check_mark: You commissioned a learning visit.\n" + _plan_text(plan))]
+    blocks: list[Block] = [section(":white_check_mark: You commissioned a learning visit.\n"
+                                   + _plan_text(plan, plan.commissioner))]
     if warning:
         blocks.append(section(f":warning: {warning}"))
     blocks.append(context("The visitors have their preparation DM and Quality & Improvement have been asked to "
@@ -189,7 +199,9 @@ def visit_commissioned_view(plan: VisitPlan, warning: str | None) -> View:
 
 
 def visit_record_modal(*, plan: VisitPlan, feedback: str | None, plan_summary: str | None,
-                       drafts: Sequence[PlanAction]) -> View:
+                       drafts: Sequence[PlanAction], teams: Sequence[tuple[str, str]] = ()) -> View:
+    """The lead reviewer's form. ``teams`` is (key, name) of the service's teams, for "Teams observed":
+    their team managers get the feedback, and left empty it is every team."""
     ids = VisitIds
     lines = [f"• <@{a.owner}> by {date_only(a.due_on)}: {clip(a.description, 300)}" for a in drafts]
     listed = ("*The action plan*\n" + "\n".join(lines)) if lines else (
@@ -198,15 +210,27 @@ def visit_record_modal(*, plan: VisitPlan, feedback: str | None, plan_summary: s
         section(f"*Learning visit to {plan.service_name}* on {nice_date(plan.visit_on)}"),
         privacy_notice(),
         text_input(ids.VISIT_FEEDBACK, VISIT_LABELS[ids.VISIT_FEEDBACK], initial=feedback,
-                   hint="What you told the service at the end of the visit. It goes to the Service Manager and "
-                        "the Continuous Improvement Board. " + NO_NAMES_HINT),
+                   hint="What you told the service at the end of the visit. It goes to the service's channel, its "
+                        "managers and the Continuous Improvement Board. " + NO_NAMES_HINT),
         text_input(ids.VISIT_PLAN, VISIT_LABELS[ids.VISIT_PLAN], initial=plan_summary, optional=True,
                    hint="The improvement the plan is for, in a sentence or two. " + NO_NAMES_HINT),
+        *_teams_input(teams),
         *[section(chunk, block_id=f"{ids.VISIT_ACTIONS_LIST}-{i}") for i, chunk in enumerate(split_text(listed))][:30],
         actions(button(ADD_ACTION_LABEL, ids.VISIT_ADD_ACTION, str(plan.id)), block_id=ids.VISIT_ADD_ACTION),
     ]
     return modal(title="Record visit", callback_id=ids.VISIT_RECORD_MODAL, blocks=blocks,
                  submit="Send to the service", private_metadata=VisitMeta(visit_id=plan.id).dump())
+
+
+def _teams_input(teams: Sequence[tuple[str, str]]) -> list[Block]:
+    if not teams:
+        return []
+    return [InputBlock(
+        block_id=VisitIds.VISIT_TEAMS, label=plain(VISIT_LABELS[VisitIds.VISIT_TEAMS]), optional=True,
+        element=StaticMultiSelectElement(action_id=VisitIds.VISIT_TEAMS, placeholder=plain("Every team"),
+                                         options=[option(name, key) for key, name in teams[:100]]),
+        hint=plain("Leave empty if you saw every team. Their team managers get the feedback and the plan; the "
+                   "service's channel gets a summary with no names."))]
 
 
 def visit_action_modal(*, visit_id: int, parent_view: str | None, service_name: str,
@@ -221,31 +245,86 @@ def visit_action_modal(*, visit_id: int, parent_view: str | None, service_name: 
                  submit="Add", close="Back", private_metadata=meta.dump())
 
 
-def _action_lines(actions_: Sequence[PlanAction]) -> str:
-    return "\n".join(f"• <@{a.owner}> by {date_only(a.due_on)}: {clip(a.description, 400)}" for a in actions_)
+def _action_lines(actions_: Sequence[PlanAction], reader: str | None) -> str:
+    return "\n".join(f"• {'You' if a.owner == reader else mention_for(a.owner, reader)} by {date_only(a.due_on)}: "
+                     f"{clip(a.description, 400)}" for a in actions_)
 
 
-def visit_feedback_message(plan: VisitPlan, feedback: str, plan_summary: str | None,
-                           actions_: Sequence[PlanAction], meeting_on: date | None) -> tuple[str, list[Block]]:
-    """The Service Manager's DM: what the lead reviewer said, and the plan for the service."""
-    when = f"the Continuous Improvement Board on {nice_date(meeting_on)}" if meeting_on else \
-        "the next Continuous Improvement Board"
+def _when(meeting_on: date | None) -> str:
+    return (f"the Continuous Improvement Board on {nice_date(meeting_on)}" if meeting_on
+            else "the next Continuous Improvement Board")
+
+
+def visit_feedback_message(plan: VisitPlan, found: VisitFeedback, *, reader: str, service_manager: bool = False,
+                           teams_managed: Sequence[str] = ()) -> tuple[str, list[Block]]:
+    """One DM per person told: the Service Manager, the team managers of the teams observed and the
+    commissioner get what the lead reviewer said and the plan, with what to do next for their part."""
     text = f"Feedback and the improvement plan from the learning visit to {plan.service_name}."
+    lead = "You" if plan.lead_reviewer == reader else mention_for(plan.lead_reviewer, reader)
+    observed = f" It observed {_and(found.teams)}." if found.teams else ""
     blocks: list[Block] = [
         header(f"Learning visit feedback: {plan.service_name}"[:150]),
-        section(f"<@{plan.lead_reviewer}> led the learning visit to *{plan.service_name}* on "
-                f"{nice_date(plan.visit_on)}. Here is the feedback given and the improvement/action plan."),
-        *sections("*Direct feedback*\n" + quote(clip(feedback, 2800))),
+        section(f"{lead} led the learning visit to *{plan.service_name}* on {nice_date(plan.visit_on)}.{observed} "
+                f"Here is the feedback given and the improvement/action plan."),
+        *sections("*Direct feedback*\n" + quote(clip(found.feedback, 2800))),
     ]
-    if plan_summary:
-        blocks += sections("*Improvement plan*\n" + quote(clip(plan_summary, 2800)))
-    blocks += sections("*Actions*\n" + (_action_lines(actions_) or "None."))
-    blocks.append(context(f"Each owner has been told of their action. The plan goes to {when}."))
+    if found.plan_summary:
+        blocks += sections("*Improvement plan*\n" + quote(clip(found.plan_summary, 2800)))
+    blocks += sections("*Actions*\n" + (_action_lines(found.actions, reader) or "None."))
+    mine = [a for a in found.actions if a.owner == reader]
+    advice: list[str] = []
+    if teams_managed:
+        advice.append(f"Please share the feedback with {_and(teams_managed)} at your next team meeting; the "
+                      f"service's channel has a summary with no names.")
+    if service_manager:
+        advice.append("Please take the plan forward with your team managers.")
+    if mine:
+        advice.append("One action is yours: it is on your App Home." if len(mine) == 1 else
+                      f"{len(mine)} actions are yours: they are on your App Home.")
+    advice.append(f"Each owner has been told of their action. The plan goes to {_when(found.meeting_on)}.")
+    blocks.append(context(" ".join(advice)))
     return text, blocks[:MESSAGE_BLOCK_LIMIT]
 
 
-def visit_recorded_message(plan: VisitPlan, count: int, meeting_on: date | None) -> tuple[str, list[Block]]:
+def visit_service_post(plan: VisitPlan, found: VisitFeedback) -> tuple[str, list[Block]]:
+    """The service channel's post: the feedback and the plan, for the whole service to learn from, with
+    no names (no visitors, no action owners) and no case references. Every text in ``found`` has been
+    through ``bot.core.privacy.outbound``."""
+    text = f"Feedback from the learning visit to {plan.service_name} on {nice_date(plan.visit_on)}."
+    observed = f" of {_and(found.teams)}" if found.teams else ""
+    blocks: list[Block] = [
+        header(f"Learning visit: what we learned in {plan.service_name}"[:150]),
+        section(f"Senior managers from outside the service visited *{plan.service_name}* on "
+                f"{nice_date(plan.visit_on)} to see the practice{observed} at first hand. Thank you to everyone who "
+                f"took part. This is the feedback they gave and the plan that follows from it."),
+        *sections("*What they saw*\n" + quote(clip(found.feedback, 2800))),
+    ]
+    if found.plan_summary:
+        blocks += sections("*The improvement plan*\n" + quote(clip(found.plan_summary, 2800)))
+    if found.actions:
+        blocks += sections("*What will happen*\n" + "\n".join(
+            f"• by {date_only(a.due_on)}: {clip(a.description, 400)}" for a in found.actions))
+    blocks.append(context(f"Your team manager has the full plan; it goes to {_when(found.meeting_on)}. "
+                          f"Talk it through at your next team meeting."))
+    return text, blocks[:MESSAGE_BLOCK_LIMIT]
+
+
+def _and(names: Sequence[str]) -> str:
+    """ "CiC North", "CiC North and CiC South", "A, B and C"."""
+    names = list(names)
+    if len(names) < 2:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def visit_recorded_message(plan: VisitPlan, count: int, meeting_on: date | None, *, reader: str,
+                           told: Sequence[str] = (), posted: bool = True) -> tuple[str, list[Block]]:
+    """The lead reviewer's receipt: who has the feedback, and what to do if the service has no channel."""
     when = f"the CIB meeting on {nice_date(meeting_on)}" if meeting_on else "the next CIB meeting to be scheduled"
-    text = f"The feedback and plan from the visit to {plan.service_name} went to the Service Manager."
+    text = f"The feedback and plan from the visit to {plan.service_name} went to the service."
+    who = f"went to {_and([mention_for(p, reader) for p in told])}" if told else "are saved"
+    where = (", and a summary with no names to the service's channel" if posted else
+             f". {plan.service_name} has no channel in the QMF directory, so nothing was posted there: ask a QMF "
+             f"admin to add one")
     return text, [section(f":white_check_mark: Thank you. The feedback and plan ({count} action(s)) from the visit "
-                          f"to *{plan.service_name}* went to the Service Manager, and the plan is queued for {when}.")]
+                          f"to *{plan.service_name}* {who}{where}; the plan is queued for {when}.")]

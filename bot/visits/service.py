@@ -1,6 +1,7 @@
 """Learning visits: commission, the visitors' preparation, and the lead reviewer's feedback and
-improvement plan, which goes to the Service Manager and is queued for the next Continuous
-Improvement Board (``bot.cib``).
+improvement plan, which goes back to the service that was observed (its Service Manager, the team
+managers of the teams observed and, with no names, its channel) and is queued for the next
+Continuous Improvement Board (``bot.cib``).
 
 Permissions (re-checked on the server for every submission and click): members of the visited
 service's Divisional Leadership Team commission; visitors must be independent of the service
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,6 +21,7 @@ from bot.actions import service as action_plans
 from bot.cib import service as board
 from bot.cib.messages import nice_date
 from bot.cib.types import VISIT
+from bot.core import outbox
 from bot.core.audit import record
 from bot.core.calendar import Quarter, WorkingCalendar
 from bot.core.directory import Who, people_with_role, service_by_key, who
@@ -26,10 +29,11 @@ from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from bot.core.formatting import date_only
 from bot.core.independence import Tie, conflicts, service_subject, ties_of
 from bot.core.policy import Policy
+from bot.core.privacy import outbound
 from bot.core.roles import Role
 from bot.core.todo import Todo
 from bot.visits import messages as blocks
-from bot.visits.types import ACTIVITIES, PlanAction, VisitIds, VisitInput, VisitPlan
+from bot.visits.types import ACTIVITIES, PlanAction, VisitFeedback, VisitIds, VisitInput, VisitPlan
 from storage.models import Action, Person, Service, Team
 from storage.models.commissions import CibItem, LearningVisit, LearningVisitVisitor
 
@@ -51,8 +55,9 @@ def commissionable_services(session: Session, me: Who) -> list[Service]:
 
 
 def person_label(person: Person) -> str:
-    """How an inline error (plain text, where a mention does not render) names someone."""
-    return person.display_name or person.slack_id
+    """How an inline error names a visitor: Slack shows it as plain text, where a mention is a raw id,
+    so by their directory name, or else by where they stand ("one of the visitors you chose")."""
+    return person.display_name or "One of the visitors you chose"
 
 
 def independence_problem(session: Session, service: Service, person: Person) -> str | None:
@@ -125,7 +130,8 @@ def commission_visit(session: Session, *, actor: str, data: VisitInput, today: d
     for slack_id in dict.fromkeys(data.visitors):
         person = board.active_person(session, slack_id)
         if person is None:
-            problems.append(f"{slack_id} is not in the QMF directory, so can't be a visitor.")
+            problems.append("One of the people you chose is not in the QMF directory, so can't be a visitor: "
+                            "choose someone who is, or ask a QMF admin to add them.")
             continue
         if service is not None:
             problem = independence_problem(session, service, person)
@@ -169,10 +175,11 @@ def commission_visit(session: Session, *, actor: str, data: VisitInput, today: d
            visitors=[p.slack_id for p in visitors], lead_reviewer=lead.slack_id, year_count=already + 1)
     plan = visit_plan(visit)
     for person in visitors:
-        board.dm(session, person.slack_id, blocks.visit_preparation_message(plan, lead=person.id == lead.id),
+        board.dm(session, person.slack_id,
+                 blocks.visit_preparation_message(plan, lead=person.id == lead.id, reader=person.slack_id),
                  f"visit:{visit.id}:prep:{person.slack_id}")
     for slack_id in people_with_role(session, Role.QUALITY_IMPROVEMENT):
-        board.dm(session, slack_id, blocks.visit_support_message(plan), f"visit:{visit.id}:support:{slack_id}")
+        board.dm(session, slack_id, blocks.visit_support_message(plan, slack_id), f"visit:{visit.id}:support:{slack_id}")
     board.dm(session, actor, blocks.visit_commissioned_message(plan, warning), f"visit:{visit.id}:commissioned")
     return visit, warning
 
@@ -220,10 +227,19 @@ def add_visit_action(session: Session, *, actor: str, visit_id: int, owner: str,
                                    service_id=visit.service_id, quarter=quarter, status="draft", today=today)
 
 
+def service_teams(session: Session, visit: LearningVisit) -> list[Team]:
+    """The visited service's active teams, in the directory's order: the teams a visit can observe."""
+    return list(session.scalars(select(Team).where(Team.service_id == visit.service_id, Team.active)
+                                .order_by(Team.position, Team.id)))
+
+
 def record_visit(session: Session, *, actor: str, visit_id: int, feedback: str | None, plan_summary: str | None,
-                 today: date, now: datetime, policy: Policy) -> tuple[LearningVisit, CibItem, list[Action]]:
+                 today: date, now: datetime, policy: Policy, teams: Sequence[str] = ()
+                 ) -> tuple[LearningVisit, CibItem, list[Action]]:
     """The lead reviewer's direct feedback and the improvement plan: the plan's actions go live, the
-    Service Manager is told, and the plan is queued for the next CIB meeting."""
+    feedback reaches the service (``tell_the_service``), and the plan is queued for the next CIB meeting.
+
+    ``teams`` are the keys of the teams observed; none chosen means the visit saw every team."""
     ids = VisitIds
     labels = blocks.VISIT_LABELS
     visit = visit_record_form(session, actor=actor, visit_id=visit_id, today=today)
@@ -231,6 +247,10 @@ def record_visit(session: Session, *, actor: str, visit_id: int, feedback: str |
     said = board.check_text(errors, ids.VISIT_FEEDBACK, feedback, labels[ids.VISIT_FEEDBACK], today, policy=policy)
     summary = board.check_text(errors, ids.VISIT_PLAN, plan_summary, labels[ids.VISIT_PLAN], today, required=False,
                                policy=policy)
+    known = service_teams(session, visit)
+    observed = [t for t in known if t.key in set(teams)] or known
+    if any(key not in {t.key for t in known} for key in teams):
+        errors[ids.VISIT_TEAMS] = f"Choose teams of {visit.service.name}, or leave it empty for every team."
     if not plan_actions(session, visit):
         errors.setdefault(ids.VISIT_PLAN, f"The improvement plan needs at least one action with an owner and a due "
                                           f"date: press \"{blocks.ADD_ACTION_LABEL}\".")
@@ -250,17 +270,55 @@ def record_visit(session: Session, *, actor: str, visit_id: int, feedback: str |
                                meeting=meeting, queued_by=me, now=now)
     found = plan_actions(session, visit)
     record(session, actor, "record", VISIT, visit.id, actions=len(found), cib_item=item.id,
-           meeting=meeting.meets_on.isoformat() if meeting else None)
-    plan = visit_plan(visit)
-    message = blocks.visit_feedback_message(plan, said or "", summary, plan_lines(found),
-                                            meeting.meets_on if meeting else None)
-    service_manager = visit.service.service_manager
-    told = [service_manager.slack_id, visit.commissioned_by.slack_id]
-    for slack_id in dict.fromkeys(s for s in told if s != actor):
-        board.dm(session, slack_id, message, f"visit:{visit.id}:feedback:{slack_id}")
-    board.dm(session, actor, blocks.visit_recorded_message(plan, len(found), meeting.meets_on if meeting else None),
+           meeting=meeting.meets_on.isoformat() if meeting else None, teams=[t.key for t in observed])
+    told, posted = tell_the_service(session, visit, actor=actor, teams=observed, policy=policy, found=VisitFeedback(
+        feedback=said or "", plan_summary=summary, actions=tuple(plan_lines(found)),
+        teams=tuple(t.name for t in observed) if len(observed) < len(known) else (),
+        meeting_on=meeting.meets_on if meeting else None))
+    board.dm(session, actor, blocks.visit_recorded_message(visit_plan(visit), len(found),
+                                                           meeting.meets_on if meeting else None, reader=actor,
+                                                           told=told, posted=posted),
              f"visit:{visit.id}:recorded")
     return visit, item, found
+
+
+def tell_the_service(session: Session, visit: LearningVisit, *, actor: str, teams: Sequence[Team],
+                     found: VisitFeedback, policy: Policy) -> tuple[list[str], bool]:
+    """The feedback reaches the people who learn from it: one DM each to the Service Manager, the team
+    managers of the teams observed and the commissioner (a person in two of those parts gets one), and
+    a post to the service's channel with no names and no case references, every text through the
+    outbound gate. Returns (who was sent a DM, whether the channel post went)."""
+    plan = visit_plan(visit)
+    roles: dict[str, dict[str, list[str]]] = {}
+    sm = visit.service.service_manager
+    if sm.active:
+        roles.setdefault(sm.slack_id, {}).setdefault("service", [])
+    for team in teams:
+        if team.team_manager.active:
+            roles.setdefault(team.team_manager.slack_id, {}).setdefault("teams", []).append(team.name)
+    roles.setdefault(visit.commissioned_by.slack_id, {})
+    told = [slack_id for slack_id in roles if slack_id != actor]
+    for slack_id in told:
+        parts = roles[slack_id]
+        board.dm(session, slack_id, blocks.visit_feedback_message(
+            plan, found, reader=slack_id, service_manager="service" in parts, teams_managed=parts.get("teams", ())),
+            f"visit:{visit.id}:feedback:{slack_id}")
+    channel = visit.service.channel
+    if channel:
+        shared = VisitFeedback(
+            feedback=outbound(found.feedback, policy),
+            plan_summary=outbound(found.plan_summary, policy) if found.plan_summary else None,
+            actions=tuple(PlanAction(owner="", due_on=a.due_on, description=outbound(a.description, policy))
+                          for a in found.actions),
+            teams=found.teams, meeting_on=found.meeting_on)
+        outbox.enqueue(session, channel=channel, dedupe_key=f"visit:{visit.id}:service-post",
+                       **_post(blocks.visit_service_post(plan, shared)))
+    return told, bool(channel)
+
+
+def _post(message: tuple[str, list[Any]]) -> dict[str, Any]:
+    text, body = message
+    return {"text": text, "blocks": body}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ class VisitIds(StrEnum):
     VISIT_RECORD_MODAL = "visit-record-modal"
     VISIT_FEEDBACK = "visit-feedback"
     VISIT_PLAN = "visit-plan"
+    VISIT_TEAMS = "visit-teams"
     VISIT_ACTIONS_LIST = "visit-actions-list"
     VISIT_ADD_ACTION = "visit-add-action"
     VISIT_ACTION_MODAL = "visit-action-modal"
@@ -90,3 +91,15 @@ class PlanAction:
     owner: str
     due_on: date
     description: str
+
+
+@dataclass(frozen=True)
+class VisitFeedback:
+    """What the lead reviewer recorded, as the messages lay it out. For a channel post every text in
+    it has been through ``bot.core.privacy.outbound`` first (the service does that, not the builder)."""
+
+    feedback: str
+    plan_summary: str | None
+    actions: tuple[PlanAction, ...]
+    teams: tuple[str, ...]  # the names of the teams observed
+    meeting_on: date | None

@@ -48,7 +48,10 @@ class Proposal(Base):
     lots_of_learning: Mapped[bool] = mapped_column(default=False)
     revisit: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), default="proposed")  # proposed|withdrawn|allocated|not_allocated
-    not_allocated_reason: Mapped[str | None] = mapped_column(Text)
+    not_allocated_reason: Mapped[str | None] = mapped_column(Text)  # in words for the proposer
+    # the proposal not allocated last quarter that this one carries on ("Propose again next
+    # quarter"); unique, so however often the button is pressed there is one carried proposal
+    carried_from_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -118,7 +121,8 @@ class Reflection(Base):
     child_family_said: Mapped[str] = mapped_column(Text)
     do_differently: Mapped[str] = mapped_column(Text)
     support_needed: Mapped[str | None] = mapped_column(Text)  # private to the case holder and their TM
-    themes: Mapped[list[Any] | None] = mapped_column(JSON)
+    themes: Mapped[list[Any] | None] = mapped_column(JSON)  # themes to develop (all of them before 0008)
+    themes_good: Mapped[list[Any] | None] = mapped_column(JSON)  # themes that went well
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

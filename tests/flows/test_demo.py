@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,4 +50,41 @@ def test_the_quarters_reports_are_written(demo_out) -> None:  # noqa: ANN001
     assert "Learning themes" in (reports / "themes-2026-27Q1.md").read_text(encoding="utf-8")
     book = load_workbook(reports / "sample-2026-27Q1.xlsx")
     assert sum(row[1] for row in book["Grades"].iter_rows(min_row=2, values_only=True)) == 10
-    assert sorted(p.suffix for p in out.glob("*.png")) == [".png", ".png"]  # the two charts
+    charts = sorted(p.name for p in out.glob("*.png"))
+    assert any("random-sample" in c for c in charts), charts  # the sample's grades
+    assert len([c for c in charts if "learning-themes" in c]) >= 4, charts  # each service's last four quarters
+
+
+def shown_to(transcript: str) -> list[tuple[str, str]]:
+    """(heading, what was shown) for each thing the transcript quotes: "**DM to ...**" then "> ..."."""
+    out = []
+    for chunk in transcript.split("\n**")[1:]:
+        heading, _, rest = chunk.partition("**")
+        quoted = [line[2:] for line in rest.strip().splitlines() if line.startswith(">")]
+        out.append((heading, "\n".join(quoted)))
+    return out
+
+
+def test_the_transcript_shows_the_learning_reaching_the_people_who_learn_from_it(demo_out) -> None:  # noqa: ANN001
+    """Issue #15's "Must show": a practitioner receiving their random-sample findings, a team manager
+    receiving one combined message, and a service post with ranked themes and the rolling view."""
+    _, out = demo_out
+    seen = shown_to((out / "transcript.md").read_text(encoding="utf-8"))
+
+    findings = [body for heading, body in seen if re.match(r"DM to U0P\d+ \(social worker", heading)
+                and "Random sample findings" in body]
+    assert findings, "no practitioner is shown their random-sample findings"
+    assert all(w in findings[0] for w in ("your case", "agreed", "What was strong", "What to develop")), findings[0]
+
+    combined = [body for heading, body in seen if re.match(r"DM to U0TM\d \(Team Manager", heading)
+                and len(set(re.findall(r"\bCIC-1\d{3}\b", body))) >= 2]
+    assert combined, "no team manager is shown one message naming several drawn cases"
+
+    posts = [body for heading, body in seen if heading.startswith("Post in channel C0CIC")
+             and "# Learning themes: Children in Care" in body]
+    assert posts, "no learning-themes post in Children in Care's channel"
+    post = posts[0]
+    assert "Areas to improve: most raised first" in post and "1. *" in post  # ranked, without a column of counts
+    rolling = post[post.index("The last four quarters"):]
+    assert re.search(r"To improve: \*[^*]+\*: \d+", rolling), rolling  # counted over the year
+    assert any(heading.startswith("File in channel C0CIC") for heading, _ in seen)  # and charted

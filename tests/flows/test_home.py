@@ -7,6 +7,7 @@ import json
 from sqlalchemy import delete, func, select
 
 from bot.app.sandbox.render import render_view
+from bot.home.service import HOME_JOBS
 from storage.models import HomeView, SlackEvent
 
 
@@ -66,7 +67,7 @@ def test_a_non_qi_person_cannot_run_jobs_with_a_copied_button(slack, fake, bot):
     slack.open_home("U0QI1")
     qi_home = fake.home("U0QI1")
     slack.click("U0SM1", "Send today's reminders now", view=qi_home)
-    assert any("Only Q&I staff and admins" in m["text"] for m in fake.dms("U0SM1"))
+    assert any("Only Q&I staff and QMF admins" in m["text"] for m in fake.dms("U0SM1"))
     from storage.models import JobRun
 
     with bot.rt.db.session() as session:
@@ -149,8 +150,8 @@ def test_qi_runs_a_job_from_home_once_however_often_it_is_pressed(slack, fake, b
     assert "Learning-audit proposals for 2026-27 Q1 open on" in home_text(fake, "U0QI1")
     slack.click("U0QI1", "Open proposals now", home=True)
     bot.rt.wait_idle()
-    told = [m["text"] for m in fake.dms("U0QI1") if m["text"].startswith("`open-proposals`")]
-    assert len(told) == 1 and "done" in told[0], told
+    told = [m["text"] for m in fake.dms("U0QI1")]
+    assert told == [HOME_JOBS["open-proposals"].done + " " + HOME_JOBS["open-proposals"].then], told
     invitations = [m for m in fake.dms("U0SM1") if "Propose cases" in json.dumps(m.get("blocks"))]
     assert len(invitations) == 1
     assert "Proposals for 2026-27 Q1 close on" in home_text(fake, "U0QI1")
@@ -158,10 +159,34 @@ def test_qi_runs_a_job_from_home_once_however_often_it_is_pressed(slack, fake, b
     slack.click("U0QI1", "Open proposals now", home=True)  # pressed again: the work is not done twice
     bot.rt.wait_idle()
     assert len([m for m in fake.dms("U0SM1") if "Propose cases" in json.dumps(m.get("blocks"))]) == 1
-    told = [m["text"] for m in fake.dms("U0QI1") if m["text"].startswith("`open-proposals`")]
-    assert len(told) == 2 and "already" in told[1], told
+    told = [m["text"] for m in fake.dms("U0QI1")]
+    assert len(told) == 2 and told[1].startswith("Nothing new to do: that was already done"), told
     from storage.models import JobRun
 
     with bot.rt.db.session() as session:
         assert session.scalar(select(func.count()).select_from(JobRun)) == 1
     assert fake.problems == []
+
+
+def test_a_job_button_answers_in_plain_words_not_the_jobs_log_line(slack, fake, bot):
+    """Item 6 of issue #15: the answer said "`send-reminders`: done. proposals: 1 sent (deadline Fri 17
+    Apr 2026).; learning audits: 0 reminders sent; …". Q&I now read what happened and what comes
+    next; the log line stays in the CLI (`qmf-bot jobs run`) and the log."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from schedules.jobs import run_job
+
+    at = datetime(2026, 4, 15, 9, 0, tzinfo=ZoneInfo("Europe/London"))
+    bot.run_job("open-proposals", at=datetime(2026, 4, 1, 9, 0, tzinfo=ZoneInfo("Europe/London")))
+    bot.set_time(at)  # two working days before the deadline: reminders are due to those who have not proposed
+    slack.open_home("U0QI1")
+    slack.click("U0QI1", "Send today's reminders now", home=True)
+    bot.rt.wait_idle()
+    answer = fake.dms("U0QI1")[-1]["text"]
+    assert answer == HOME_JOBS["send-reminders"].done + " " + HOME_JOBS["send-reminders"].then
+    for log_words in ("`", "send-reminders", "reminders sent", ": done", "job", ";"):
+        assert log_words not in answer, (log_words, answer)
+    again = run_job(bot.rt, "send-reminders", at=at)  # the CLI's answer for the same day keeps its line
+    assert again.line().startswith("send-reminders [2026-04-15]: already-done.")
+

@@ -126,8 +126,10 @@ def test_an_old_row_claiming_cp_east_is_not_allocated_to_the_children_in_care_se
     with bot.rt.db.session() as session:
         proposal = session.scalar(select(Proposal))
         assert proposal.status == "not_allocated"
-        assert proposal.not_allocated_reason == (
-            "no independent Service Manager: all 2 conflict (own service: U0SM1, U0SM2)")
+        # the proposer reads it in plain words; the stored plan keeps the ids (issue 15 item 3)
+        assert proposal.not_allocated_reason.startswith("No Service Manager was entirely independent of it")
+        assert "no independent Service Manager: all 2 conflict (own service: U0SM1, U0SM2)" in (
+            session.get(LearningRound, QUARTER).allocation_explanation)
 
 
 def test_with_everyone_in_the_old_row_goes_to_a_service_manager_of_neither_service(bot):
@@ -239,7 +241,8 @@ def test_a_themed_audit_auditor_tied_to_a_listed_case_is_refused_inline(bot, sla
     reply = slack.submit("U0DLT1", THEMED | {"Case references in the sample": "CP-2999",
                                               "Auditors": ["U0SM1", "U0QI1"]})
     assert reply.errors == {"themed-auditors": (
-        "U0SM1 is the Service Manager of Children in Care, where CP-2999 is held or managed, so can't audit "
+        "One of the auditors you chose is the Service Manager of Children in Care, where CP-2999 is held or "
+        "managed, so can't audit "
         "it: auditors must be independent of the cases.")}
     assert count(bot, ThemedAudit) == 0
     assert slack.submit("U0DLT1", {"Auditors": ["U0SM3", "U0QI1"]}).errors == {}
@@ -258,6 +261,6 @@ def test_a_themed_audit_auditor_cannot_add_a_case_of_their_own_service(bot, slac
         "Evidence": "Three supervisions in six months.",
         "Themes": ["Management oversight and supervision"],
     })
-    assert "U0SM1 is the Service Manager of Children in Care, where CP-2999" in reply.errors["themed-findings-case"]
+    assert "You are the Service Manager of Children in Care, where CP-2999" in reply.errors["themed-findings-case"]
     with bot.rt.db.session() as session:
         assert [c.case_ref for c in session.scalar(select(ThemedAudit)).cases] == ["CP-2001"]

@@ -52,7 +52,7 @@ REFLECTION = {
     "What did the child or family say?": "The eldest said she felt listened to.",
     "What would you do differently?": "Ask health to join sooner.",
     "What support do you need? (private to you and your team manager)": "Reflective supervision time.",
-    "Themes": ["Multi-agency working"],
+    "Themes to develop": ["Multi-agency working"],
 }
 
 AUDIT = {
@@ -221,7 +221,7 @@ def test_the_case_holder_saves_then_amends_their_reflection(bot, slack, fake, ca
         case.holder,
         {
             "What would you do differently?": "Ask health and school to join sooner.",
-            "Themes": ["Risk and safety", "Multi-agency working"],
+            "Themes to develop": ["Risk and safety", "Multi-agency working"],
         },
     )
     assert reply.errors == {}

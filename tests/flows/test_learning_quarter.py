@@ -48,7 +48,7 @@ REFLECTION = {
     "What difference did your work make, and how do you know?": "Attendance is up; school says so.",
     "What did the child or family say?": "The eldest said she felt listened to.",
     "What would you do differently?": "Ask health to join sooner.",
-    "Themes": ["Multi-agency working"],
+    "Themes to develop": ["Multi-agency working"],
 }
 AUDIT = {
     "Outcomes and the difference made for the child and family": "The children stayed safely at home.",

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.app.sandbox.harness import SAMPLE_ORG
+from bot.app.sandbox.harness import SAMPLE_CASES, SAMPLE_ORG
 from bot.cib import service as cib
 from bot.core.calendar import WorkingCalendar
 from bot.core.directory import import_org
@@ -18,12 +18,16 @@ from bot.core.orgfile import load_org_file
 from bot.core.policy import Policy
 from bot.core.privacy import case_refs_in, parse_case_refs, redact_case_refs, small_count
 from bot.core.todo import Todo
+from bot.sampling.register import import_register
 from bot.themed_audits import service as themed
+from bot.themed_audits.feedback import findings_back
+from bot.themed_audits.messages import auditor_brief_message, findings_back_message
 from bot.themed_audits.types import FindingLine, ThemedAuditIds, ThemedAuditInput
 from bot.visits import service as visits
 from bot.visits.types import VisitIds, VisitInput
-from storage.models import CibMeeting, Division, DivisionLeader, JobRun, OutboxMessage, Person
+from storage.models import CibMeeting, Division, DivisionLeader, JobRun, OutboxMessage, Person, Service
 from storage.models.commissions import CibItem, LearningVisit, ThemedAudit, ThemedAuditFinding
+from storage.models.sampling import CaseRegisterEntry
 from tests.conftest import london
 
 CALENDAR = WorkingCalendar()
@@ -148,9 +152,9 @@ def test_only_dlt_members_commission_a_visit(session):
 
 
 @pytest.mark.parametrize(("visitor", "why"), [
-    ("U0SM1", "U0SM1 is the Service Manager of Children in Care"),
-    ("U0TM2", "U0TM2 is the Team Manager of CiC South in Children in Care"),
-    ("U0P4", "U0P4 is a practitioner in CiC South (Children in Care)"),
+    ("U0SM1", "One of the visitors you chose is the Service Manager of Children in Care"),
+    ("U0TM2", "One of the visitors you chose is the Team Manager of CiC South in Children in Care"),
+    ("U0P4", "One of the visitors you chose is a practitioner in CiC South (Children in Care)"),
 ])
 def test_a_visitor_must_be_independent_of_the_visited_service(session, visitor, why):
     with pytest.raises(InvalidInput) as refused:
@@ -245,7 +249,8 @@ def test_a_themed_audit_commission_checks_every_answer_inline(session):
                    source="Other", source_other=None, sample_size=1, theme="Drift seen in CIN-10001")
     errors = refused.value.errors
     assert "nonsense" in errors[ThemedAuditIds.THEMED_CASES]
-    assert "U0NOBODY is not in the QMF directory" in errors[ThemedAuditIds.THEMED_AUDITORS]
+    assert "One of the people you chose is not in the QMF directory" in errors[ThemedAuditIds.THEMED_AUDITORS]
+    assert "U0NOBODY" not in errors[ThemedAuditIds.THEMED_AUDITORS]
     assert "not a working day" in errors[ThemedAuditIds.THEMED_WORKSHOP]
     assert "say which board" in errors[ThemedAuditIds.THEMED_SOURCE_OTHER]
     assert "case reference" in errors[ThemedAuditIds.THEMED_THEME]
@@ -398,3 +403,103 @@ def test_the_digest_never_names_action_owners_and_suppresses_small_counts(sessio
     assert plan.action_count == "fewer than 5"
     assert "• Learning visits: fewer than 5 open (fewer than 5 overdue), none done" in content.action_lines
     assert session.scalar(select(func.count(CibItem.id))) == 1
+
+
+# --- findings and feedback land with practitioners (#15 item 2) --------------------------------
+
+
+def _line(case_ref: str, auditor: str = "U0SM1") -> FindingLine:
+    return FindingLine(case_ref=case_ref, auditor=auditor, against_theory=f"Found on {case_ref}.",
+                       evidence="Notes.", service_user_views=None, themes=("Risk and safety",))
+
+
+def _with_register(session: Session) -> None:
+    result = import_register(session, SAMPLE_CASES.read_text(), policy=POLICY)
+    assert result.imported and not result.errors
+
+
+def test_findings_go_back_one_message_per_person_to_the_holders_and_managers_the_register_names(session):
+    _with_register(session)
+    # U0TM6 manages CIN-3002 and, here, also holds CIN-3003; U0P11 (holder of CIN-3001) has left
+    entry = session.scalars(select(CaseRegisterEntry).where(CaseRegisterEntry.case_ref == "CIN-3003")).one()
+    entry.case_holder_id = person(session, "U0TM6").id
+    person(session, "U0P11").active = False
+    session.flush()
+    lines = [_line("CIN-3001"), _line("CIN-3002", "U0QI1"), _line("CIN-3003"), _line("CIN-3003", "U0QI1"),
+             _line("CIN-10009")]
+    found, unknown = findings_back(session, lines, moderated_findings="Agreed.", recommendations="Do this.",
+                                   auditors=("U0SM1", "U0QI1"))
+    by_reader = {b.reader: b for b in found}
+    assert unknown == ["CIN-10009"]
+    assert sorted(by_reader) == ["U0P14", "U0TM5", "U0TM6"]  # U0P11 has left; nobody is told twice
+    both = by_reader["U0TM6"]
+    assert [c.case_ref for c in both.held] == ["CIN-3003"] and [c.case_ref for c in both.managed] == ["CIN-3002"]
+    assert len(both.held[0].lines) == 2  # both auditors' findings on the case
+    assert [c.case_ref for c in by_reader["U0TM5"].managed] == ["CIN-3001", "CIN-3003"]
+
+    text, body = findings_back_message(themed.themed_brief(commission(session)), both)
+    shown = str([b.to_dict() for b in body])
+    assert "CIN-3003* (your case)" in shown and "CIN-3002* (held by <@U0P14> in your team)" in shown
+    assert "<@U0TM6>" not in shown and "<@U0TM6>" not in text
+    assert "message <@U0SM1> or <@U0QI1>" in shown
+
+
+def test_no_findings_means_nobody_is_written_to(session):
+    assert findings_back(session, [], moderated_findings="A.", recommendations="B.", auditors=()) == ([], [])
+
+
+def test_a_sole_auditors_brief_names_no_one_with_them(session):
+    audit = commission(session, auditors=("U0QI1",))
+    _, body = auditor_brief_message(themed.themed_brief(audit), "U0QI1")
+    shown = str([b.to_dict() for b in body])
+    assert "You are an auditor for this themed audit.\\n" in shown and "<@U0QI1>" not in shown
+
+
+def _recorded_visit(session: Session, **record: object) -> LearningVisit:
+    visit, _ = visits.commission_visit(session, actor="U0DLT1", data=visit_input(), today=TODAY,
+                                       calendar=CALENDAR, policy=POLICY)
+    day = date(2026, 5, 12)
+    visits.add_visit_action(session, actor="U0SEN1", visit_id=visit.id, owner="U0SM1",
+                            description="Follow up CIC-10234 moves.", due_on=date(2026, 6, 30), today=day,
+                            policy=POLICY)
+    visits.record_visit(session, actor="U0SEN1", visit_id=visit.id, feedback="Good practice seen.",
+                        plan_summary=None, today=day, now=NOW, policy=POLICY, **record)  # type: ignore[arg-type]
+    return visit
+
+
+def test_a_team_outside_the_visited_service_is_refused_and_nothing_is_sent(session):
+    with pytest.raises(InvalidInput) as refused:
+        _recorded_visit(session, teams=["cp-east"])
+    assert "Choose teams of Children in Care" in refused.value.errors[VisitIds.VISIT_TEAMS]
+    assert dms_to(session, "U0TM3") == [] and dms_to(session, "C0CIC") == []
+
+
+def test_visit_feedback_with_no_team_chosen_reaches_every_team_manager_and_the_channel_without_case_refs(session):
+    _recorded_visit(session)
+    for manager in ("U0TM1", "U0TM2"):
+        [dm] = dms_to(session, manager)
+        assert "at your next team meeting" in str(dm.blocks)
+    [post] = dms_to(session, "C0CIC")
+    assert "Follow up [case reference] moves." in str(post.blocks) and "CIC-10234" not in str(post.blocks)
+    assert "<@" not in str(post.blocks)
+
+
+def test_a_service_with_no_channel_is_not_posted_to_and_the_lead_reviewer_is_told_what_to_do(session):
+    session.scalars(select(Service).where(Service.key == "cic")).one().channel = None
+    session.flush()
+    _recorded_visit(session)
+    [receipt] = dms_to(session, "U0SEN1")[-1:]
+    assert "has no channel in the QMF directory" in str(receipt.blocks) and "ask a QMF admin" in str(receipt.blocks)
+    assert dms_to(session, "C0CIC") == []
+
+
+def test_an_auditor_refused_a_case_of_their_own_service_is_told_so_as_you_never_by_their_id(session):
+    _with_register(session)
+    audit = commission(session)
+    with pytest.raises(InvalidInput) as refused:
+        themed.record_finding(session, actor="U0SM1", audit_id=audit.id, case_id=None, case_ref="CIC-1001",
+                              against_theory="Reviews lapsed.", evidence="Notes.", service_user_views=None,
+                              themes=["Risk and safety"], today=TODAY, policy=POLICY)
+    error = refused.value.errors[ThemedAuditIds.FINDINGS_CASE]
+    assert error.startswith("You are the Service Manager of Children in Care, where CIC-1001 is held or managed")
+    assert "U0SM1" not in error

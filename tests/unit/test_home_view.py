@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from bot.core.blocks import SECTION_LIMIT
 from bot.core.calendar import WorkingCalendar
 from bot.core.todo import Todo
-from bot.home.messages import MAX_BLOCKS, home_view
+from bot.home.messages import MAX_BLOCKS, home_view, job_answer
 from bot.home.service import HOME_JOBS, HomeContent, ServiceProgress
 
 QUARTER = WorkingCalendar("Europe/London").quarter(datetime(2026, 4, 1, 9, tzinfo=UTC))
@@ -49,3 +49,11 @@ def test_more_services_than_home_can_hold_are_counted_not_dropped_silently():
     assert note is not None and shown + int(note.group(1)) == 4000
     labels = [e["text"]["text"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert "Refresh" in labels and "Open proposals now" in labels and "Next page" in labels
+
+
+def test_a_job_that_is_not_due_says_why_with_a_readable_date():
+    """Home answers with the reason the job gave, its ISO dates written as people write them."""
+    answer = job_answer(HOME_JOBS["draw-random-sample"], "not-due",
+                        "the random sample for 2026-27 Q1 is drawn on 2026-04-01")
+    assert answer.startswith("Not done yet: The random sample for 2026-27 Q1 is drawn on Wed 1 Apr 2026.")
+    assert "2026-04-01" not in answer

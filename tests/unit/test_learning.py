@@ -357,7 +357,7 @@ def test_unallocated_cases_are_counted_by_service_for_the_channel(rt):
         [post] = outbox_rows(session, "C0QI")
         left = session.scalars(select(Proposal).where(Proposal.status == "not_allocated")).all()
         text = words(post)
-        assert f"{len(left)} proposed cases not allocated" in text
+        assert f"{len(left)} cases proposed but not allocated" in text
         for ref in CASE_REFS:
             assert ref not in text
         dm = words(outbox_rows(session, "U0QI1")[0])
@@ -584,6 +584,42 @@ def test_amending_a_reflection_replaces_its_theme_tags(rt):
         assert [(t.source, t.kind, t.theme) for t in tags] == [("reflection", "improve", "Risk and safety")]
         reflection = session.scalar(select(Reflection))
         assert reflection.themes == ["Risk and safety"]
+
+
+def test_a_reflection_counts_what_went_well_as_good_practice_and_the_rest_as_to_develop(rt):
+    audit_id, _sm, holder = first_audit(rt)
+    save(rt, audit_id, holder, {**REFLECTION, ReflectionField.THEMES_GOOD.value: ["Risk and safety"],
+                                ReflectionField.THEMES.value: ["Multi-agency working"]})
+    with rt.db.session() as session:
+        tags = session.scalars(select(ThemeTag).where(ThemeTag.audit_id == audit_id).order_by(ThemeTag.kind)).all()
+        assert [(t.source, t.kind, t.theme) for t in tags] == [
+            ("reflection", "good", "Risk and safety"), ("reflection", "improve", "Multi-agency working")]
+        reflection = session.scalar(select(Reflection))
+        assert reflection_answers_of(reflection) == (["Risk and safety"], ["Multi-agency working"])
+
+
+def reflection_answers_of(reflection: Reflection) -> tuple[list[str], list[str]]:
+    answers = reflections.reflection_answers(reflection) or {}
+    return answers["themes_good"], answers["themes"]
+
+
+def test_a_reflection_saved_before_strengths_were_asked_still_reads_its_themes_as_to_develop(rt):
+    """Rows from before migration 0008 have no themes_good: their themes were areas to develop."""
+    from bot.learning_audits.record_messages import reflection_read_only
+    from bot.learning_audits.service import case_card
+
+    audit_id, _sm, holder = first_audit(rt)
+    save(rt, audit_id, holder, REFLECTION)
+    with rt.db.session() as session:
+        reflection = session.scalar(select(Reflection))
+        reflection.themes_good = None  # as stored before 0008
+        session.flush()
+        assert reflection_answers_of(reflection) == ([], ["Multi-agency working", "Voice and lived experience of the child"])
+        view = reflection_read_only(card=case_card(reflection.audit, rt.policy(session)),
+                                    answers=reflections.reflection_answers(reflection) or {}, recorded_on=None)
+    shown = json.dumps(view.to_dict())
+    assert "*Themes that went well in this case:* none chosen" in shown
+    assert "*Themes to develop:* Multi-agency working, Voice and lived experience of the child" in shown
 
 
 AUDIT = {

@@ -355,3 +355,92 @@ def test_the_modal_is_prefilled_with_the_proposers_team_and_its_manager(session)
     sm_blocks = {b.block_id: b for b in sm.blocks if getattr(b, "block_id", None)}
     assert sm_blocks[ProposalIds.TEAM].element.initial_option.value == "fd-mash"
     assert len(sm.private_metadata) < 3000
+
+
+# ---------------------------------------------------------------------------------------------
+# carrying a case that was not allocated into next quarter
+
+
+def left_over(session: Session, actor: str = "U0TM1", **kw: object) -> Proposal:
+    """A proposal through Q1's allocation, not allocated."""
+    proposal = save(session, actor=actor, **kw)
+    proposal.status = "not_allocated"
+    proposal.not_allocated_reason = "Every Service Manager who is independent of it had already been given their 2 cases."
+    rounds.current_round(session, Q1.key).allocated_at = datetime(2026, 4, 20, 8, tzinfo=UTC)  # type: ignore[union-attr]
+    session.flush()
+    return proposal
+
+
+def carry(session: Session, proposal_id: int, actor: str = "U0TM1", now: datetime | None = None) -> str:
+    from bot.learning_audits.carry import carry_forward
+
+    return carry_forward(session, actor=actor, proposal_id=proposal_id, now=now or at(2026, 4, 21, 10),
+                         calendar=CAL)
+
+
+def q2(session: Session) -> list[Proposal]:
+    return list(session.scalars(select(Proposal).where(Proposal.quarter == Q1.next().key)))
+
+
+def test_a_case_left_over_is_carried_once_with_its_flags_and_logged(session):
+    original = left_over(session, flags=["previously_inadequate"])
+    assert "proposed again for *2026-27 Q2*" in carry(session, original.id)
+    assert "already proposed again" in carry(session, original.id)
+    [carried] = q2(session)
+    assert (carried.carried_from_id, carried.status, carried.previously_inadequate) == (original.id, "proposed", True)
+    assert carried.live_ref == original.case_ref and carried.proposed_by_id == original.proposed_by_id
+    assert [e.action for e in session.scalars(select(AuditLogEntry).where(AuditLogEntry.entity_id == str(carried.id)))] == ["carry"]
+
+
+@pytest.mark.parametrize("status, words", [("allocated", "was allocated for a learning audit"),
+                                           ("proposed", "has not been through")])
+def test_only_a_case_left_over_can_be_carried(session, status, words):
+    proposal = save(session)
+    proposal.status = status
+    with pytest.raises(Conflict, match=words):
+        carry(session, proposal.id)
+    assert q2(session) == []
+
+
+@pytest.mark.parametrize("actor", ["U0TM2", "U0SM1", "U0P1", "U0STRANGER"])
+def test_only_the_proposer_or_qi_may_carry_a_case(session, actor):
+    original = left_over(session)
+    with pytest.raises(NotPermitted):
+        carry(session, original.id, actor=actor)
+    assert q2(session) == []
+
+
+def test_qi_may_carry_a_case_and_its_proposer_is_told(session):
+    original = left_over(session)
+    carry(session, original.id, actor="U0QI1")
+    assert len(q2(session)) == 1
+    assert any("<@U0QI1> proposed your case CIC-10234 again" in m.text for m in outbox_to(session, "U0TM1"))
+
+
+def test_a_case_cannot_be_carried_into_a_quarter_already_allocated(session):
+    original = left_over(session)
+    session.add(LearningRound(quarter=Q1.next().key, deadline=date(2026, 7, 15),
+                              allocated_at=datetime(2026, 7, 16, 8, tzinfo=UTC)))
+    session.flush()
+    with pytest.raises(rounds.ProposalsClosed, match="2026-27 Q3"):
+        carry(session, original.id, now=at(2026, 7, 20, 10))
+    assert q2(session) == []
+
+
+def test_a_case_whose_holder_has_left_is_not_carried_and_the_proposer_is_told_what_to_do(session):
+    original = left_over(session)
+    session.scalar(select(Person).where(Person.slack_id == "U0P1")).active = False  # type: ignore[union-attr]
+    with pytest.raises(Conflict, match=r"no longer in the QMF directory.*`/propose-case`"):
+        carry(session, original.id)
+    assert q2(session) == []
+
+
+def test_a_case_already_proposed_next_quarter_is_not_proposed_twice(session):
+    original = left_over(session)
+    session.add(Proposal(quarter=Q1.next().key, case_ref="CIC-10234", live_ref="CIC-10234",
+                         service_id=original.service_id, team_id=original.team_id,
+                         case_holder_id=original.case_holder_id, team_manager_id=original.team_manager_id,
+                         proposed_by_id=original.case_holder_id, reason="x"))
+    session.flush()
+    assert "already proposed for 2026-27 Q2" in carry(session, original.id)
+    assert len(q2(session)) == 1

@@ -344,6 +344,42 @@ def test_the_cib_digest_has_headlines_and_no_case_references(registered):
     assert ref not in lines[0]
 
 
+def test_the_cib_digest_and_the_shared_report_never_show_a_count_under_the_threshold(registered):
+    """#15 item 6: the Board's digest and the report for the Q&I channel and the Service Manager follow
+    the one small-count rule (SmallCounts): one Inadequate in ten is not "1 Inadequate" nor "10%"."""
+    import re
+
+    from bot.core.privacy import SmallCounts
+    from bot.sampling.messages import report_lines
+
+    draw(registered)
+    g = Grade
+    plan = [(g.GOOD, g.GOOD, g.GOOD)] * 5 + [(g.REQUIRES_IMPROVEMENT, g.GOOD, g.REQUIRES_IMPROVEMENT)] * 4 + [
+        (g.INADEQUATE, g.REQUIRES_IMPROVEMENT, g.INADEQUATE)]
+    with registered.session() as session:
+        cases = [(c.id, c.pair.qi.slack_id, c.pair.pc.slack_id)
+                 for c in session.scalars(select(SampledCase).order_by(SampledCase.id))]
+    for (case_id, qi, pc), (a, b, agreed) in zip(cases, plan, strict=True):
+        _submit(registered, case_id, qi, a)
+        _submit(registered, case_id, pc, b)
+        with registered.session() as session:
+            record_moderation(session, case_id=case_id, slack_id=qi, now=NOW, calendar=CALENDAR, policy=Policy(),
+                              values={SampleIds.AGREED_GRADE.value: str(int(agreed)),
+                                      SampleIds.AGREED_REASON.value: "Agreed."})
+    small = re.compile(r"(?<![\w.-])[1-4](?![\w.-])")
+    with registered.session() as session:
+        [line] = digest_lines(session, NOW.date(), NOW.date())
+        view = build_report(session, latest_draw(session), policy=Policy()).view
+    assert line.startswith("Random sample 2026-27 Q1 (Children in Care): 10 of 10 case(s) moderated")
+    assert "50% good or better" in line and "fewer than 5 Inadequate" in line
+    assert "10%" not in line and not small.search(line), line
+    shared = "\n".join(sum(report_lines(view, SmallCounts(5)).values(), []))
+    assert "Inadequate: fewer than 5" in shared and "Good: 5" in shared and "50% good or better" in shared
+    assert "inadequate" not in shared.split("\n")[1] and not small.search(shared), shared
+    exact = "\n".join(sum(report_lines(view).values(), []))  # Q&I's own view keeps every figure
+    assert "Inadequate: 1" in exact and "10% inadequate" in exact
+
+
 # --- hostile registers (issue 14 item 8) -------------------------------------------------------
 
 

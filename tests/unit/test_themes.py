@@ -427,7 +427,9 @@ def test_digest_lines_list_posted_services_top_themes_suppressed_and_added_up(se
     lines = digest_lines(session, date(2026, 6, 1), date(2026, 6, 30))
     assert lines[0].startswith("*Children in Care* (2026-27 Q1)")
     assert f"{RISK} (7 ▲)" in lines[0] and f"{ASSESS} (fewer than 5" in lines[0]
-    assert lines[1].startswith("*Child Protection*") and f"{RISK} (fewer than 5)" in lines[1]
+    # every count of Child Protection's would be withheld: its themes are ranked, without numbers
+    assert lines[1] == (f"*Child Protection* (2026-27 Q1): to improve, most raised first: {RISK}; "
+                        f"good practice, most raised first: {VOICE}")
     assert lines[2].startswith("*Across these services*") and f"{RISK} (9)" in lines[2]
     assert not re.search(r"\(\s*[1-4]\b", " ".join(lines))
     assert digest_lines(session, date(2026, 6, 19), date(2026, 6, 30)) == []
@@ -517,3 +519,23 @@ def test_audits_by_service_for_a_large_council_are_all_listed_within_slacks_limi
                 assert len(body["text"]["text"]) <= SECTION_LIMIT
                 listed += re.findall(r"Locality Service (\d{4})", body["text"]["text"])
     assert [int(n) for n in listed] == list(range(3000))
+
+
+def test_reports_rank_a_quarter_too_small_to_count_and_add_the_last_four_quarters(session):
+    """Reports follow the post's rule: Child Protection's two audits are ranked, not a column of "<5",
+    and every theme row carries the last four quarters' count (withheld the same way)."""
+    from bot.themes.report import report_markdown, report_rows
+
+    seed_standard_quarter(session)
+    cp = collate(session, quarter=Q1, service_id=service_id(session, "cp"), today=TODAY)
+    cic = collate(session, quarter=Q1, service_id=service_id(session, "cic"), today=TODAY)
+    shown = SmallCounts(5)
+    text = report_markdown([cp], shown)
+    assert "Too few to count this quarter; most raised first" in text and f"1. {RISK}" in text
+    assert "| Theme | This quarter |" not in text  # no table of "<5"s for a quarter this small
+    rows = {(r.section, r.theme): r for r in report_rows([cic], shown)}
+    assert rows[("theme: area to improve", RISK)].last_four_quarters == "12"  # 7 now and 5 the quarter before
+    assert rows[("theme: area to improve", ASSESS)].last_four_quarters == "7"
+    assert rows[("theme: good practice", MULTI)].last_four_quarters == "<5"
+    assert rows[("learning audits recorded", "")].last_four_quarters == "13"
+

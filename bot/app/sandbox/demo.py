@@ -14,17 +14,22 @@ import time
 from pathlib import Path
 
 from bot.app.sandbox import demo_scenes  # noqa: F401  (its @scene functions join SCENES, in order)
+from bot.app.sandbox.fake_slack import FakeSlack
 from bot.app.sandbox.harness import SAMPLE_ORG, LocalBot
 from bot.app.sandbox.narrator import SCENES, Narrator, london, names_from_org
 
 
-def run_demo(out: Path) -> int:
+def run_demo(out: Path, *, fake: FakeSlack | None = None) -> int:
+    """Play the quarter into ``out``; 0 if the local Slack accepted every call, else 1.
+
+    ``fake`` is a local Slack the caller has started (and will stop): a test passes one that
+    keeps every version of every message and view, to read all the words the demo sent people."""
     started = time.monotonic()
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     url = f"sqlite:///{(out / 'qmf-demo.db').resolve()}"
-    with LocalBot(url, start=london(2026, 3, 30, 9, 0)) as bot:
+    with LocalBot(url, fake=fake, start=london(2026, 3, 30, 9, 0)) as bot:
         changes = bot.import_org(SAMPLE_ORG)
         narrator = Narrator(bot, out, names=names_from_org(SAMPLE_ORG))
         narrator.note(f"Org file imported: {len(changes)} changes.")

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.app.cli_reports import report_sample, report_themes
+from bot.app.sandbox import demo_history  # noqa: F401  (its scene, the year before, plays first)
 from bot.app.sandbox.driver import Reply
 from bot.app.sandbox.narrator import Narrator, london, scene
 from bot.app.sandbox.render import render_blocks
@@ -43,6 +44,7 @@ FLAGS = "Does any of these apply?"
 INADEQUATE = "Previously graded Inadequate"
 LOTS = "Previously created a lot of learning"
 REVISIT = "A re-visit of an earlier audit"
+TEAM_MANAGERS = tuple(f"U0TM{i}" for i in range(1, 9))
 TEAM_LABEL = {
     "cic-north": "Children in Care — CiC North", "cic-south": "Children in Care — CiC South",
     "cp-east": "Child Protection — CP East", "cp-west": "Child Protection — CP West",
@@ -107,7 +109,8 @@ _STORY_A = {
                    "The eldest said she felt listened to for the first time.",
                    "Ask health to join the core group sooner.",
                    "Time for reflective supervision after difficult visits."),
-    "reflection_themes": [VOICE, "Multi-agency working"],
+    "reflection_good": [VOICE],
+    "reflection_develop": ["Multi-agency working"],
     "audit": ("The children stayed safely at home and the plan is working.",
               "Mum said the worker was honest, kind and always came back when she said she would.",
               "Mum, by phone, before the meeting.",
@@ -124,7 +127,8 @@ _STORY_B = {
                    "Dad said he knew what was expected of him.",
                    "Write the plan with dad in plainer words.",
                    "Nothing beyond the usual supervision."),
-    "reflection_themes": ["SMART planning and review"],
+    "reflection_good": ["Assessment and analysis"],
+    "reflection_develop": ["SMART planning and review"],
     "audit": ("The baby is thriving and the case is stepping down.",
               "Dad said the plan was fair and he understood why the worker was worried.",
               "Dad, at the end of the meeting.",
@@ -372,7 +376,8 @@ def learning_audit_allocation(n: Narrator) -> None:
 
 def _reflection(story: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = dict(zip(REFLECTION_LABELS, story["reflection"], strict=True))
-    values["Themes"] = story["reflection_themes"]
+    values["Themes that went well in this case"] = story["reflection_good"]
+    values["Themes to develop"] = story["reflection_develop"]
     return values
 
 
@@ -498,7 +503,9 @@ def learning_themes(n: Narrator) -> None:
         "shared within service, including what would have been needed to improve cases and what good "
         "practice could be shared\". Three working days after the audits are due, each Service Manager "
         "gets a draft to review and post to their service's channel. Nothing identifying reaches a "
-        "channel, and any count under 5 is shown as \"fewer than 5\".")
+        "channel, and no count under 5 is shown: with two audits a service, a quarter is too small "
+        "to count, so its themes are ranked, most raised first, and the last four quarters (the year "
+        "before, added up) are counted beside them, with a chart.")
     review, escalate = _themes_days(p)
     n.job("post-learning-themes", london(review.year, review.month, review.day, 9, 30), only={"U0SM1"})
     n.bot.set_time(london(review.year, review.month, review.day, 11, 0))
@@ -561,6 +568,39 @@ def _register_csv() -> str:
             writer.writerow([f"{service.upper()}-{number}{i + 1:03d}", service, team,
                              f"U0P{workers[i % len(workers)]}", manager, "", "open"])
     return out.getvalue()
+
+
+def _drawn_for_a_manager(p: Play, refs: list[str]) -> tuple[str, dict[str, Any]]:
+    """The team manager told of the most drawn cases, and the one message that told them."""
+    best: tuple[int, str, dict[str, Any]] | None = None
+    for manager in TEAM_MANAGERS:
+        for message in p.fake.dms(manager):
+            text = render_blocks(message.get("blocks") or [], message.get("text"))
+            named = sum(ref in text for ref in refs)
+            if named and (best is None or named > best[0]):
+                best = (named, manager, message)
+    if best is None:
+        raise LookupError("no team manager was told of a drawn case")
+    return best[1], best[2]
+
+
+def _holder_of(p: Play, case_id: int) -> str:
+    from bot.sampling.service import slack_id_of
+    from storage.models.sampling import SampledCase
+
+    with p.bot.rt.db.session() as session:
+        case = session.get(SampledCase, case_id)
+        assert case is not None
+        return slack_id_of(session, case.case_holder_id) or ""
+
+
+def _manager_of(p: Play, case_id: int) -> str:
+    from storage.models.sampling import SampledCase
+
+    with p.bot.rt.db.session() as session:
+        case = session.get(SampledCase, case_id)
+        assert case is not None
+        return case.team_manager.slack_id
 
 
 def _sample_cases(p: Play) -> list[tuple[int, str, str, str]]:
@@ -666,8 +706,11 @@ def random_sample(n: Narrator) -> None:
     case_id, case_ref, qi, pc = next(c for c in cases if c[2] == "U0QI1")
     p.show(qi, p.dm_with(qi, "Record sample audit"))
     p.show(pc, p.dm_with(pc, "Record sample audit"))
-    n.note("Every Q&I auditor and Practice Consultant got the same, for their own two cases, and each case "
-           "holder's team manager was told who will be in touch (see people/).")
+    n.note("Every Q&I auditor and Practice Consultant got the same, for their own two cases.")
+    manager, told = _drawn_for_a_manager(p, [c[1] for c in cases])
+    n.note(f"Each case's team manager was told who will be in touch: one message for all their team's "
+           f"drawn cases, not one per case. {n.name(manager)}'s:")
+    p.show(manager, told)
 
     n.bot.set_time(london(2026, 4, 20, 10, 0))
     p.act(qi, f"presses *Record sample audit* for {case_ref}", lambda: _open_sample_audit(p, qi, case_id))
@@ -690,6 +733,10 @@ def random_sample(n: Narrator) -> None:
         "Agreed grade": SAMPLE_PLAN[0][2],
         "Reason for the agreed grade": "The plan is purposeful and reviewed; the oversight gap is isolated."})
     p.quietly(lambda: _close_if_open(p, qi))
+    holder = _holder_of(p, case_id)
+    n.note("The findings are not urgent, so they go with the next morning's messages: one message per person, "
+           "whatever was moderated the day before.")
+    n.job("send-reminders", london(2026, 4, 24, 9, 30), only={holder})
 
     n.step("Over May, the five pairs audit and moderate the other nine cases")
     n.bot.set_time(london(2026, 5, 18, 10, 0))
@@ -704,6 +751,10 @@ def random_sample(n: Narrator) -> None:
         p.quietly(partial(_moderate, p, q, cid, plan[cid][2]))
     n.note("An agreed *Inadequate* grade alerted that case's team manager and Service Manager at once and "
            "opened an improvement action for the team manager.")
+    busiest = max(TEAM_MANAGERS, key=lambda m: sum(_manager_of(p, c[0]) == m for c in rest[:-1]))
+    n.note("The other findings wait for the next morning: each case holder and team manager gets one message "
+           "for all their cases moderated that day.")
+    n.job("send-reminders", london(2026, 5, 26, 9, 30), only={busiest})
     n.bot.set_time(london(2026, 5, 29, 10, 0))
     p.act(last[2], f"records the last moderated grade, for {last[1]}",
           lambda: _open_moderation(p, last[2], last[0]))
@@ -814,11 +865,13 @@ def app_home(n: Narrator) -> None:
     n.chapter("App Home: what is yours to do now",
               "Everyone who opens the bot's Home tab sees what is theirs to do, in order of due date, with "
               "the button for each, and what is coming; Q&I and admins also see the quarter's progress "
-              "across services and the jobs they may run.")
+              "across services and buttons to start the quarter's work early.")
     n.bot.set_time(london(2026, 5, 11, 9, 0))
     slack = n.bot.slack
     for who in ("U0P4", "U0TM1", "U0QI1"):
         n.act(who, "opens QMF Bot's Home tab", partial(slack.open_home, who), only={who})
+    n.act("U0QI1", "presses *Draw the random sample now*, not knowing it was drawn in April",
+          lambda: slack.click("U0QI1", "Draw the random sample now", home=True), only={"U0QI1"})
 
 
 @scene
