@@ -1,7 +1,7 @@
 """Carrying a case that was not allocated into next quarter: the "Propose again next quarter" button.
 
 Each Service Manager audits a set number of cases a quarter, so some proposals are left over. Their
-proposer is told why (``notify.notify_not_allocated``) and can carry the case on with one press: a
+proposer is told why (``notify.notify_allocation``) and can carry the case on with one press: a
 new proposal for the following quarter, with the same team, people, reason and flags, made by the
 same proposer. It is an ordinary live proposal of that quarter from then on: its service's count
 in the quarter's invitations includes it, its proposer is not reminded to propose, they can edit or

@@ -24,7 +24,7 @@ from bot.learning_audits.allocation_run import (
     live_proposals,
     store_allocation,
 )
-from bot.learning_audits.notify import notify_allocation, notify_not_allocated, report_shortfalls
+from bot.learning_audits.notify import notify_allocation, report_shortfalls
 from bot.learning_audits.service import case_card
 from bot.learning_audits.types import LearningIds
 from storage.models import LearningAudit, LearningRound, Person
@@ -98,9 +98,7 @@ def allocate_learning_audits(ctx: JobContext) -> str:
         today=ctx.today,
         now=ctx.now,
     )
-    for learning_audit in result.audits:
-        notify_allocation(ctx.session, learning_audit, ctx.policy)
-    notify_not_allocated(ctx.session, result, quarter=quarter, calendar=ctx.calendar)
+    notify_allocation(ctx.session, result, quarter=quarter, calendar=ctx.calendar, policy=ctx.policy)
     report_shortfalls(ctx.session, result, quarter=quarter, today=ctx.today)
     return result.summary()
 

@@ -17,6 +17,7 @@ from bot.core.blocks import (
     actions,
     button,
     context,
+    divider,
     header,
     privacy_notice,
     section,
@@ -91,6 +92,12 @@ def due_words(card: CaseCard) -> str:
     return nice_date(card.due_on) if card.due_on else "the end of the audit window"
 
 
+def for_case(label: str, card: CaseCard) -> str:
+    """A button's words with the case reference, so where one DM carries several cases (a Service
+    Manager auditing two) nobody can press "Set up meeting" for the wrong one."""
+    return cut(f"{label} for {card.case_ref}", OPTION_TEXT_MAX)
+
+
 # ---------------------------------------------------------------------------------------------
 # allocation messages
 
@@ -110,8 +117,9 @@ def auditor_message(card: CaseCard) -> tuple[str, list[Block]]:
         ),
         section(WHAT_A_LEARNING_AUDIT_IS),
         actions(
-            button(SET_UP_MEETING_LABEL, LearningIds.SET_UP_MEETING, str(card.audit_id), style="primary"),
-            button(RECORD_AUDIT_LABEL, LearningIds.RECORD_AUDIT, str(card.audit_id)),
+            button(for_case(SET_UP_MEETING_LABEL, card), LearningIds.SET_UP_MEETING, str(card.audit_id),
+                   style="primary"),
+            button(for_case(RECORD_AUDIT_LABEL, card), LearningIds.RECORD_AUDIT, str(card.audit_id)),
             block_id=f"learning-auditor-{card.audit_id}",
         ),
         context(
@@ -141,7 +149,8 @@ def case_holder_message(card: CaseCard) -> tuple[str, list[Block]]:
             f"(a few minutes) before the meeting, by {due_words(card)}."
         ),
         actions(
-            button(START_REFLECTION_LABEL, LearningIds.REFLECTION, str(card.audit_id), style="primary"),
+            button(for_case(START_REFLECTION_LABEL, card), LearningIds.REFLECTION, str(card.audit_id),
+                   style="primary"),
             block_id=f"learning-holder-{card.audit_id}",
         ),
         privacy_notice(),
@@ -197,6 +206,45 @@ def meeting_message(card: CaseCard) -> tuple[str, list[Block]]:
     return text, blocks
 
 
+def allocation_morning(
+    quarter_label: str, parts: Sequence[tuple[str, list[Block]]]
+) -> list[tuple[str, list[Block]]]:
+    """One DM for everything a person has from the allocation (cases to audit, their own case, a
+    case in their team, proposals not allocated), so nobody gets several the same morning.
+
+    A single part goes as it is. Several go under one heading, each part keeping its own heading and
+    buttons, with a paragraph or note said once rather than per case and the privacy note last. A
+    second message starts only where Slack's 50 blocks would not hold them all."""
+    if len(parts) <= 1:
+        return list(parts)
+    notice = privacy_notice().to_dict()
+    top = [
+        header(f"Your learning audits: {quarter_label}"[:150]),
+        section(
+            f"Everything for you from the *{quarter_label}* learning-audit allocation, case by case. "
+            "Each case has its own buttons."
+        ),
+    ]
+    room = MESSAGE_BLOCK_LIMIT - len(top) - 1
+    out: list[tuple[list[str], list[Block]]] = []
+    said: list[dict[str, object]] = []
+    for text, body in parts:
+        kept = []
+        for block in body:
+            shape = block.to_dict()
+            if shape == notice or (block.type in ("section", "context") and "block_id" not in shape
+                                   and shape in said and "accessory" not in shape):
+                continue
+            said.append(shape)
+            kept.append(block)
+        if out and len(out[-1][1]) + 1 + len(kept) <= room:
+            out[-1][0].append(text)
+            out[-1][1].extend([divider(), *kept])
+        else:
+            out.append(([text], kept[:room]))
+    return [(" ".join(texts), [*top, *body, privacy_notice()]) for texts, body in out]
+
+
 # ---------------------------------------------------------------------------------------------
 # reminders
 
@@ -211,7 +259,8 @@ def reflection_reminder(card: CaseCard, *, due_today: bool) -> tuple[str, list[B
             f"<@{card.auditor}>."
         ),
         actions(
-            button(START_REFLECTION_LABEL, LearningIds.REFLECTION, str(card.audit_id), style="primary"),
+            button(for_case(START_REFLECTION_LABEL, card), LearningIds.REFLECTION, str(card.audit_id),
+                   style="primary"),
             block_id=f"learning-holder-reminder-{card.audit_id}",
         ),
     ]
@@ -224,9 +273,11 @@ def audit_reminder(card: CaseCard, *, due_today: bool, meeting_set_up: bool) -> 
     buttons = (
         []
         if meeting_set_up
-        else [button(SET_UP_MEETING_LABEL, LearningIds.SET_UP_MEETING, str(card.audit_id))]
+        else [button(for_case(SET_UP_MEETING_LABEL, card), LearningIds.SET_UP_MEETING, str(card.audit_id))]
     )
-    buttons.append(button(RECORD_AUDIT_LABEL, LearningIds.RECORD_AUDIT, str(card.audit_id), style="primary"))
+    buttons.append(
+        button(for_case(RECORD_AUDIT_LABEL, card), LearningIds.RECORD_AUDIT, str(card.audit_id), style="primary")
+    )
     blocks: list[Block] = [
         section(
             f":hourglass_flowing_sand: *Reminder:* the learning audit of case *{card.case_ref}* "

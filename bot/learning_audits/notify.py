@@ -1,5 +1,6 @@
-"""Who is told what in a learning audit: the allocation's three DMs, each proposer's cases that were
-not allocated (why, and a button to propose them again next quarter), the shortfalls to Q&I, what a
+"""Who is told what in a learning audit: the allocation's DMs (auditor, case holder, team manager, and
+each proposer's cases that were not allocated, with why and a button to propose them again next
+quarter; one DM per person for the morning), the shortfalls to Q&I, what a
 saved reflection sends, and the learning once the audit is recorded.
 
 Each message is built by the feature's messages from a ``CaseCard`` and queued through the outbox
@@ -28,38 +29,67 @@ from bot.learning_audits import record_messages
 from bot.learning_audits.allocation import AllocationPlan
 from bot.learning_audits.allocation_run import AllocationResult
 from bot.learning_audits.service import case_card
-from bot.learning_audits.types import DraftAction, Learning, UnallocatedCard
+from bot.learning_audits.types import CaseCard, DraftAction, Learning, UnallocatedCard
 from storage.models import LearningAudit, Person, Proposal, Reflection
 
 # ---------------------------------------------------------------------------------------------
 # the allocation
 
 
-def notify_allocation(session: Session, learning_audit: LearningAudit, policy: Policy) -> None:
-    """Step 5: the auditor, the case holder and the team manager each hear what is theirs to do."""
-    card = case_card(learning_audit, policy)
-    key = f"learning-allocated:{learning_audit.quarter}:{learning_audit.proposal_id}"
-    text, body = blocks.auditor_message(card)
-    outbox.enqueue(session, channel=card.auditor, text=text, blocks=body, dedupe_key=f"{key}:auditor")
-    text, body = blocks.case_holder_message(card)
-    outbox.enqueue(session, channel=card.case_holder, text=text, blocks=body, dedupe_key=f"{key}:case-holder")
-    if card.team_manager != card.case_holder:
-        text, body = blocks.team_manager_message(card)
-        outbox.enqueue(
-            session, channel=card.team_manager, text=text, blocks=body, dedupe_key=f"{key}:team-manager"
-        )
-
-
-def notify_not_allocated(
-    session: Session, result: AllocationResult, *, quarter: Quarter, calendar: WorkingCalendar
+def notify_allocation(
+    session: Session, result: AllocationResult, *, quarter: Quarter, calendar: WorkingCalendar, policy: Policy
 ) -> None:
-    """Each proposer hears, in one DM for all their cases left over, why each was not allocated,
+    """Steps 5 and 4's leftovers: each person hears, in one DM for the morning, what is theirs.
+
+    The auditor, the case holder and the team manager of each allocated case, and each proposer of
+    cases not allocated (why, and a button to propose them again next quarter). Someone with several
+    parts (a Service Manager auditing two cases who also manages a team whose case was chosen) gets
+    them together; a person with one part gets the message they always did, under the same dedupe key.
+    """
+    cards = [case_card(learning_audit, policy) for learning_audit in result.audits]
+    # The key each allocated case's messages have always had, so a lone part keeps it.
+    prefix = {la.id: f"learning-allocated:{la.quarter}:{la.proposal_id}" for la in result.audits}
+    auditing: dict[str, list[CaseCard]] = defaultdict(list)
+    holding: dict[str, list[CaseCard]] = defaultdict(list)
+    managing: dict[str, list[CaseCard]] = defaultdict(list)
+    order: dict[str, None] = {}
+    for card in cards:
+        auditing[card.auditor].append(card)
+        holding[card.case_holder].append(card)
+        order.update(dict.fromkeys([card.auditor, card.case_holder]))
+        if card.team_manager != card.case_holder:
+            managing[card.team_manager].append(card)
+            order[card.team_manager] = None
+    unallocated = _not_allocated(result, quarter=quarter, calendar=calendar)
+    order.update(dict.fromkeys(unallocated))
+    for person in order:
+        parts: list[tuple[str, tuple[str, list[Any]]]] = []
+        for card in auditing.get(person, []):
+            parts.append((f"{prefix[card.audit_id]}:auditor", blocks.auditor_message(card)))
+        for card in holding.get(person, []):
+            parts.append((f"{prefix[card.audit_id]}:case-holder", blocks.case_holder_message(card)))
+        for card in managing.get(person, []):
+            parts.append((f"{prefix[card.audit_id]}:team-manager", blocks.team_manager_message(card)))
+        if person in unallocated:
+            parts.append((f"learning-not-allocated:{quarter.key}:{person}", unallocated[person]))
+        label = cards[0].quarter_label if cards else quarter.label
+        messages = blocks.allocation_morning(label, [message for _, message in parts])
+        for n, (text, body) in enumerate(messages, start=1):
+            key = parts[0][0] if len(parts) == 1 else f"learning-allocation-morning:{quarter.key}:{person}:{n}"
+            outbox.enqueue(session, channel=person, text=text, blocks=body, dedupe_key=key)
+
+
+def _not_allocated(
+    result: AllocationResult, *, quarter: Quarter, calendar: WorkingCalendar
+) -> dict[str, tuple[str, list[Any]]]:
+    """Each active proposer's message for all their cases left over: why each was not allocated,
     with a button to propose it again next quarter."""
     by_proposer: dict[str, list[Proposal]] = defaultdict(list)
     for proposal in sorted(result.not_allocated, key=lambda p: p.id):
         if proposal.proposed_by.active:
             by_proposer[proposal.proposed_by.slack_id].append(proposal)
     following = quarter.next()
+    found: dict[str, tuple[str, list[Any]]] = {}
     for proposer, proposals in by_proposer.items():
         cards = [
             UnallocatedCard(
@@ -70,16 +100,13 @@ def notify_not_allocated(
             )
             for p in proposals
         ]
-        text, body = blocks.not_allocated_message(
+        found[proposer] = blocks.not_allocated_message(
             quarter_label=quarter.label,
             next_label=following.label,
             next_opens=blocks.nice_date(calendar.first_working_day(following)),
             cards=cards,
         )
-        outbox.enqueue(
-            session, channel=proposer, text=text, blocks=body,
-            dedupe_key=f"learning-not-allocated:{quarter.key}:{proposer}",
-        )
+    return found
 
 
 def report_shortfalls(session: Session, result: AllocationResult, *, quarter: Quarter, today: date) -> None:

@@ -48,6 +48,7 @@ from bot.learning_audits.messages import (
     TEXT_MAX,
     case_line,
     cut,
+    for_case,
     labelled_sections,
     nice_date,
 )
@@ -199,7 +200,7 @@ def reflection_ready_message(card: CaseCard) -> tuple[str, list[Block]]:
             f"see its summary when you record the learning audit."
         ),
         actions(
-            button(RECORD_AUDIT_LABEL, LearningIds.RECORD_AUDIT, str(card.audit_id)),
+            button(for_case(RECORD_AUDIT_LABEL, card), LearningIds.RECORD_AUDIT, str(card.audit_id)),
             block_id=f"learning-reflection-ready-{card.audit_id}",
         ),
     ]

@@ -157,7 +157,7 @@ def test_the_three_people_are_told_and_the_auditor_sets_up_the_meeting_once(bot,
     told = [m for m in fake.dms(case.manager) if case.case_ref in m["text"]]
     assert len(told) == 1 and f"<@{case.auditor}>" in told[0]["text"] and "reflection" in told[0]["text"]
 
-    reply = slack.click(case.auditor, "Set up meeting", message=to_auditor)
+    reply = slack.click(case.auditor, f"Set up meeting for {case.case_ref}", message=to_auditor)
     assert "I've opened a group DM" in reply.text
     [opened] = fake.calls("conversations.open")
     assert set(str(opened.args["users"]).split(",")) == {case.auditor, case.manager, case.holder}
@@ -169,16 +169,39 @@ def test_the_three_people_are_told_and_the_auditor_sets_up_the_meeting_once(bot,
         "meet in person" in posted and "Wider learning for the service" in posted and case.case_ref in posted
     )
 
-    again = slack.click(case.auditor, "Set up meeting", message=to_auditor)
+    again = slack.click(case.auditor, f"Set up meeting for {case.case_ref}", message=to_auditor)
     assert "already set up" in again.text
     assert len(fake.messages(channel)) == 1
+    assert fake.problems == []
+
+
+def test_a_service_manager_with_two_cases_gets_one_dm_naming_both_and_each_cases_buttons_work(
+    bot, slack, fake, case
+):
+    with bot.rt.db.session() as session:
+        mine = session.scalars(
+            select(LearningAudit).join(LearningAudit.auditor)
+            .where(Person.slack_id == case.auditor).order_by(LearningAudit.id)
+        ).all()
+        refs = [(a.id, a.case_ref) for a in mine]
+    assert len(refs) == 2  # the council's two cases each
+    about_either = [m for m in fake.dms(case.auditor) if any(ref in (m.get("text") or "") for _, ref in refs)]
+    assert len(about_either) == 1, [m.get("text") for m in about_either]
+    [morning] = about_either
+    seen = render_blocks(morning["blocks"], morning["text"])
+    assert all(ref in morning["text"] and f"Set up meeting for {ref}" in seen for _, ref in refs)
+    for audit_id, ref in refs:
+        reply = slack.click(case.auditor, f"Set up meeting for {ref}", message=morning)
+        assert "I've opened a group DM" in reply.text
+        with bot.rt.db.session() as session:
+            assert session.get(LearningAudit, audit_id).meeting_channel is not None
     assert fake.problems == []
 
 
 def test_someone_else_pressing_the_auditors_buttons_is_refused_politely(bot, slack, fake, case):
     to_auditor = dm_about(fake, case.auditor, case.case_ref, "Set up meeting")
     for label in ("Set up meeting", "Record learning audit"):
-        reply = slack.click(case.other_sm, label, message=to_auditor)
+        reply = slack.click(case.other_sm, f"{label} for {case.case_ref}", message=to_auditor)
         assert "Sorry, only the Service Manager allocated to this learning audit" in reply.text
     assert fake.calls("conversations.open") == []
     assert fake.latest_view(case.other_sm) is None
@@ -193,7 +216,7 @@ def test_someone_else_pressing_the_auditors_buttons_is_refused_politely(bot, sla
 def test_the_case_holder_saves_then_amends_their_reflection(bot, slack, fake, case):
     slack.click(
         case.holder,
-        "Start reflection",
+        f"Start reflection for {case.case_ref}",
         message=dm_about(fake, case.holder, case.case_ref, "Start reflection"),
     )
     view = fake.latest_view(case.holder)
@@ -243,7 +266,7 @@ def test_a_postcode_or_a_blank_answer_in_the_reflection_is_an_inline_error_and_n
 ):
     slack.click(
         case.holder,
-        "Start reflection",
+        f"Start reflection for {case.case_ref}",
         message=dm_about(fake, case.holder, case.case_ref, "Start reflection"),
     )
     reply = slack.submit(
@@ -266,11 +289,11 @@ def test_only_the_case_holder_may_open_or_submit_the_reflection_even_with_a_copi
     bot, slack, fake, case
 ):
     start = dm_about(fake, case.holder, case.case_ref, "Start reflection")
-    refused = slack.click(case.manager, "Start reflection", message=start)
+    refused = slack.click(case.manager, f"Start reflection for {case.case_ref}", message=start)
     assert "Sorry, only the case holder" in refused.text
     assert fake.latest_view(case.manager) is None
 
-    slack.click(case.holder, "Start reflection", message=start)
+    slack.click(case.holder, f"Start reflection for {case.case_ref}", message=start)
     copied = fake.latest_view(case.holder)
     reply = slack.submit(case.auditor, REFLECTION, view=copied)
     assert reply.json["response_action"] == "update"
@@ -286,7 +309,7 @@ def test_only_the_case_holder_may_open_or_submit_the_reflection_even_with_a_copi
 def open_audit_form(slack, fake, case: Case) -> dict[str, Any]:  # noqa: ANN001
     slack.click(
         case.auditor,
-        "Record learning audit",
+        f"Record learning audit for {case.case_ref}",
         message=dm_about(fake, case.auditor, case.case_ref, "Record learning audit"),
     )
     view = fake.latest_view(case.auditor)
@@ -302,7 +325,7 @@ def type_into(fake, view: dict[str, Any], block_id: str, text: str) -> None:  # 
 def test_the_auditor_records_the_audit_with_an_action_added_in_a_pushed_modal(bot, slack, fake, case):
     slack.click(
         case.holder,
-        "Start reflection",
+        f"Start reflection for {case.case_ref}",
         message=dm_about(fake, case.holder, case.case_ref, "Start reflection"),
     )
     slack.submit(case.holder, REFLECTION)
@@ -362,7 +385,7 @@ def test_the_auditor_records_the_audit_with_an_action_added_in_a_pushed_modal(bo
 
     again = slack.click(
         case.auditor,
-        "Record learning audit",
+        f"Record learning audit for {case.case_ref}",
         message=dm_about(fake, case.auditor, case.case_ref, "Record learning audit"),
     )
     assert "already recorded on Mon 20 Apr 2026" in again.text

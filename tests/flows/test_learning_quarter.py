@@ -113,13 +113,13 @@ def propose_from_dm(slack, fake, proposer: str, case_ref: str, team: str, holder
 
 
 def reflect(slack, fake, case: Allocated) -> None:  # noqa: ANN001
-    slack.click(case.holder, "Start reflection",
+    slack.click(case.holder, f"Start reflection for {case.case_ref}",
                 message=dm_with(fake, case.holder, "Start reflection", case.case_ref))
     assert slack.submit(case.holder, REFLECTION).errors == {}
 
 
 def record(slack, fake, case: Allocated, action: tuple[str, date, str] | None = None) -> None:  # noqa: ANN001
-    slack.click(case.auditor, "Record learning audit",
+    slack.click(case.auditor, f"Record learning audit for {case.case_ref}",
                 message=dm_with(fake, case.auditor, "Record learning audit", case.case_ref))
     if action is not None:
         slack.click(case.auditor, "Add an action", view=fake.latest_view(case.auditor))
@@ -187,7 +187,7 @@ def test_a_whole_quarter_allocates_independently_and_running_every_job_again_cha
     bot.set_time(london(2026, 4, 21, 10))
     first, second = cases[0], cases[2]
     meeting = dm_with(fake, first.auditor, "Set up meeting", first.case_ref)
-    assert "I've opened a group DM" in slack.click(first.auditor, "Set up meeting", message=meeting).text
+    assert "I've opened a group DM" in slack.click(first.auditor, f"Set up meeting for {first.case_ref}", message=meeting).text
     bot.set_time(london(2026, 4, 23, 14))
     for case in cases:
         reflect(slack, fake, case)

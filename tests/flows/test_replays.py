@@ -136,7 +136,7 @@ def test_a_resent_action_on_a_visit_record_drafts_one_action(bot, slack, fake, s
 
 
 def test_a_resent_action_on_a_learning_audit_drafts_one_action(bot, slack, fake, sent, case):  # noqa: F811
-    slack.click(case.holder, "Start reflection", message=dm_about(fake, case.holder, case.case_ref,
+    slack.click(case.holder, f"Start reflection for {case.case_ref}", message=dm_about(fake, case.holder, case.case_ref,
                                                                    "Start reflection"))
     slack.submit(case.holder, REFLECTION)
     form = open_audit_form(slack, fake, case)

@@ -147,7 +147,7 @@ LEARNING_AUDIT_ANSWERS = {
 
 
 def _open_learning_audit(slack, fake, case: LearningCase) -> None:  # noqa: ANN001
-    slack.click(case.auditor, "Record learning audit",
+    slack.click(case.auditor, f"Record learning audit for {case.case_ref}",
                 message=dm_about(fake, case.auditor, case.case_ref, "Record learning audit"))
     assert fake.latest_view(case.auditor)["title"]["text"] == "Learning audit"
 
@@ -160,7 +160,7 @@ def open_learning_audit(bot, slack, fake) -> Opened:  # noqa: ANN001
 
 def open_reflection(bot, slack, fake) -> Opened:  # noqa: ANN001
     case = allocate_learning_audits(bot)
-    slack.click(case.holder, "Start reflection", message=dm_about(fake, case.holder, case.case_ref, "Start reflection"))
+    slack.click(case.holder, f"Start reflection for {case.case_ref}", message=dm_about(fake, case.holder, case.case_ref, "Start reflection"))
     assert fake.latest_view(case.holder)["title"]["text"] == "Reflection"
     return Opened(case.holder, {
         ReflectionField.TRYING: "Keep the children safe at home.",

@@ -154,7 +154,7 @@ def test_the_reflection_asks_what_went_well_apart_from_what_to_develop_and_count
         audit_id, ref, holder, auditor, service_id = (audit.id, audit.case_ref, audit.case_holder.slack_id,
                                                       audit.auditor.slack_id, audit.service_id)
     bot.set_time(london(2026, 4, 23, 14))
-    slack.click(holder, "Start reflection", message=dm_with(fake, holder, "Start reflection", ref))
+    slack.click(holder, f"Start reflection for {ref}", message=dm_with(fake, holder, "Start reflection", ref))
     form = fake.latest_view(holder)
     labels = [b["label"]["text"] for b in form["blocks"] if b.get("type") == "input"]
     assert "Themes that went well in this case" in labels and "Themes to develop" in labels
@@ -184,7 +184,7 @@ def test_the_reflection_asks_what_went_well_apart_from_what_to_develop_and_count
 
     # the auditor records the audit without naming the worker's strength: it still counts as good practice
     bot.set_time(london(2026, 5, 11, 14))
-    slack.click(auditor, "Record learning audit", message=dm_with(fake, auditor, "Record learning audit", ref))
+    slack.click(auditor, f"Record learning audit for {ref}", message=dm_with(fake, auditor, "Record learning audit", ref))
     assert slack.submit(auditor, {
         "Outcomes and the difference made for the child and family": "The children stayed safely at home.",
         "Direct service-user feedback: what was said": "Mum said the worker was honest and kind.",

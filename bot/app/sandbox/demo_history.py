@@ -85,7 +85,7 @@ def _play_quarter(n: Narrator, key: str, number: int) -> int:
         audits = [(a.auditor.slack_id, a.case_ref) for a in session.scalars(
             select(LearningAudit).where(LearningAudit.quarter == key).order_by(LearningAudit.id))]
     for auditor, case_ref in audits:
-        slack.click(auditor, "Record learning audit",
+        slack.click(auditor, f"Record learning audit for {case_ref}",
                     message=_newest_dm_with(n, auditor, "Record learning audit", case_ref))
         reply = slack.submit(auditor, RECORD)
         if reply.errors:

@@ -389,14 +389,15 @@ def _audit_record(story: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reflect(p: Play, a: Audit, story: dict[str, Any]) -> None:
-    p.slack.click(a.holder, "Start reflection", message=p.dm_with(a.holder, "Start reflection", a.case_ref))
+    p.slack.click(a.holder, f"Start reflection for {a.case_ref}",
+                  message=p.dm_with(a.holder, "Start reflection", a.case_ref))
     reply = p.slack.submit(a.holder, _reflection(story))
     if reply.errors:
         raise RuntimeError(f"the demo's reflection on {a.case_ref} was refused: {reply.errors}")
 
 
 def _record(p: Play, a: Audit, story: dict[str, Any], action: tuple[str, date, str] | None) -> None:
-    p.slack.click(a.auditor, "Record learning audit",
+    p.slack.click(a.auditor, f"Record learning audit for {a.case_ref}",
                   message=p.dm_with(a.auditor, "Record learning audit", a.case_ref))
     form = p.fake.latest_view(a.auditor)
     if action is not None:
@@ -421,18 +422,18 @@ def learning_audit_meetings_and_records(n: Narrator) -> None:
         "case holder and team manager then get the learning, not the whole record.")
     n.bot.set_time(london(2026, 4, 21, 10, 0))
     p.act(first.auditor, f"presses *Set up meeting* for {first.case_ref}",
-          lambda: p.slack.click(first.auditor, "Set up meeting",
+          lambda: p.slack.click(first.auditor, f"Set up meeting for {first.case_ref}",
                                 message=p.dm_with(first.auditor, "Set up meeting", first.case_ref)))
     for a in audits[1:]:
         def set_up(a: Audit = a) -> Any:
-            return p.slack.click(a.auditor, "Set up meeting",
+            return p.slack.click(a.auditor, f"Set up meeting for {a.case_ref}",
                                  message=p.dm_with(a.auditor, "Set up meeting", a.case_ref))
         p.quietly(set_up)
     n.note("The other auditors set up their meetings the same way.")
 
     n.bot.set_time(london(2026, 4, 22, 14, 0))
     p.act(first.holder, f"presses *Start reflection* for {first.case_ref}",
-          lambda: p.slack.click(first.holder, "Start reflection",
+          lambda: p.slack.click(first.holder, f"Start reflection for {first.case_ref}",
                                 message=p.dm_with(first.holder, "Start reflection", first.case_ref)))
     p.submit(first.holder, "writes their reflection and presses *Save reflection*", _reflection(STORIES[0]))
     n.bot.set_time(london(2026, 4, 24, 11, 0))
@@ -442,7 +443,7 @@ def learning_audit_meetings_and_records(n: Narrator) -> None:
 
     n.bot.set_time(london(2026, 5, 11, 14, 0))
     p.act(first.auditor, f"meets them, then presses *Record learning audit* for {first.case_ref}",
-          lambda: p.slack.click(first.auditor, "Record learning audit",
+          lambda: p.slack.click(first.auditor, f"Record learning audit for {first.case_ref}",
                                 message=p.dm_with(first.auditor, "Record learning audit", first.case_ref)))
     form = p.fake.latest_view(first.auditor)
     p.act(first.auditor, "presses *Add an action* (a second modal opens on top)",
