@@ -105,7 +105,8 @@ def actions_text(actions: dict[str, int], shown: SmallCounts) -> str:
     if shown.too_small(n for _, n in counts):
         have = [state for state, n in counts if n > 0]
         none = [state for state, n in counts if n == 0]
-        text = "Too few to count: some " + " and some ".join(have)
+        some = [f"some {state}" for state in have]
+        text = "Too few to count: " + (", ".join(some[:-1]) + " and " + some[-1] if len(some) > 1 else some[0])
         return text + (f"; none {' or '.join(none)}." if none else ".")
     return " · ".join(f"{state.capitalize()}: {shown.count(n)}" for state, n in counts)
 
@@ -144,8 +145,10 @@ def _rolling_lines(rolling: Rolling, shown: SmallCounts) -> list[Line]:
                     + ", ".join(escape(t) for t in few))
             label, detail = _short(f"Last four quarters, {words[kind].lower()}: also raised")
             lines.append(Line(line_id(ROLLING, kind, "few"), ROLLING, None, text, label, detail))
-    text = f"• Actions from these learning audits: {actions_text(rolling.actions, shown)}"
-    lines.append(Line(line_id(ROLLING, None, "actions"), ROLLING, None, text, "Last four quarters: actions"))
+    counts = [rolling.actions.get(state, 0) for state in ("open", "done", "overdue")]
+    if not shown.too_small(counts):  # too few to count says nothing the quarter's own line does not
+        text = f"• Actions from these learning audits: {actions_text(rolling.actions, shown)}"
+        lines.append(Line(line_id(ROLLING, None, "actions"), ROLLING, None, text, "Last four quarters: actions"))
     return lines
 
 
