@@ -145,8 +145,8 @@ def _rolling_lines(rolling: Rolling, shown: SmallCounts) -> list[Line]:
                     + ", ".join(escape(t) for t in few))
             label, detail = _short(f"Last four quarters, {words[kind].lower()}: also raised")
             lines.append(Line(line_id(ROLLING, kind, "few"), ROLLING, None, text, label, detail))
-    counts = [rolling.actions.get(state, 0) for state in ("open", "done", "overdue")]
-    if not shown.too_small(counts):  # too few to count says nothing the quarter's own line does not
+    states = [rolling.actions.get(state, 0) for state in ("open", "done", "overdue")]
+    if not shown.too_small(states):  # too few to count says nothing the quarter's own line does not
         text = f"• Actions from these learning audits: {actions_text(rolling.actions, shown)}"
         lines.append(Line(line_id(ROLLING, None, "actions"), ROLLING, None, text, "Last four quarters: actions"))
     return lines
