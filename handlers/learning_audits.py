@@ -28,13 +28,12 @@ from bot.learning_audits.record_messages import (
     reflection_modal,
     reflection_read_only,
 )
-from bot.learning_audits.types import AuditField, LearningIds, ReflectionField
+from bot.learning_audits.types import AuditField, LearningIds, MeetingField, ReflectionField
 from handlers.common import (
     button_id,
     run_button,
     runtime_from,
     submit_modal,
-    tell,
     today_of,
     user_of,
     view_values,
@@ -63,7 +62,7 @@ def _meta(model: type[M], view: dict[str, Any]) -> M:
 def set_up_meeting(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
     ack()
-    run_button(rt, body, respond, lambda: _set_up_meeting(rt, body, respond, client))
+    run_button(rt, body, respond, lambda: _set_up_meeting(rt, body, client), title="Sorry")
 
 def open_audit(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -221,6 +220,7 @@ def remove_action(ack: Ack, body: dict[str, Any], respond: Respond, client: WebC
 
 def register(app: App, rt: Runtime) -> None:
     app.action(LearningIds.SET_UP_MEETING.value)(set_up_meeting)
+    app.view(LearningIds.MEETING_MODAL.value)(save_meeting)
     app.action(LearningIds.RECORD_AUDIT.value)(open_audit)
     app.action(LearningIds.REFLECTION.value)(open_reflection)
     app.view(LearningIds.REFLECTION_MODAL.value)(save_reflection)
@@ -259,36 +259,35 @@ def _refresh_parent(
         log.info("could not update learning-audit view %s: %s", view_id, exc.response.get("error"))
 
 
-def _set_up_meeting(rt: Runtime, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-    """Open the group DM of the three people and post the meeting's purpose there, once."""
-    actor = user_of(body)
-    audit_id = button_id(body)
+def _set_up_meeting(rt: Runtime, body: dict[str, Any], client: WebClient) -> None:
+    """Open the meeting modal: a new time, or the one already set to change."""
     with rt.db.session() as session:
-        found = learning.audit_for_auditor(session, audit_id, actor)
-        existing = found.meeting_channel
-        people = learning.meeting_people(found)
-        case_ref = found.case_ref
-    others = " and ".join(f"<@{p}>" for p in people if p != actor)
-    if existing:
-        tell(
-            rt,
-            body,
-            respond,
-            f"The group DM with {others} for case {case_ref} is already set up; I haven't posted again.",
-            title="Meeting",
-        )
-        return
-    opened = client.conversations_open(users=",".join(people))
-    channel = str(opened["channel"]["id"])
-    with rt.db.session() as session:
-        posted = learning.record_meeting(
-            session, audit_id=audit_id, actor=actor, channel=channel, policy=rt.policy(session)
-        )
-    if posted:
-        text = (
-            f"I've opened a group DM with {others} for case {case_ref} and posted the meeting's purpose and "
-            "the audit's headings there. Please agree a time to meet in person."
-        )
-    else:
-        text = f"The group DM with {others} for case {case_ref} is already set up; I haven't posted again."
-    tell(rt, body, respond, text, title="Meeting")
+        view = learning.meeting_modal_for(session, audit_id=button_id(body), actor=user_of(body),
+                                          policy=rt.policy(session), calendar=rt.calendar(session))
+    client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def save_meeting(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient,
+                 context: BoltContext) -> None:
+    """Check the time, open the group DM of the three people if need be, store it and send the invitation."""
+    rt = runtime_from(context)
+
+    def work() -> None:
+        try:
+            audit_id = int(view.get("private_metadata") or "")
+        except ValueError:
+            raise NotFound("Sorry, this form is out of date. Please close it and start again.") from None
+        actor = user_of(body)
+        with rt.db.session() as session:
+            calendar = rt.calendar(session)
+            found = learning.audit_for_auditor(session, audit_id, actor)
+            learning.refuse_if_recorded(found, calendar)
+            choice = learning.check_meeting(view_values(view), calendar=calendar, now=rt.now())
+            channel, people = found.meeting_channel, learning.meeting_people(found)
+        if channel is None:
+            channel = str(client.conversations_open(users=",".join(people))["channel"]["id"])
+        with rt.db.session() as session:
+            learning.schedule_meeting(session, audit_id=audit_id, actor=actor, channel=channel, choice=choice,
+                                      policy=rt.policy(session), calendar=rt.calendar(session), now=rt.now())
+
+    submit_modal(ack, work, keep_open_block=MeetingField.DATE.value, body=body, rt=rt)

@@ -14,12 +14,16 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
+from bot.core import audit
+from bot.core.errors import NotFound, NotPermitted, QmfError
+from bot.core.formatting import day, mention, mention_for
 from bot.core.orgfile import Division as DivisionSpec
 from bot.core.orgfile import Forum as ForumSpec
 from bot.core.orgfile import OrgFile, People
 from bot.core.orgfile import Service as ServiceSpec
 from bot.core.orgfile import Team as TeamSpec
 from bot.core.policy import Policy
+from bot.core.privacy import escape
 from bot.core.roles import PEOPLE_ROLES, ROLE_TITLES, Role
 from storage.models import (
     CibMeeting,
@@ -227,6 +231,15 @@ def import_org(session: Session, org: OrgFile) -> ImportReport:
             person.roles.remove(have[role])
             report.add(f"- {slack_id} role {role}")
 
+    # time away booked in the file (left alone for anyone it does not list: `/qmf away` may have set it)
+    for slack_id, away in org.people.away.items():
+        booked = imp.people.get(slack_id) if slack_id in in_file else None
+        if booked is None:
+            report.add(f"! away for {slack_id} ignored: they are not named elsewhere in the file")
+        elif (booked.away_from, booked.away_until) != (away.starts, away.to):
+            booked.away_from, booked.away_until = away.starts, away.to
+            report.add(f"~ {slack_id} away {away.starts.isoformat()} to {away.to.isoformat()}")
+
     # forums
     forums = {f.name: f for f in session.scalars(select(Forum))}
     seen_forums: set[str] = set()
@@ -249,10 +262,10 @@ def import_org(session: Session, org: OrgFile) -> ImportReport:
 
     # CIB meetings listed in the file
     meetings = {m.meets_on: m for m in session.scalars(select(CibMeeting))}
-    for day in org.cib_meetings:
-        if day not in meetings:
-            session.add(CibMeeting(meets_on=day, source="org-file"))
-            report.add(f"+ CIB meeting {day.isoformat()}")
+    for meets_on in org.cib_meetings:
+        if meets_on not in meetings:
+            session.add(CibMeeting(meets_on=meets_on, source="org-file"))
+            report.add(f"+ CIB meeting {meets_on.isoformat()}")
 
     # people no longer anywhere in the file
     for slack_id, person in imp.people.items():
@@ -481,6 +494,81 @@ def service_by_key(session: Session, key: str) -> Service | None:
     return session.scalar(select(Service).where(Service.key == key, Service.active))
 
 
+def is_away(person: Person, on: date) -> bool:
+    """Away on ``on``: from ``away_from`` (or, with none, from whenever) through ``away_until``."""
+    until = person.away_until
+    return until is not None and on <= until and (person.away_from is None or person.away_from <= on)
+
+
 def is_available(person: Person, on: date) -> bool:
-    """Nobody is prompted while marked away."""
-    return person.active and (person.away_until is None or person.away_until < on)
+    """Nobody is prompted while marked away: every reminder and prompt asks this one question."""
+    return person.active and not is_away(person, on)
+
+
+# ---------------------------------------------------------------------------------------------
+# time away: `/qmf away` and the org file's `away:` entries
+
+AWAY_EXAMPLE = "For example: `/qmf away 2026-08-03 2026-08-14`, or `/qmf away off` when you are back."
+AWAY_MAX_DAYS = 366
+
+
+def away_dates(start_text: str, end_text: str, today: date) -> tuple[date, date]:
+    """Two dates as typed, checked strictly: a wrong one is refused with an example, never guessed."""
+    days: list[date] = []
+    for text in (start_text, end_text):
+        try:
+            if len(text) != 10:
+                raise ValueError(text)
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            raise QmfError(f"`{escape(text[:20])}` is not a date I can read: write dates as YYYY-MM-DD. "
+                           f"{AWAY_EXAMPLE}") from None
+    start, end = days
+    if end < start:
+        raise QmfError(f"The end, {day(end)}, is before the start, {day(start)}: give the first day away "
+                       f"first. {AWAY_EXAMPLE}")
+    if end < today:
+        raise QmfError(f"Those dates are in the past (the last is {day(end)}); nothing was changed. "
+                       f"{AWAY_EXAMPLE}")
+    if (end - start).days >= AWAY_MAX_DAYS or (start - today).days >= AWAY_MAX_DAYS:
+        raise QmfError("Time away can be at most a year, starting within the next year; for longer, ask a "
+                       f"QMF admin to take them out of the directory. {AWAY_EXAMPLE}")
+    return start, end
+
+
+def _away_target(session: Session, actor: Who, slack_id: str) -> Person:
+    """Only Quality & Improvement and admins may mark someone else away (checked here, on the server)."""
+    if slack_id != actor.slack_id and not actor.has(Role.QUALITY_IMPROVEMENT, Role.ADMIN):
+        raise NotPermitted("Only Quality & Improvement or a QMF admin can set someone else's time away; "
+                           "you can set your own with `/qmf away FROM TO`.")
+    person = session.scalar(select(Person).where(Person.slack_id == slack_id, Person.active))
+    if person is None:
+        raise NotFound(f"{mention(slack_id)} is not in the QMF directory, so there is nothing to mark away.")
+    return person
+
+
+def set_away(session: Session, actor: Who, slack_id: str, start: date, end: date) -> None:
+    person = _away_target(session, actor, slack_id)
+    person.away_from, person.away_until = start, end
+    audit.record(session, actor.slack_id, "set-away", "person", slack_id,
+                 away_from=start.isoformat(), away_until=end.isoformat())
+
+
+def clear_away(session: Session, actor: Who, slack_id: str) -> bool:
+    """Back: True if they were marked away (today or ahead), False if there was nothing to clear."""
+    person = _away_target(session, actor, slack_id)
+    was = person.away_until is not None
+    person.away_from = person.away_until = None
+    if was:
+        audit.record(session, actor.slack_id, "clear-away", "person", slack_id)
+    return was
+
+
+def away_text(person: Person, today: date, reader: str | None) -> str | None:
+    """"You are marked away from X to Y", or None when no time away is ahead or under way."""
+    if person.away_until is None or person.away_until < today:
+        return None
+    who = mention_for(person.slack_id, reader)
+    since = f"from {day(person.away_from)} " if person.away_from else ""
+    verb = "are" if who == "you" else "is"
+    return f"{who[:1].upper()}{who[1:]} {verb} marked away {since}to {day(person.away_until)}."

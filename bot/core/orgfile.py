@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.core.orgfile_away import Away
 from bot.core.policy import Policy
 
 __all__ = [
@@ -139,6 +140,7 @@ class People(_Strict):
     reviewing_officers: list[SlackUserId] = []
     admins: list[SlackUserId] = []
     board_leads: list[SlackUserId] = []  # may commission themed audits for a board
+    away: dict[SlackUserId, Away] = {}  # time away booked ahead: {U0SM2: {from: ..., to: ...}}
 
 
 class Forum(_Strict):
@@ -188,7 +190,7 @@ class OrgFile(_Strict):
             for team in service.teams:
                 found.add(team.team_manager)
                 found.update(team.practitioners)
-        for field in People.model_fields:
+        for field in People.model_fields.keys() - {"away"}:
             found.update(getattr(self.people, field))
         return found
 
@@ -365,6 +367,7 @@ _NOUNS: dict[type[BaseModel], str] = {
     Team: "a team",
     Service: "a service",
     People: "people",
+    Away: "a person's time away",
     Forum: "a forum",
     Policy: "settings",
 }
@@ -428,7 +431,7 @@ def _describe(error: Mapping[str, Any]) -> tuple[Path_, Path_, str]:
     if kind == "extra_forbidden" and loc:
         parent, field = loc[:-1], str(loc[-1])
         model = _model_at(parent)
-        allowed = ", ".join(model.model_fields) if model else ""
+        allowed = ", ".join(f.alias or n for n, f in model.model_fields.items()) if model else ""
         place = (
             "at the top of the file" if not parent else f"in {_NOUNS.get(model, 'this') if model else 'this'}"
         )

@@ -30,6 +30,10 @@ def home_view(content: HomeContent, page: int = 0) -> View:
             "You are not in the QMF directory yet, so there is nothing here for you. "
             "Ask a QMF admin to add you to the QMF directory."))
         return View(type="home", blocks=blocks)
+    if content.away:
+        blocks.append(section(f":palm_tree: {content.away}"))
+        blocks.append(context("While you are away you get no prompts or reminders from QMF Bot. Type "
+                              "`/qmf away off` to end it early."))
     total = len(content.todos)
     pages = max(1, -(-total // TODOS_PER_PAGE))
     page = min(max(page, 0), pages - 1)

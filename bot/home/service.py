@@ -81,6 +81,7 @@ class HomeContent:
     coming: list[str] = field(default_factory=list)
     progress: list[ServiceProgress] | None = None
     jobs: dict[str, HomeJob] = field(default_factory=dict)
+    away: str | None = None  # "You are marked away from ... to ...", while that is today or ahead
 
 
 def todos(session: Session, slack_id: str, today: date, sources: Sequence[TodoSource]) -> list[Todo]:
@@ -143,6 +144,8 @@ def build_home(session: Session, slack_id: str, *, today: date, quarter: Quarter
     content = HomeContent(slack_id=slack_id, known=me.known, quarter=quarter)
     if not me.known:
         return content
+    if me.person is not None:
+        content.away = directory.away_text(me.person, today, slack_id)
     content.todos = todos(session, slack_id, today, sources)
     content.coming = coming_up(session, quarter, today)
     if me.has(Role.QUALITY_IMPROVEMENT, Role.ADMIN):

@@ -60,10 +60,11 @@ def build_auditors(session: Session, quarter: Quarter, *, away: Sequence[str] = 
     ]
 
 
-def away_through(session: Session, until: date) -> dict[str, str]:
-    """Active Service Managers marked away until ``until`` or later (Slack id -> why they are left
-    out): they could not audit before the audits are due, so allocating them cases would only
-    leave those cases undone."""
+def away_through(session: Session, until: date, *, today: date | None = None) -> dict[str, str]:
+    """Active Service Managers marked away from ``today`` (or before) until ``until`` or later
+    (Slack id -> why they are left out): they could not audit before the audits are due, so
+    allocating them cases would only leave those cases undone. Someone whose time away starts
+    later is allocated as usual: they can audit before they go."""
     rows = session.scalars(
         select(Person)
         .join(Service, Service.service_manager_id == Person.id)
@@ -73,6 +74,7 @@ def away_through(session: Session, until: date) -> dict[str, str]:
         p.slack_id: (f"marked away until {blocks.nice_date(p.away_until)}, past the audits' due date "
                      f"of {blocks.nice_date(until)}: not allocated this quarter")
         for p in rows if p.away_until is not None
+        and (today is None or p.away_from is None or p.away_from <= today)
     }
 
 

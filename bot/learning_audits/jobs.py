@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from bot.core import directory, outbox
 from bot.core.calendar import WorkingCalendar
 from bot.core.jobs import JobContext, JobSpec, NotDue
+from bot.core.privacy import escape
 from bot.core.todo import Todo
 from bot.learning_audits import messages as blocks
 from bot.learning_audits.allocation import allocate
@@ -25,7 +26,7 @@ from bot.learning_audits.allocation_run import (
     store_allocation,
 )
 from bot.learning_audits.notify import notify_allocation, report_shortfalls
-from bot.learning_audits.service import case_card
+from bot.learning_audits.service import case_card, meeting_when
 from bot.learning_audits.types import LearningIds
 from storage.models import LearningAudit, LearningRound, Person
 
@@ -75,7 +76,8 @@ def allocate_learning_audits(ctx: JobContext) -> str:
             f"{quarter.label} was already allocated (seed {learning_round.allocation_seed}); nothing changed."
         )
     proposals = live_proposals(ctx.session, quarter)
-    away = away_through(ctx.session, audits_due(learning_round, ctx.calendar, ctx.policy, ctx.today))
+    away = away_through(ctx.session, audits_due(learning_round, ctx.calendar, ctx.policy, ctx.today),
+                        today=ctx.today)
     auditors = build_auditors(ctx.session, quarter, away=list(away))
     plan = allocate(
         auditors,
@@ -145,6 +147,22 @@ def _reminder_kind(calendar: WorkingCalendar, today: date, due: date, days_befor
     return None
 
 
+def _meeting_reminder(ctx: JobContext, learning_audit: LearningAudit) -> int:
+    """The group DM hears of its meeting on the working day before it, once per time set."""
+    if learning_audit.meeting_at is None or learning_audit.meeting_channel is None:
+        return 0
+    meeting_day = ctx.calendar.today(learning_audit.meeting_at)
+    if ctx.calendar.previous_working_day(meeting_day, include_today=False) != ctx.today:
+        return 0
+    card = case_card(learning_audit, ctx.policy, ctx.calendar)
+    when = meeting_when(ctx.calendar, learning_audit.meeting_at, learning_audit.meeting_minutes or 60)
+    text, body = blocks.meeting_reminder(card, when=when, place=escape(learning_audit.meeting_place or ""))
+    return int(outbox.enqueue(
+        ctx.session, channel=learning_audit.meeting_channel, text=text, blocks=body,
+        dedupe_key=f"learning-meeting-reminder:{learning_audit.id}:{learning_audit.meeting_at.isoformat()}",
+    ))
+
+
 def send_learning_reminders(ctx: JobContext) -> str:
     """Case holders without a reflection and auditors without a record: once before, once on the due day."""
     today = ctx.today
@@ -152,6 +170,7 @@ def send_learning_reminders(ctx: JobContext) -> str:
         return "learning audits: not a working day, no reminders"
     sent = 0
     for learning_audit in _open_audits(ctx.session):
+        sent += _meeting_reminder(ctx, learning_audit)
         if learning_audit.due_on is None:
             continue
         kind = _reminder_kind(

@@ -10,15 +10,28 @@ The audit is ungraded on purpose: there is no grade anywhere in these messages.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import (
+    Block,
+    DatePickerElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    StaticSelectElement,
+    TimePickerElement,
+)
+from slack_sdk.models.views import View
 
 from bot.core.blocks import (
+    NO_NAMES_HINT,
     actions,
     button,
     context,
     divider,
     header,
+    modal,
     privacy_notice,
     section,
     split_text,
@@ -26,7 +39,14 @@ from bot.core.blocks import (
 from bot.core.formatting import day as nice_date
 from bot.core.formatting import mention
 from bot.learning_audits.proposal_messages import CARRY_LABEL
-from bot.learning_audits.types import CaseCard, LearningIds, NotAllocated, ProposalIds, UnallocatedCard
+from bot.learning_audits.types import (
+    CaseCard,
+    LearningIds,
+    MeetingField,
+    NotAllocated,
+    ProposalIds,
+    UnallocatedCard,
+)
 
 TEXT_MAX = 3000
 OPTION_TEXT_MAX = 75
@@ -35,6 +55,8 @@ OPTIONS_MAX = 100
 MESSAGE_BLOCK_LIMIT = 50
 
 SET_UP_MEETING_LABEL = "Set up meeting"
+MEETING_LENGTHS = (30, 45, 60, 90, 120)
+"""The lengths offered, in minutes: a learning audit meeting is a conversation, not a day."""
 RECORD_AUDIT_LABEL = "Record learning audit"
 START_REFLECTION_LABEL = "Start reflection"
 AMEND_REFLECTION_LABEL = "View or amend reflection"
@@ -123,8 +145,9 @@ def auditor_message(card: CaseCard) -> tuple[str, list[Block]]:
             block_id=f"learning-auditor-{card.audit_id}",
         ),
         context(
-            "*Set up meeting* opens a group DM with the three of you. The case holder writes a short "
-            "reflection first; you will see its summary when you record the audit."
+            "*Set up meeting* lets you choose a time; the group DM of the three of you gets it with a "
+            "calendar invitation. The case holder writes a short reflection first; you will see its "
+            "summary when you record the audit."
         ),
         privacy_notice(),
     ]
@@ -182,14 +205,15 @@ def team_manager_message(card: CaseCard) -> tuple[str, list[Block]]:
 
 def meeting_message(card: CaseCard) -> tuple[str, list[Block]]:
     """Posted in the group DM of auditor, team manager and case holder."""
-    text = f"Learning audit meeting for case {card.case_ref}: please agree a time to meet in person."
+    text = f"Learning audit meeting for case {card.case_ref}: the three of you meet in person."
     headings = "\n".join(f"• {h}" for h in TEMPLATE_HEADINGS)
     blocks: list[Block] = [
         header(f"Learning audit meeting: {card.case_ref}"),
         section(
             f"Hello <@{card.team_manager}> and <@{card.case_holder}>: <@{card.auditor}> is doing the "
             f"learning audit of case *{card.case_ref}* ({card.service_name}, {card.team_name}) for "
-            f"{card.quarter_label}. Please agree a time to *meet in person*, before {due_words(card)}."
+            f"{card.quarter_label}. You will *meet in person*, before {due_words(card)}; the time and a "
+            "calendar invitation follow."
         ),
         section(
             "*Purpose:* to reflect together on the case, recognise good practice and find the learning for "
@@ -202,6 +226,70 @@ def meeting_message(card: CaseCard) -> tuple[str, list[Block]]:
             f"(the *{START_REFLECTION_LABEL}* button in your DM from QMF Bot)."
         ),
         privacy_notice(),
+    ]
+    return text, blocks
+
+
+def length_words(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} minutes"
+    words = "1 hour" if hours == 1 else f"{hours} hours"
+    return f"{words} {rest} minutes" if rest else words
+
+
+def meeting_modal(
+    *, card: CaseCard, start: datetime | None, minutes: int | None, place: str | None
+) -> View:
+    """The auditor chooses the day, start, length and (optionally) where; a set meeting shows as typed."""
+    date_input = DatePickerElement(action_id=MeetingField.DATE.value, placeholder=PlainTextObject(text="Choose a day"),
+                                   initial_date=start.date().isoformat() if start else None)
+    time_input = TimePickerElement(action_id=MeetingField.START.value, placeholder=PlainTextObject(text="Choose a time"),
+                                   initial_time=start.strftime("%H:%M") if start else None)
+    options = [Option(text=length_words(m), value=str(m)) for m in MEETING_LENGTHS]
+    chosen = next((o for o in options if o.value == str(minutes or 60)), options[2])
+    length_input = StaticSelectElement(action_id=MeetingField.LENGTH.value, options=options, initial_option=chosen)
+    place_input = PlainTextInputElement(action_id=MeetingField.PLACE.value, initial_value=place or None,
+                                        max_length=200)
+    blocks: list[Block] = [
+        section(f"{case_line(card)}\n*Record the audit by:* {due_words(card)}"),
+        InputBlock(block_id=MeetingField.DATE.value, label=PlainTextObject(text="Meeting date"), element=date_input),
+        InputBlock(block_id=MeetingField.START.value, label=PlainTextObject(text="Start time"), element=time_input),
+        InputBlock(block_id=MeetingField.LENGTH.value, label=PlainTextObject(text="Length"), element=length_input),
+        InputBlock(block_id=MeetingField.PLACE.value, label=PlainTextObject(text="Where"), element=place_input,
+                   optional=True, hint=PlainTextObject(text=f"A room or office. {NO_NAMES_HINT}")),
+        context("The group DM of the three of you gets the time and a calendar invitation (.ics), and a "
+                "reminder the working day before. Changing the time later updates the invitation."),
+    ]
+    return modal(title="Meeting", callback_id=LearningIds.MEETING_MODAL.value, blocks=blocks,
+                 submit="Send invitation", private_metadata=str(card.audit_id))
+
+
+def meeting_time_message(
+    card: CaseCard, *, when: str, place: str, moved: bool, late: bool
+) -> tuple[str, list[Block]]:
+    """In the group DM: when and where they meet (the .ics follows); ``place`` is already escaped."""
+    verb = "has moved to" if moved else "is on"
+    text = f"The learning audit meeting for case {card.case_ref} {verb} {when}."
+    lines = [f"*When:* {when}"] + ([f"*Where:* {place}"] if place else [])
+    blocks: list[Block] = [
+        section(f"{'*Meeting moved.* ' if moved else ''}<@{card.auditor}> has set the learning audit meeting "
+                f"for case *{card.case_ref}*.\n" + "\n".join(lines)),
+        context("The calendar invitation (.ics) below adds it to your calendar"
+                + (" and replaces the earlier time." if moved else ".")
+                + " I'll remind you here the working day before."),
+    ]
+    if late:
+        blocks.append(context(f":warning: This is after the audit's due date, {due_words(card)}."))
+    return text, blocks
+
+
+def meeting_reminder(card: CaseCard, *, when: str, place: str) -> tuple[str, list[Block]]:
+    text = f"Reminder: the learning audit meeting for case {card.case_ref} is {when}."
+    where = f"\n*Where:* {place}" if place else ""
+    blocks: list[Block] = [
+        section(f"*Reminder:* the learning audit meeting for case *{card.case_ref}* is {when}.{where}"),
+        context(f"<@{card.case_holder}>: your reflection helps the meeting, if it isn't done yet."),
     ]
     return text, blocks
 

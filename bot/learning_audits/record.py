@@ -98,7 +98,7 @@ def audit_modal_for(
             summary_only=True,
         )
     return record_messages.audit_modal(
-        card=case_card(learning_audit, policy),
+        card=case_card(learning_audit, policy, calendar),
         themes=policy.learning_themes,
         reflection=reflection,
         drafts=drafts_for(session, audit_id),

@@ -370,6 +370,13 @@ def reflection_read_only(*, card: CaseCard, answers: Mapping[str, Any], recorded
 # the learning-audit modal
 
 
+def meeting_held(card: CaseCard) -> str:
+    """The record says when the meeting happened (the day the auditor set), or that none was set."""
+    if card.meeting_on is None:
+        return "*Meeting:* no time was set with *Set up meeting*."
+    return f"*Meeting held on* {nice_date(card.meeting_on)}"
+
+
 def audit_modal(
     *,
     card: CaseCard,
@@ -383,7 +390,7 @@ def audit_modal(
     values = values or {}
     blocks: list[Block] = [
         privacy_notice(),
-        section(f"{case_line(card)}\nLearning audits are not graded: record the learning."),
+        section(f"{case_line(card)}\n{meeting_held(card)}\nLearning audits are not graded: record the learning."),
     ]
     for field_id in (AuditField.OUTCOMES, AuditField.FEEDBACK, AuditField.FEEDBACK_SOURCE):
         blocks.append(

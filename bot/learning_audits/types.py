@@ -43,6 +43,16 @@ class LearningIds(StrEnum):
     REFLECTION_MODAL = "learning-reflection-modal"
     AUDIT_MODAL = "learning-audit-modal"
     ADD_ACTION_MODAL = "learning-add-action-modal"
+    MEETING_MODAL = "learning-meeting-modal"
+
+
+class MeetingField(StrEnum):
+    """Block ids (and action ids) of the "Set up meeting" modal."""
+
+    DATE = "meeting-date"
+    START = "meeting-start"
+    LENGTH = "meeting-length"
+    PLACE = "meeting-place"
 
 
 class ReflectionField(StrEnum):
@@ -171,6 +181,7 @@ class CaseCard:
     case_holder: str
     team_manager: str
     due_on: date | None
+    meeting_on: date | None = None  # the meeting's council-local day, once one is set
 
 
 @dataclass(frozen=True)

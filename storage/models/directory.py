@@ -18,6 +18,7 @@ class Person(Base):
     slack_id: Mapped[str] = mapped_column(String(32), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    away_from: Mapped[date | None]  # None with an away_until: away from whenever until then
     away_until: Mapped[date | None]
 
     roles: Mapped[list[PersonRole]] = relationship(back_populates="person", cascade="all, delete-orphan")

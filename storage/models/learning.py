@@ -87,6 +87,12 @@ class LearningAudit(Base):
     allocated_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_on: Mapped[date | None]
     meeting_channel: Mapped[str | None] = mapped_column(String(32))
+    # the meeting the auditor chose: its start (UTC), length, optional place, and how many times it
+    # was set (the invitation's SEQUENCE, so a calendar replaces the old time instead of adding one)
+    meeting_at: Mapped[datetime | None]
+    meeting_minutes: Mapped[int | None]
+    meeting_place: Mapped[str | None] = mapped_column(Text)
+    meeting_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
     recorded_at: Mapped[datetime | None]
     # the record (free text is checked for identifying details before it is stored)
     outcomes: Mapped[str | None] = mapped_column(Text)

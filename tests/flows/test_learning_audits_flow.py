@@ -116,6 +116,15 @@ def case(bot) -> Case:  # noqa: ANN001
         )
 
 
+MEETING = {"Meeting date": date(2026, 5, 5), "Start time": "10:00", "Length": "1 hour"}
+
+
+def case_ref_of(view: dict[str, Any] | None) -> str:
+    """The case reference a meeting modal is for (its first line)."""
+    assert view is not None
+    return render_blocks(view["blocks"]).split("*Case:* ")[1].split()[0]
+
+
 def dm_about(fake, user: str, case_ref: str, button: str) -> dict[str, Any]:  # noqa: ANN001
     """The newest DM to ``user`` about this case that carries ``button``."""
     for message in reversed(fake.dms(user)):
@@ -157,21 +166,22 @@ def test_the_three_people_are_told_and_the_auditor_sets_up_the_meeting_once(bot,
     told = [m for m in fake.dms(case.manager) if case.case_ref in m["text"]]
     assert len(told) == 1 and f"<@{case.auditor}>" in told[0]["text"] and "reflection" in told[0]["text"]
 
-    reply = slack.click(case.auditor, f"Set up meeting for {case.case_ref}", message=to_auditor)
-    assert "I've opened a group DM" in reply.text
+    slack.click(case.auditor, f"Set up meeting for {case.case_ref}", message=to_auditor)
+    assert slack.submit(case.auditor, MEETING).errors == {}
     [opened] = fake.calls("conversations.open")
     assert set(str(opened.args["users"]).split(",")) == {case.auditor, case.manager, case.holder}
     channel = stored(bot, case).meeting_channel
     assert channel and channel.startswith("G")
-    [post] = fake.messages(channel)
+    post = fake.messages(channel)[0]
     posted = render_blocks(post["blocks"])
     assert (
         "meet in person" in posted and "Wider learning for the service" in posted and case.case_ref in posted
     )
+    posts = len(fake.messages(channel))
 
-    again = slack.click(case.auditor, f"Set up meeting for {case.case_ref}", message=to_auditor)
-    assert "already set up" in again.text
-    assert len(fake.messages(channel)) == 1
+    slack.click(case.auditor, f"Set up meeting for {case.case_ref}", message=to_auditor)
+    assert slack.submit(case.auditor, MEETING).errors == {}  # the same time again
+    assert len(fake.messages(channel)) == posts and len(fake.calls("conversations.open")) == 1
     assert fake.problems == []
 
 
@@ -191,8 +201,9 @@ def test_a_service_manager_with_two_cases_gets_one_dm_naming_both_and_each_cases
     seen = render_blocks(morning["blocks"], morning["text"])
     assert all(ref in morning["text"] and f"Set up meeting for {ref}" in seen for _, ref in refs)
     for audit_id, ref in refs:
-        reply = slack.click(case.auditor, f"Set up meeting for {ref}", message=morning)
-        assert "I've opened a group DM" in reply.text
+        slack.click(case.auditor, f"Set up meeting for {ref}", message=morning)
+        assert case_ref_of(fake.latest_view(case.auditor)) == ref
+        assert slack.submit(case.auditor, MEETING).errors == {}
         with bot.rt.db.session() as session:
             assert session.get(LearningAudit, audit_id).meeting_channel is not None
     assert fake.problems == []
@@ -479,8 +490,9 @@ def test_app_home_offers_the_same_next_steps_as_the_dms(bot, slack, fake, case):
 
     slack.open_home(case.auditor)
     slack.click(case.auditor, "Set up meeting", home=True)
+    assert fake.latest_view(case.auditor)["title"]["text"] == "Meeting"
+    assert slack.submit(case.auditor, MEETING).errors == {}
     assert stored(bot, case).meeting_channel is not None
-    assert fake.latest_view(case.auditor)["title"]["text"] == "Meeting"  # told in a modal: Home has no thread
     assert fake.problems == []
 
 

@@ -187,7 +187,8 @@ def test_a_whole_quarter_allocates_independently_and_running_every_job_again_cha
     bot.set_time(london(2026, 4, 21, 10))
     first, second = cases[0], cases[2]
     meeting = dm_with(fake, first.auditor, "Set up meeting", first.case_ref)
-    assert "I've opened a group DM" in slack.click(first.auditor, f"Set up meeting for {first.case_ref}", message=meeting).text
+    slack.click(first.auditor, f"Set up meeting for {first.case_ref}", message=meeting)
+    assert slack.submit(first.auditor, {"Meeting date": date(2026, 5, 6), "Start time": "10:00"}).errors == {}
     bot.set_time(london(2026, 4, 23, 14))
     for case in cases:
         reflect(slack, fake, case)

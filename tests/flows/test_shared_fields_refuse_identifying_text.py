@@ -26,7 +26,7 @@ from bot.app.factory import create_app
 from bot.app.sandbox.render import render_blocks
 from bot.cib.types import CibIds
 from bot.core.grades import Grade
-from bot.learning_audits.types import AuditField, LearningIds, ProposalIds, ReflectionField
+from bot.learning_audits.types import AuditField, LearningIds, MeetingField, ProposalIds, ReflectionField
 from bot.sampling.messages import SampleIds
 from bot.themed_audits.types import ThemedAuditIds as C
 from bot.themes.messages import ThemesAction
@@ -169,6 +169,19 @@ def open_reflection(bot, slack, fake) -> Opened:  # noqa: ANN001
         ReflectionField.DIFFERENTLY: "Ask health to join sooner.",
         ReflectionField.SUPPORT: "Reflective supervision time.",
         ReflectionField.THEMES: ["Multi-agency working"],
+    })
+
+
+def open_meeting(bot, slack, fake) -> Opened:  # noqa: ANN001
+    case = allocate_learning_audits(bot)
+    slack.click(case.auditor, f"Set up meeting for {case.case_ref}",
+                message=dm_about(fake, case.auditor, case.case_ref, "Set up meeting"))
+    assert fake.latest_view(case.auditor)["title"]["text"] == "Meeting"
+    return Opened(case.auditor, {
+        MeetingField.DATE: date(2026, 5, 5),
+        MeetingField.START: "10:00",
+        MeetingField.LENGTH: "1 hour",
+        MeetingField.PLACE: "Room 2, Civic Centre",
     })
 
 
@@ -356,6 +369,7 @@ MODALS = [
     Modal("reflection", LearningIds.REFLECTION_MODAL, open_reflection,
           (ReflectionField.TRYING, ReflectionField.DIFFERENCE, ReflectionField.FAMILY_SAID,
            ReflectionField.DIFFERENTLY, ReflectionField.SUPPORT)),
+    Modal("meeting", LearningIds.MEETING_MODAL, open_meeting, (MeetingField.PLACE,)),
     Modal("learning-audit-action", LearningIds.ADD_ACTION_MODAL, open_learning_audit_action,
           (ActionIds.DESCRIPTION,)),
     Modal("proposal", ProposalIds.MODAL, open_proposal, (ProposalIds.REASON,),

@@ -374,12 +374,18 @@ def test_a_qi_person_away_is_not_sent_the_detail(rt):
         assert len(outbox_rows(session, "U0QI1")) == 1
 
 
-@pytest.mark.parametrize("back_on, allocated", [(date(2026, 7, 1), False), (date(2026, 5, 20), True)])
-def test_a_service_manager_away_past_the_due_date_is_left_out_and_qi_is_told(rt, back_on, allocated):
-    """Audits are due on 5 June: away until July, U0SM2 could do none; back in May, they can."""
+@pytest.mark.parametrize("away_from, back_on, allocated", [
+    (None, date(2026, 7, 1), False),
+    (None, date(2026, 5, 20), True),
+    (date(2026, 6, 1), date(2026, 7, 1), True),  # goes away only after most of the audit window
+])
+def test_a_service_manager_away_past_the_due_date_is_left_out_and_qi_is_told(rt, away_from, back_on, allocated):
+    """Audits are due on 5 June: away until July, U0SM2 could do none; back in May, they can; away
+    only from June, they can audit before they go."""
     open_round(rt)
     with rt.db.session() as session:
-        session.scalar(select(Person).where(Person.slack_id == "U0SM2")).away_until = back_on
+        sm2 = session.scalar(select(Person).where(Person.slack_id == "U0SM2"))
+        sm2.away_from, sm2.away_until = away_from, back_on
     allocate(rt)
     with rt.db.session() as session:
         auditors = {a.auditor.slack_id for a in audits(session)}

@@ -518,3 +518,46 @@ def test_nesting_twenty_thousand_deep_is_refused_naming_the_line(opener: str) ->
     text = "organisation: X\nteams:\n  " + opener * 20_000 + "x\n"
     problem = only_problem(text)
     assert problem.startswith("line ") and "nested" in problem
+
+
+# ------------------------------------------------------------------ time away booked in the file
+
+AWAY = EXAMPLE.replace("  admins: [U0ADM1]\n",
+                       "  admins: [U0ADM1]\n  away:\n    U0SM1: {from: 2026-08-03, to: 2026-08-14}\n")
+
+
+def test_people_may_carry_time_away_which_names_nobody_new() -> None:
+    org = parse_org_text(AWAY)
+    away = org.people.away["U0SM1"]
+    assert (away.starts, away.to) == (date(2026, 8, 3), date(2026, 8, 14))
+    assert org.all_people() == parse_org_text(EXAMPLE).all_people()
+
+
+def test_time_away_that_ends_before_it_starts_is_refused_on_its_line() -> None:
+    text = AWAY.replace("{from: 2026-08-03, to: 2026-08-14}", "{from: 2026-08-14, to: 2026-08-03}")
+    assert only_problem(text) == (
+        f"line {line_of(text, 'U0SM1: {from')}: people.away.U0SM1: time away ends (2026-08-03) before it "
+        "starts (2026-08-14); give 'from' the first day and 'to' the last")
+
+
+def test_an_unknown_key_in_time_away_lists_from_and_to() -> None:
+    text = AWAY.replace("to: 2026-08-14}", "to: 2026-08-14, why: leave}")
+    assert only_problem(text).endswith("(allowed: from, to)")
+
+
+def test_time_away_in_the_file_is_imported_and_left_alone_when_absent(db) -> None:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from bot.core.directory import import_org, is_available
+    from storage.models import Person
+
+    session = db.sessions()
+    import_org(session, parse_org_text(AWAY))
+    sm2 = session.scalar(select(Person).where(Person.slack_id == "U0SM1"))
+    assert (sm2.away_from, sm2.away_until) == (date(2026, 8, 3), date(2026, 8, 14))
+    assert is_available(sm2, date(2026, 8, 2)) and not is_available(sm2, date(2026, 8, 3))
+    assert not is_available(sm2, date(2026, 8, 14)) and is_available(sm2, date(2026, 8, 15))
+    import_org(session, parse_org_text(EXAMPLE))  # a file without `away:` keeps what Slack set
+    assert sm2.away_until == date(2026, 8, 14)
+    session.rollback()
+    session.close()

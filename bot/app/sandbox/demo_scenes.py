@@ -424,10 +424,14 @@ def learning_audit_meetings_and_records(n: Narrator) -> None:
     p.act(first.auditor, f"presses *Set up meeting* for {first.case_ref}",
           lambda: p.slack.click(first.auditor, f"Set up meeting for {first.case_ref}",
                                 message=p.dm_with(first.auditor, "Set up meeting", first.case_ref)))
+    p.submit(first.auditor, "chooses a day and time and presses *Send invitation*",
+             {"Meeting date": date(2026, 5, 6), "Start time": "10:00", "Length": "1 hour",
+              "Where": "Meeting room 2"})
     for a in audits[1:]:
         def set_up(a: Audit = a) -> Any:
-            return p.slack.click(a.auditor, f"Set up meeting for {a.case_ref}",
-                                 message=p.dm_with(a.auditor, "Set up meeting", a.case_ref))
+            p.slack.click(a.auditor, f"Set up meeting for {a.case_ref}",
+                          message=p.dm_with(a.auditor, "Set up meeting", a.case_ref))
+            return p.slack.submit(a.auditor, {"Meeting date": date(2026, 5, 7), "Start time": "14:00"})
         p.quietly(set_up)
     n.note("The other auditors set up their meetings the same way.")
 
