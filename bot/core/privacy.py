@@ -514,7 +514,13 @@ def outbound(text: str | None, policy: Policy) -> str:
     Normalised, case references and people's Slack ids redacted, and Slack's control characters
     escaped, so that ``<!channel>``, ``<#C…>`` and ``<https://x|click>`` are shown as typed, never
     acted on."""
-    return escape(_PERSON.sub("[person]", redact_case_refs(text, policy)))
+    return escape(redacted(text, policy))
+
+
+def redacted(text: str | None, policy: Policy) -> str:
+    """The gate's first half, for text kept to be shown both in Slack and in files: normalised, with
+    case references and people's Slack ids redacted; ``outbound`` (or a file's own format) escapes it."""
+    return _PERSON.sub("[person]", redact_case_refs(text, policy))
 
 
 def shared_text_problem(text: str | None, field_label: str, policy: Policy,

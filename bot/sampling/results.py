@@ -21,7 +21,7 @@ from bot.core.council import policy_of
 from bot.core.errors import NotFound, NotPermitted
 from bot.core.grades import Grade, sample_stats
 from bot.core.policy import Policy
-from bot.core.privacy import SmallCounts, redact_case_refs
+from bot.core.privacy import SmallCounts, redacted
 from bot.core.roles import Channel, Role
 from bot.sampling import messages as blocks
 from bot.sampling.service import audits_of, draw_for, latest_draw, quarter_of
@@ -58,7 +58,7 @@ def build_report(session: Session, row: SampleDraw, *, policy: Policy) -> Sample
             continue
         results.append((Grade(qi.grade), Grade(pc.grade), Grade(mod.agreed_grade)))
         themes.update(set(qi.themes or []) | set(pc.themes or []))
-        studies += [redact_case_refs(a.case_study_note, policy) for a in (qi, pc) if a.case_study and a.case_study_note]
+        studies += [redacted(a.case_study_note, policy) for a in (qi, pc) if a.case_study and a.case_study_note]
         flagged += (case.id, "disagreement") in flags
     stats = sample_stats(results)
     quarter = quarter_of(row.quarter, policy)

@@ -71,3 +71,28 @@ def test_a_case_study_note_naming_the_case_is_refused_and_nothing_is_stored(bot,
     with bot.rt.db.session() as session:
         assert session.scalar(select(SampleAudit).where(SampleAudit.case_id == case_id)) is None
     assert fake.problems == []
+
+
+def test_a_case_study_note_reaches_the_qi_channels_report_through_the_gate(bot, slack, fake):
+    """The random-sample report posts people's case-study notes to the Q&I channel (and the sampled
+    service's manager): a worker named by their Slack id or a disguised link never gets there."""
+    from tests.flows.test_sampling_flow import _grades_plan, message_text, moderate
+
+    import_cases(bot)
+    draw_now(bot)
+    with bot.rt.db.session() as session:
+        from bot.sampling.service import latest_draw
+
+        cases = [(c.id, c.pair.qi.slack_id, c.pair.pc.slack_id) for c in latest_draw(session).cases]
+    for n, ((case_id, qi, pc), (a, b, agreed)) in enumerate(zip(cases, _grades_plan(), strict=True)):
+        note = "Direct work with the family, " + HOSTILE if n == 0 else None
+        assert submit_audit(slack, fake, qi, case_id, a, feedback=None, case_study=note).errors == {}
+        assert submit_audit(slack, fake, pc, case_id, b).errors == {}
+        assert moderate(slack, fake, qi, case_id, agreed).errors == {}
+    [report] = [m for m in fake.messages("C0QI") if "Case studies" in message_text(m)]
+    raw = json.dumps([report.get("text"), report.get("blocks")])
+    assert "Direct work with the family" in raw
+    for opener in ("<!channel", "<https://evil", "<@U0SM2", "<#C0CIC"):
+        assert opener not in raw, opener
+    assert "U0SM2" not in raw and "[person]" in raw  # a worker is never named in a channel
+    assert fake.problems == []
