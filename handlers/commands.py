@@ -17,6 +17,7 @@ from bot.core.errors import QmfError
 from bot.core.formatting import day, mention
 from bot.core.roles import Role
 from bot.core.runtime import Runtime
+from bot.cover import service as cover
 from handlers.common import SUBCOMMANDS, CommandCall, reply_for, runtime_from, subcommand, today_of
 from handlers.themed_audits import open_themed_commission
 from handlers.visits import open_visit_commission
@@ -144,6 +145,7 @@ def away(call: CommandCall) -> None:
     with call.rt.db.session() as session:
         start, end = directory.away_dates(args[0], args[1], today_of(call.rt, session))
         directory.set_away(session, directory.who(session, call.user_id), target, start, end)
+        cover.tell_qi(session, today_of(call.rt, session), call.rt.features.work_kinds())  # work due meanwhile
     off = "/qmf away off" if you else f"/qmf away {target} off"
     call.reply(f"Done: {who} {verb} marked away from {day(start)} to {day(end)}. No prompts or reminders go "
                f"to {who} on those days; `{off}` ends it early.")

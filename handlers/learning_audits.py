@@ -15,6 +15,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core import audit as audit_log
+from bot.core.amendments import NOTHING_CHANGED, amendable_until
+from bot.core.blocks import notice_view
 from bot.core.errors import Conflict, NotFound
 from bot.core.runtime import Runtime
 from bot.learning_audits import record as records
@@ -96,8 +98,13 @@ def open_reflection(ack: Ack, body: dict[str, Any], respond: Respond, client: We
                 audit_log.record(
                     session, actor, "view", "reflection", found.reflection.id, audit_id=found.id
                 )
-            if found.status == "recorded":
-                recorded_on = rt.calendar(session).today(found.recorded_at) if found.recorded_at else None
+            calendar = rt.calendar(session)
+            if found.status == "recorded" and found.recorded_at is not None and answers is not None and \
+                    reflection.may_amend_recorded(found, policy, calendar, rt.now()):
+                until = amendable_until(calendar, found.recorded_at, policy.amend_window_working_days)
+                view = reflection_modal(card=card, themes=policy.learning_themes, answers=answers, amend_until=until)
+            elif found.status == "recorded":
+                recorded_on = calendar.today(found.recorded_at) if found.recorded_at else None
                 view = reflection_read_only(card=card, answers=answers or {}, recorded_on=recorded_on)
             else:
                 view = reflection_modal(card=card, themes=policy.learning_themes, answers=answers)
@@ -107,10 +114,16 @@ def open_reflection(ack: Ack, body: dict[str, Any], respond: Respond, client: We
 
 def save_reflection(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     rt = runtime_from(context)
-    def work() -> None:
+    def work() -> dict[str, Any] | None:
         meta = _meta(ReflectionMeta, view)
         answers = reflection.ReflectionAnswers.model_validate(view_values(view))
         with rt.db.session() as session:
+            found = learning.audit_for_case_holder(session, meta.audit_id, user_of(body))
+            if found.status == "recorded":
+                changed = reflection.amend_recorded(
+                    session, audit_id=meta.audit_id, actor=user_of(body), answers=answers,
+                    policy=rt.policy(session), calendar=rt.calendar(session), now=rt.now())
+                return None if changed else _nothing_changed()
             reflection.save_reflection(
                 session,
                 audit_id=meta.audit_id,
@@ -119,8 +132,42 @@ def save_reflection(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
                 policy=rt.policy(session),
                 today=today_of(rt, session),
             )
+        return None
 
     submit_modal(ack, work, keep_open_block=ReflectionField.TRYING.value, body=body, rt=rt)
+
+
+def _nothing_changed() -> dict[str, Any]:
+    return {"response_action": "update", "view": notice_view("Nothing changed", NOTHING_CHANGED)}
+
+
+def open_amend_audit(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient,
+                     context: BoltContext) -> None:
+    """*Amend*, on the auditor's receipt and App Home: the recorded audit with its answers."""
+    rt = runtime_from(context)
+    ack()
+
+    def work() -> None:
+        with rt.db.session() as session:
+            view = records.amend_modal_for(session, audit_id=button_id(body), actor=user_of(body),
+                                           policy=rt.policy(session), calendar=rt.calendar(session), now=rt.now())
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    run_button(rt, body, respond, work, title="Sorry")
+
+
+def save_amend_audit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    rt = runtime_from(context)
+
+    def work() -> dict[str, Any] | None:
+        meta = _meta(AuditMeta, view)
+        answers = records.AuditAnswers.model_validate(view_values(view))
+        with rt.db.session() as session:
+            changed = records.amend_audit(session, audit_id=meta.audit_id, actor=user_of(body), answers=answers,
+                                          policy=rt.policy(session), calendar=rt.calendar(session), now=rt.now())
+        return None if changed else _nothing_changed()
+
+    submit_modal(ack, work, keep_open_block=AuditField.OUTCOMES.value, body=body, rt=rt)
 
 def record_audit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     rt = runtime_from(context)
@@ -228,6 +275,8 @@ def register(app: App, rt: Runtime) -> None:
     app.action(LearningIds.ADD_ACTION.value)(push_add_action)
     app.view(LearningIds.ADD_ACTION_MODAL.value)(save_action)
     app.action(LearningIds.REMOVE_ACTION.value)(remove_action)
+    app.action(LearningIds.AMEND_AUDIT.value)(open_amend_audit)
+    app.view(LearningIds.AMEND_AUDIT_MODAL.value)(save_amend_audit)
 
 
 def _audit_values(view: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from bot.core.errors import NotFound
 from bot.core.grades import Grade
 from bot.core.runtime import Runtime
 from bot.sampling import messages as blocks
+from bot.sampling.corrections import correct_grade, correction_form
 from bot.sampling.draw_run import set_next_service
 from bot.sampling.findings import request_talk
 from bot.sampling.grading import audit_form, moderation_form, record_moderation, submit_audit
@@ -90,6 +91,35 @@ def on_talk_it_through(ack: Ack, body: dict[str, Any], respond: Respond, context
     tell(rt, body, respond, reply, title="Random sample")
 
 
+def on_correct_grade(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    """"Correct agreed grade": Q&I (or an admin) only, checked in ``bot.sampling.corrections``."""
+    rt = runtime_from(context)
+    ack()
+    try:
+        case_id = _case_id_from_button(body)
+        with rt.db.session() as session:
+            form = correction_form(session, case_id=case_id, slack_id=body["user"]["id"])
+        client.views_open(trigger_id=body["trigger_id"], view=blocks.correction_modal(form))
+    except Exception as exc:  # noqa: BLE001 - a refusal or failure is words for the person
+        tell(rt, body, respond, reply_for(exc), title="Correct agreed grade")
+
+
+def on_correction_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    rt = runtime_from(context)
+    user = body["user"]["id"]
+
+    def work() -> dict[str, Any]:
+        case_id = _case_id_from_view(view)
+        with rt.db.session() as session:
+            row = correct_grade(session, case_id=case_id, slack_id=user, values=view_values(view), now=rt.now(),
+                                calendar=rt.calendar(session), policy=rt.policy(session))
+            saved = blocks.correction_saved_view(case_ref=row.case.case_ref,
+                                                 before=Grade(row.from_grade), after=Grade(row.to_grade))
+        return {"response_action": "update", "view": saved}
+
+    submit_modal(ack, work, keep_open_block=SampleIds.CORRECTION_REASON.value, body=body, rt=rt)
+
+
 def on_audit_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     rt = runtime_from(context)
     user = body["user"]["id"]
@@ -129,6 +159,8 @@ def register(app: App, rt: Runtime) -> None:
     app.action(SampleIds.TALK_IT_THROUGH.value)(on_talk_it_through)
     app.view(SampleIds.AUDIT_MODAL.value)(on_audit_submitted)
     app.view(SampleIds.MODERATION_MODAL.value)(on_moderation_submitted)
+    app.action(SampleIds.CORRECT_GRADE.value)(on_correct_grade)
+    app.view(SampleIds.CORRECT_MODAL.value)(on_correction_submitted)
 
 
 @subcommand("sample", "sample service <key> | sample report [quarter]",

@@ -16,6 +16,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.actions.messages import ActionIds, action_input_blocks, parse_action_values
 from bot.core import directory as org
+from bot.core.amendments import NOTHING_CHANGED
+from bot.core.blocks import notice_view
 from bot.core.errors import NotFound, NotPermitted
 from bot.core.runtime import Runtime
 from bot.visits import messages as views
@@ -144,6 +146,39 @@ def save_record_visit(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
     submit_modal(ack, work, keep_open_block=ids.VISIT_FEEDBACK.value, body=body, rt=rt)
 
 
+def open_amend_visit(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient,
+                     context: BoltContext) -> None:
+    """*Amend*, on the recorder's receipt and App Home: the recorded feedback to amend."""
+    rt = runtime_from(context)
+    ack()
+
+    def work() -> None:
+        with rt.db.session() as session:
+            view = visits.amend_modal(session, actor=user_of(body), visit_id=button_id(body),
+                                      calendar=rt.calendar(session), policy=rt.policy(session), now=rt.now())
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    run_button(rt, body, respond, work, title="Sorry")
+
+
+def save_amend_visit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    rt = runtime_from(context)
+
+    def work() -> dict[str, Any] | None:
+        meta = VisitMeta.load(view.get("private_metadata"))
+        values = view_values(view)
+        with rt.db.session() as session:
+            changed = visits.amend_visit(session, actor=user_of(body), visit_id=meta.visit_id or 0,
+                                         feedback=values.get(ids.VISIT_FEEDBACK),
+                                         plan_summary=values.get(ids.VISIT_PLAN), calendar=rt.calendar(session),
+                                         policy=rt.policy(session), now=rt.now())
+        if changed:
+            return None
+        return {"response_action": "update", "view": notice_view("Nothing changed", NOTHING_CHANGED)}
+
+    submit_modal(ack, work, keep_open_block=ids.VISIT_FEEDBACK.value, body=body, rt=rt)
+
+
 def _team_keys(raw: Any) -> list[str]:
     """The chosen teams as text whatever arrived, so a forged value meets the service's inline error
     ("Choose teams of ...") rather than a crash."""
@@ -158,3 +193,5 @@ def register(app: App, rt: Runtime) -> None:
     app.action(ids.VISIT_ADD_ACTION.value)(push_add_action)
     app.view(ids.VISIT_ACTION_MODAL.value)(save_visit_action)
     app.view(ids.VISIT_RECORD_MODAL.value)(save_record_visit)
+    app.action(ids.AMEND_VISIT.value)(open_amend_visit)
+    app.view(ids.AMEND_VISIT_MODAL.value)(save_amend_visit)

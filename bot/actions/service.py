@@ -525,7 +525,7 @@ def send_action_reminders(ctx: JobContext) -> str:
             continue
         text, message = blocks.reminder_message(action, source_text(session, action), left)
         if outbox.enqueue(session, channel=owner.slack_id, text=text, blocks=message,
-                          dedupe_key=f"action:{action.id}:reminder-{kind}"):
+                          dedupe_key=f"action:{action.id}:{owner.slack_id}:reminder-{kind}"):
             counts[kind] += 1
     parts = [f"{counts['before']} reminder(s) before due", f"{counts['due']} due today",
              f"{counts['escalated']} overdue escalated"]

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.app import cli_reports
@@ -61,6 +62,7 @@ def _import_org_file(db: Database, path: str, *, dry_run: bool, quiet: bool = Fa
             from bot.core import audit
 
             audit.record(session, "cli", "import", "org", path, changes=len(report.changes))
+            _list_cover_needed(session)  # leavers' open work, to Q&I
             session.commit()
     finally:
         session.close()
@@ -68,6 +70,16 @@ def _import_org_file(db: Database, path: str, *, dry_run: bool, quiet: bool = Fa
     if quiet:
         log.info("org file %s: %s", path, summary.splitlines()[0])
     return ("Dry run, nothing changed. " if dry_run else "") + summary
+
+
+def _list_cover_needed(session: Any) -> None:
+    from datetime import UTC
+
+    from bot.app.features import FEATURES
+    from bot.core.council import calendar_of
+    from bot.cover.service import tell_qi
+
+    tell_qi(session, calendar_of(session).today(datetime.now(UTC)), FEATURES.work_kinds())
 
 
 # ---------------------------------------------------------------------------------------------

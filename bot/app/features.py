@@ -5,9 +5,14 @@ scheduler, the reminders job, App Home and the digest ask it instead of importin
 
 from __future__ import annotations
 
+from datetime import date
+
+from sqlalchemy.orm import Session
+
 import handlers.actions
 import handlers.cib
 import handlers.commands
+import handlers.cover
 import handlers.home
 import handlers.learning_audits
 import handlers.proposals
@@ -15,13 +20,18 @@ import handlers.sampling
 import handlers.themed_audits
 import handlers.themes
 import handlers.visits
+from bot.actions import cover as actions_cover
 from bot.actions import service as actions
 from bot.cib import jobs as cib_jobs
 from bot.cib import service as cib
 from bot.core.features import Feature, Features
+from bot.core.todo import Todo
+from bot.cover import service as cover
+from bot.learning_audits import cover as learning_cover
 from bot.learning_audits import jobs as learning_jobs
 from bot.learning_audits import proposal_jobs
 from bot.retention import service as retention
+from bot.sampling import cover as sampling_cover
 from bot.sampling import draw_run
 from bot.sampling import reminders as sampling_reminders
 from bot.sampling import results as sampling_results
@@ -29,9 +39,16 @@ from bot.themed_audits import jobs as themed_jobs
 from bot.themed_audits import service as themed_audits
 from bot.themes import jobs as themes_jobs
 from bot.themes import todo as themes_todo
+from bot.visits import cover as visits_cover
 from bot.visits import jobs as visit_jobs
 from bot.visits import service as visits
 from schedules.reminders import SEND_REMINDERS_JOB
+
+
+def _cover_todo(session: Session, slack_id: str, today: date) -> list[Todo]:
+    """Q&I's cover to-dos over every feature's kinds of work (FEATURES is read when Home asks)."""
+    return cover.todo_for(session, slack_id, today, FEATURES.work_kinds())
+
 
 # In the order the daily reminders run and their summaries read.
 FEATURES = Features((
@@ -47,12 +64,14 @@ FEATURES = Features((
         reminders=(("proposals", proposal_jobs.send_proposal_reminders),
                    ("learning audits", learning_jobs.send_learning_reminders)),
         todo=(proposal_jobs.todo_for, learning_jobs.todo_for),
+        work=(learning_cover.LEARNING_AUDIT_WORK, learning_cover.PROPOSAL_WORK),
     ),
     Feature(
         "action plans",
         listeners=(handlers.actions.register,),
         reminders=(("actions", actions.send_action_reminders),),
         todo=(actions.todo_for,),
+        work=(actions_cover.ACTION_WORK,),
     ),
     Feature(
         "random sampling",
@@ -61,12 +80,14 @@ FEATURES = Features((
         reminders=(("random sampling", sampling_reminders.send_sampling_reminders),),
         todo=(sampling_reminders.todo_for,),
         digest=(("sample", sampling_results.digest_lines),),
+        work=(sampling_cover.SAMPLE_CASE_WORK,),
     ),
     Feature(
         "learning visits",
         listeners=(handlers.visits.register,),
         reminders=(("learning visits", visit_jobs.send_visit_reminders),),
         todo=(visits.todo_for,),
+        work=(visits_cover.VISIT_LEAD_WORK,),
     ),
     Feature(
         "themed audits",
@@ -87,6 +108,12 @@ FEATURES = Features((
         listeners=(handlers.cib.register,),
         jobs=(cib_jobs.CIB_DIGEST_JOB,),
         todo=(cib.todo_for,),
+    ),
+    Feature(
+        "cover",
+        listeners=(handlers.cover.register,),
+        jobs=(cover.LIST_COVER_NEEDED_JOB,),
+        todo=(_cover_todo,),
     ),
     Feature("App Home", listeners=(handlers.home.register,)),
     Feature("retention", jobs=(retention.PURGE_OLD_RECORDS_JOB,)),

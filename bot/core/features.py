@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.jobs import JobContext, JobSpec
 from bot.core.todo import Todo
+from bot.core.work import WorkKind
 
 TodoSource = Callable[[Session, str, date], list[Todo]]
 """(session, slack_id, today) -> what is that person's to do now."""
@@ -37,6 +38,8 @@ class Feature:
     todo: tuple[TodoSource, ...] = ()
     digest: tuple[tuple[str, DigestSource], ...] = ()
     """(section, function): the digest's sections, e.g. ("themes", ...), ("sample", ...)."""
+    work: tuple[WorkKind, ...] = ()
+    """The kinds of open work the feature's people hold, so cover can list and move them."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,15 @@ class Features:
 
     def digest(self, section: str) -> list[DigestSource]:
         return [fn for feature in self.all for name, fn in feature.digest if name == section]
+
+    def work_kinds(self) -> dict[str, WorkKind]:
+        found: dict[str, WorkKind] = {}
+        for feature in self.all:
+            for kind in feature.work:
+                if kind.kind in found:
+                    raise ValueError(f"two kinds of work are called {kind.kind!r}")
+                found[kind.kind] = kind
+        return found
 
     def listeners(self) -> Sequence[Callable[[Any, Any], None]]:
         return [register for feature in self.all for register in feature.listeners]

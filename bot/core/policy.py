@@ -63,6 +63,10 @@ class Policy(BaseModel):
     audit_window_working_days: int = Field(
         30, ge=1, le=60, description="Working days after allocation for audits to be recorded"
     )
+    amend_window_working_days: int = Field(
+        10, ge=0, le=60,
+        description="Working days after recording in which a learning audit, reflection or visit feedback may be amended",
+    )
     themes_review_working_days: int = Field(
         3, ge=0, le=30, description="Working days after the audits are due before themes are drafted"
     )

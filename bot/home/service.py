@@ -126,7 +126,7 @@ def progress(session: Session, quarter: Quarter, today: date) -> list[ServicePro
                 func.sum(case((LearningAudit.status == "recorded", 1), else_=0)),
                 func.sum(case(((LearningAudit.status != "recorded") & (LearningAudit.due_on < today), 1), else_=0)),
             )
-            .where(LearningAudit.quarter == quarter.key)
+            .where(LearningAudit.quarter == quarter.key, LearningAudit.status != "closed")  # closed: case left
             .group_by(LearningAudit.service_id)
         ).all()
     }

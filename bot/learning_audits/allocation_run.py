@@ -120,8 +120,26 @@ def candidate_for(proposal: Proposal, ties: Mapping[str, independence.Ties] | No
     )
 
 
+CASE_CLOSED = "the case closed on the register before allocation"
+
+
+def closed_on_register(session: Session, proposals: Sequence[Proposal]) -> set[int]:
+    """The proposals whose case has closed on the case register: flagged, never allocated."""
+    from storage.models.sampling import CaseRegisterEntry
+
+    refs = {p.case_ref for p in proposals}
+    if not refs:
+        return set()
+    closed = set(session.scalars(select(CaseRegisterEntry.case_ref).where(
+        CaseRegisterEntry.case_ref.in_(refs), CaseRegisterEntry.status == "closed")))
+    return {p.id for p in proposals if p.case_ref in closed}
+
+
 def candidates_for(session: Session, proposals: Sequence[Proposal]) -> list[Candidate]:
-    """The proposals as candidates, their people's ties read from the directory in one go."""
+    """The proposals as candidates, their people's ties read from the directory in one go; a case
+    closed on the register is left out (``store_allocation`` says why)."""
+    closed = closed_on_register(session, proposals)
+    proposals = [p for p in proposals if p.id not in closed]
     people = {p.id: p for proposal in proposals for p in _people(proposal)}
     ties = independence.ties_of(session, people.values())
     return [candidate_for(p, ties) for p in proposals]
@@ -207,6 +225,12 @@ def store_allocation(
         why = plan.why.get(proposal_id)  # kept in the proposer's words: it is shown to them
         proposal.not_allocated_reason = blocks.why_for_proposer(why) if why is not None else reason
         not_allocated.append(proposal)
+    closed = closed_on_register(session, [p for p in proposals if p.status == "proposed"])
+    for proposal in proposals:
+        if proposal.id in closed:
+            proposal.status = "not_allocated"
+            proposal.not_allocated_reason = CASE_CLOSED
+            not_allocated.append(proposal)
     learning_round.allocated_at = now
     learning_round.allocation_seed = plan.seed
     learning_round.allocation_explanation = plan.explain()

@@ -11,7 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.core import directory, outbox
+from bot.core.amendments import amendable_until
 from bot.core.calendar import WorkingCalendar
+from bot.core.council import calendar_of, policy_of
 from bot.core.jobs import JobContext, JobSpec, NotDue
 from bot.core.privacy import escape
 from bot.core.todo import Todo
@@ -197,7 +199,7 @@ def send_learning_reminders(ctx: JobContext) -> str:
                 channel=card.auditor,
                 text=text,
                 blocks=body,
-                dedupe_key=f"learning-reminder:{learning_audit.id}:audit:{kind}",
+                dedupe_key=f"learning-reminder:{learning_audit.id}:audit:{kind}:{card.auditor}",
             )
     return f"learning audits: {sent} reminder{'' if sent == 1 else 's'} sent"
 
@@ -252,4 +254,39 @@ def todo_for(session: Session, slack_id: str, today: date) -> list[Todo]:
                         value=str(learning_audit.id),
                     )
                 )
+    todos.extend(_amendable(session, person, today))
     return sorted(todos, key=lambda t: t.sort_key)
+
+
+def _amendable(session: Session, person: Person, today: date) -> list[Todo]:
+    """Recorded audits (for their auditor) and reflections (for their case holder) still in the council's
+    amendment window, each with its *Amend* button until the last day."""
+    policy = policy_of(session)
+    calendar = calendar_of(session)
+    rows = session.scalars(
+        select(LearningAudit)
+        .where(LearningAudit.status == "recorded", LearningAudit.recorded_at.is_not(None))
+        .where((LearningAudit.case_holder_id == person.id) | (LearningAudit.auditor_id == person.id))
+        .options(selectinload(LearningAudit.reflection))
+        .order_by(LearningAudit.id)
+    ).all()
+    todos: list[Todo] = []
+    for learning_audit in rows:
+        assert learning_audit.recorded_at is not None
+        until = amendable_until(calendar, learning_audit.recorded_at, policy.amend_window_working_days)
+        if today > until:
+            continue
+        ref, when = learning_audit.case_ref, blocks.nice_date(until)
+        if learning_audit.auditor_id == person.id:
+            todos.append(Todo(
+                due=until, kind="amend",
+                text=f"Recorded learning audit of *{ref}*: you can amend it until {when}",
+                button_label=blocks.AMEND_LABEL, action_id=LearningIds.AMEND_AUDIT.value,
+                value=str(learning_audit.id)))
+        if learning_audit.case_holder_id == person.id and learning_audit.reflection is not None:
+            todos.append(Todo(
+                due=until, kind="amend",
+                text=f"Your reflection for the learning audit of *{ref}*: you can amend it until {when}",
+                button_label=blocks.AMEND_REFLECTION_ONLY_LABEL, action_id=LearningIds.REFLECTION.value,
+                value=str(learning_audit.id)))
+    return todos

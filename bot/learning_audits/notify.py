@@ -30,7 +30,7 @@ from bot.learning_audits.allocation import AllocationPlan
 from bot.learning_audits.allocation_run import AllocationResult
 from bot.learning_audits.service import case_card
 from bot.learning_audits.types import CaseCard, DraftAction, Learning, UnallocatedCard
-from storage.models import LearningAudit, Person, Proposal, Reflection
+from storage.models import LearningAudit, OutboxMessage, Person, Proposal, Reflection
 
 # ---------------------------------------------------------------------------------------------
 # the allocation
@@ -260,3 +260,13 @@ def send_feedback(
             blocks=body,
             dedupe_key=f"learning-feedback:{learning_audit.id}:{person}",
         )
+
+
+def feedback_recipients(session: Session, learning_audit: LearningAudit) -> list[str]:
+    """Who was sent the learning when the audit was recorded (``send_feedback``'s DMs), from the outbox:
+    the people to tell when it is amended, even if the case holder or team manager has changed since."""
+    prefix = f"learning-feedback:{learning_audit.id}:"
+    keys = session.scalars(
+        select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(f"{prefix}%")).order_by(OutboxMessage.id)
+    )
+    return list(dict.fromkeys(str(k)[len(prefix):] for k in keys if k))

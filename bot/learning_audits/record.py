@@ -11,16 +11,19 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.actions import service as actions
 from bot.core import audit as audit_log
+from bot.core import outbox
+from bot.core.amendments import amendable_until, changed_fields, refuse_after_window
 from bot.core.calendar import WorkingCalendar
-from bot.core.errors import InvalidInput, NotFound
+from bot.core.errors import Conflict, InvalidInput, NotFound
 from bot.core.policy import Policy
+from bot.core.privacy import outbound
 from bot.learning_audits import record_messages
-from bot.learning_audits.notify import send_feedback
+from bot.learning_audits.notify import feedback_recipients, send_feedback
 from bot.learning_audits.reflection import reflection_answers
 from bot.learning_audits.service import (
     SOURCE_KIND,
@@ -34,6 +37,7 @@ from bot.learning_audits.service import (
 )
 from bot.learning_audits.types import AuditField, DraftAction
 from storage.models import LearningAudit, ThemeTag
+from storage.models.themes import ThemeDraft
 
 if TYPE_CHECKING:
     from slack_sdk.models.views import View
@@ -151,7 +155,38 @@ def record_audit(
     """Validate and store the record, its themes and actions, and send the individual feedback."""
     learning_audit = audit_for_auditor(session, audit_id, actor)
     refuse_if_recorded(learning_audit, calendar)
-    today = calendar.today(now)
+    improve, good = _checked(answers, policy, calendar.today(now))
+    for key in _AUDIT_TEXT.values():
+        setattr(learning_audit, key, getattr(answers, key) or None)
+    learning_audit.status = "recorded"
+    learning_audit.recorded_at = now
+    _set_themes(session, learning_audit, improve, good)
+    actions.publish_drafts(session, source_kind=SOURCE_KIND, source_id=learning_audit.id)
+    published = actions.actions_for(
+        session, source_kind=SOURCE_KIND, source_id=learning_audit.id, include_drafts=False
+    )
+    session.flush()
+    audit_log.record(
+        session,
+        actor,
+        "create",
+        "learning_audit_record",
+        learning_audit.id,
+        case_ref=learning_audit.case_ref,
+        actions=len(published),
+    )
+    send_feedback(session, learning_audit, published, policy)
+    text, body = record_messages.audit_recorded_message(
+        case_card(learning_audit, policy), actions_count=len(published),
+        amend_until=amendable_until(calendar, now, policy.amend_window_working_days),
+    )
+    outbox.enqueue(session, channel=actor, text=text, blocks=body, dedupe_key=f"learning-recorded:{learning_audit.id}")
+    return learning_audit
+
+
+def _checked(answers: AuditAnswers, policy: Policy, today: date) -> tuple[list[str], list[str]]:
+    """The checks recording and amending share: required answers, identifying details, the council's
+    themes. Returns the themes (areas to improve, good practice) or raises InvalidInput by block."""
     answers.improve_themes = themes_from_values_or_same(answers.improve_themes, policy)
     answers.good_practice_themes = themes_from_values_or_same(answers.good_practice_themes, policy)
     errors: dict[str, str] = {}
@@ -168,12 +203,13 @@ def record_audit(
     good = check_themes(errors, AuditField.GOOD_THEMES, answers.good_practice_themes, policy)
     if errors:
         raise InvalidInput(errors)
-    for key in _AUDIT_TEXT.values():
-        setattr(learning_audit, key, getattr(answers, key) or None)
+    return improve, good
+
+
+def _set_themes(session: Session, learning_audit: LearningAudit, improve: list[str], good: list[str]) -> None:
+    """The audit's themes, and its ThemeTag rows to match."""
     learning_audit.improve_themes = improve
     learning_audit.good_practice_themes = good
-    learning_audit.status = "recorded"
-    learning_audit.recorded_at = now
     session.execute(
         delete(ThemeTag).where(ThemeTag.audit_id == learning_audit.id, ThemeTag.source == "audit")
     )
@@ -189,19 +225,97 @@ def record_audit(
                     theme=theme,
                 )
             )
-    actions.publish_drafts(session, source_kind=SOURCE_KIND, source_id=learning_audit.id)
-    published = actions.actions_for(
-        session, source_kind=SOURCE_KIND, source_id=learning_audit.id, include_drafts=False
-    )
-    session.flush()
-    audit_log.record(
-        session,
-        actor,
-        "create",
-        "learning_audit_record",
-        learning_audit.id,
-        case_ref=learning_audit.case_ref,
-        actions=len(published),
-    )
-    send_feedback(session, learning_audit, published, policy)
+
+
+# ---------------------------------------------------------------------------------------------
+# amending a recorded audit (issue 16 item 4)
+
+_AUDIT_THEMES = {AuditField.IMPROVE_THEMES: "improve_themes", AuditField.GOOD_THEMES: "good_practice_themes"}
+_LEARNING_SENT = ("outcomes", "good_practice", "needed_to_improve", "wider_learning")
+"""The parts of the record the case holder and team manager received (``send_feedback``)."""
+AUDIT_WHAT = "this learning audit"
+
+
+def stored_answers(learning_audit: LearningAudit) -> dict[str, Any]:
+    """The record as the modal's values, by block id."""
+    out: dict[str, Any] = {f.value: getattr(learning_audit, key) or "" for f, key in _AUDIT_TEXT.items()}
+    for field_id, key in _AUDIT_THEMES.items():
+        out[field_id.value] = list(getattr(learning_audit, key) or [])
+    return out
+
+
+def _recorded_for_amending(session: Session, audit_id: int, actor: str, calendar: WorkingCalendar,
+                           policy: Policy, now: datetime) -> LearningAudit:
+    learning_audit = audit_for_auditor(session, audit_id, actor)
+    if learning_audit.status != "recorded":
+        raise Conflict("This learning audit is not recorded yet: press *Record learning audit* to record it.")
+    refuse_after_window(calendar, learning_audit.recorded_at, policy.amend_window_working_days, now, AUDIT_WHAT)
     return learning_audit
+
+
+def amend_modal_for(session: Session, *, audit_id: int, actor: str, policy: Policy, calendar: WorkingCalendar,
+                    now: datetime) -> View:
+    """The recorded audit with its stored answers, for its auditor while the window is open."""
+    learning_audit = _recorded_for_amending(session, audit_id, actor, calendar, policy, now)
+    assert learning_audit.recorded_at is not None
+    audit_log.record(session, actor, "view", "learning_audit_record", audit_id, purpose="amend")
+    return record_messages.audit_modal(
+        card=case_card(learning_audit, policy, calendar),
+        themes=policy.learning_themes,
+        reflection=reflection_answers(learning_audit.reflection),
+        drafts=[],
+        values=stored_answers(learning_audit),
+        amend_until=amendable_until(calendar, learning_audit.recorded_at, policy.amend_window_working_days),
+        amended_on=calendar.today(learning_audit.amended_at) if learning_audit.amended_at else None,
+    )
+
+
+def _label(key: str) -> str:
+    by_key = {**{v: k for k, v in _AUDIT_TEXT.items()}, **{v: k for k, v in _AUDIT_THEMES.items()}}
+    return record_messages.AUDIT_LABELS[by_key[key]]
+
+
+def amend_audit(
+    session: Session, *, audit_id: int, actor: str, answers: AuditAnswers, policy: Policy,
+    calendar: WorkingCalendar, now: datetime,
+) -> list[str]:
+    """Store an amendment of a recorded audit: the changed answers (the keys), [] when nothing changed.
+
+    The previous values go to the audit log (action "amend"); the theme tags follow the themes; the
+    case holder and team manager, who received the learning, are told which parts changed and the new
+    words of the parts they had. No channel is told anything."""
+    learning_audit = _recorded_for_amending(session, audit_id, actor, calendar, policy, now)
+    improve, good = _checked(answers, policy, calendar.today(now))
+    before = {key: getattr(learning_audit, key) for key in _AUDIT_TEXT.values()}
+    before.update({key: list(getattr(learning_audit, key) or []) for key in _AUDIT_THEMES.values()})
+    after: dict[str, Any] = {key: getattr(answers, key) or None for key in _AUDIT_TEXT.values()}
+    after.update(improve_themes=improve, good_practice_themes=good)
+    changed = changed_fields(before, after)
+    if not changed:
+        return []
+    for key in _AUDIT_TEXT.values():
+        setattr(learning_audit, key, after[key])
+    if "improve_themes" in changed or "good_practice_themes" in changed:
+        _set_themes(session, learning_audit, improve, good)
+    learning_audit.amended_at = now
+    session.flush()
+    posted = session.scalar(select(ThemeDraft.id).where(
+        ThemeDraft.quarter == learning_audit.quarter, ThemeDraft.service_id == learning_audit.service_id,
+        ThemeDraft.status == "posted"))
+    audit_log.record(
+        session, actor, "amend", "learning_audit_record", learning_audit.id, case_ref=learning_audit.case_ref,
+        fields=changed, previous={key: before[key] for key in changed},
+        **({"themes_already_posted": True} if posted is not None and any("themes" in k for k in changed) else {}),
+    )
+    sent = [key for key in changed if key in _LEARNING_SENT]
+    if sent:
+        texts = [(_label(key), outbound(after[key], policy)) for key in sent]
+        text, body = record_messages.amended_message(
+            author=actor, what="learning audit", case_ref=learning_audit.case_ref, changed=texts,
+            labels=[_label(key) for key in sent])
+        for person in feedback_recipients(session, learning_audit):
+            if person == actor:
+                continue
+            outbox.enqueue(session, channel=person, text=text, blocks=body,
+                           dedupe_key=f"learning-amended:{learning_audit.id}:{now.isoformat()}:{person}")
+    return changed

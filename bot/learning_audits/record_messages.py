@@ -38,6 +38,7 @@ from bot.core.blocks import (
 from bot.core.formatting import date_only as short_date
 from bot.learning_audits.messages import (
     ADD_ACTION_LABEL,
+    AMEND_LABEL,
     AMEND_REFLECTION_LABEL,
     MESSAGE_BLOCK_LIMIT,
     OPTION_TEXT_MAX,
@@ -70,6 +71,9 @@ REFLECTION_TITLE = "Reflection"
 REFLECTION_SUBMIT = "Save reflection"
 AUDIT_TITLE = "Learning audit"
 AUDIT_SUBMIT = "Record audit"
+AMEND_AUDIT_TITLE = "Amend learning audit"
+AMEND_REFLECTION_TITLE = "Amend reflection"
+AMEND_SUBMIT = "Save amendment"
 ADD_ACTION_TITLE = "Add an action"
 
 REFLECTION_LABELS: dict[ReflectionField, str] = {
@@ -257,6 +261,38 @@ def feedback_message(
 
 
 # ---------------------------------------------------------------------------------------------
+# amendments
+
+
+def audit_recorded_message(card: CaseCard, *, actions_count: int, amend_until: date) -> tuple[str, list[Block]]:
+    """The auditor's receipt once the audit is recorded, with *Amend* while the window is open."""
+    text = f"You recorded the learning audit of case {card.case_ref}."
+    return text, [
+        section(
+            f":white_check_mark: You recorded the learning audit of case *{card.case_ref}* ({card.quarter_label}). "
+            f"The learning went to the case holder and team manager"
+            f"{f', and {actions_count} action(s) to their owners' if actions_count else ''}. "
+            f"You can amend it until {nice_date(amend_until)}."
+        ),
+        actions(button(AMEND_LABEL, LearningIds.AMEND_AUDIT, str(card.audit_id)),
+                block_id=f"learning-recorded-{card.audit_id}"),
+    ]
+
+
+def amended_message(*, author: str, what: str, case_ref: str, changed: Sequence[tuple[str, str]],
+                    labels: Sequence[str]) -> tuple[str, list[Block]]:
+    """To someone who received the findings: who amended what, which parts, and the new words of the
+    parts they had (``changed``: (label, new text) pairs, the text already through the outbound gate)."""
+    names = ", ".join(labels)
+    text = f"<@{author}> amended the {what} of {case_ref}: changed {names}"
+    blocks: list[Block] = [section(f":pencil2: <@{author}> amended the {what} of *{case_ref}*: changed {names}.")]
+    for label, new in changed:
+        blocks.extend(labelled_sections(f"{label} (now)", new or "(now left empty)"))
+    blocks.append(privacy_notice())
+    return text, blocks[:MESSAGE_BLOCK_LIMIT]
+
+
+# ---------------------------------------------------------------------------------------------
 # the reflection modal
 
 
@@ -287,8 +323,10 @@ def reflection_themes_text(answers: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def reflection_modal(*, card: CaseCard, themes: Sequence[str], answers: Mapping[str, Any] | None) -> View:
-    """The case holder's self-audit, new or with their saved answers to amend."""
+def reflection_modal(*, card: CaseCard, themes: Sequence[str], answers: Mapping[str, Any] | None,
+                     amend_until: date | None = None) -> View:
+    """The case holder's self-audit, new or with their saved answers to amend; ``amend_until`` when the
+    audit is recorded and the council's amendment window is still open."""
     answers = answers or {}
     keys = {
         ReflectionField.TRYING: "trying_to_achieve",
@@ -304,6 +342,11 @@ def reflection_modal(*, card: CaseCard, themes: Sequence[str], answers: Mapping[
             "for each is plenty. This is for learning, not performance management."
         ),
     ]
+    if amend_until is not None:
+        blocks.append(context(
+            f"The learning audit is recorded. You can amend your reflection until {nice_date(amend_until)}; "
+            "the auditor is told which answers you changed."
+        ))
     for field_id, key in keys.items():
         blocks.append(
             _text_input(
@@ -330,10 +373,10 @@ def reflection_modal(*, card: CaseCard, themes: Sequence[str], answers: Mapping[
         )
     )
     return modal(
-        title=REFLECTION_TITLE,
+        title=REFLECTION_TITLE if amend_until is None else AMEND_REFLECTION_TITLE,
         callback_id=LearningIds.REFLECTION_MODAL,
         blocks=blocks,
-        submit=REFLECTION_SUBMIT,
+        submit=REFLECTION_SUBMIT if amend_until is None else AMEND_SUBMIT,
         private_metadata=ReflectionMeta(audit_id=card.audit_id).model_dump_json(),
     )
 
@@ -385,8 +428,13 @@ def audit_modal(
     drafts: Sequence[DraftAction],
     values: Mapping[str, Any] | None = None,
     actions_available: bool = True,
+    amend_until: date | None = None,
+    amended_on: date | None = None,
 ) -> View:
-    """The auditor's record. ``values`` (block id -> typed value) carries what was typed across an update."""
+    """The auditor's record. ``values`` (block id -> typed value) carries what was typed across an update.
+
+    With ``amend_until`` it is the recorded audit to amend: its stored answers, "Save amendment", and
+    no actions (they are live, each with its own owner and messages)."""
     values = values or {}
     blocks: list[Block] = [
         privacy_notice(),
@@ -426,6 +474,20 @@ def audit_modal(
             )
         )
     blocks.append(divider())
+    if amend_until is not None:
+        blocks.append(context(
+            (f"Last amended on {nice_date(amended_on)}. " if amended_on else "")
+            + f"You can amend this record until {nice_date(amend_until)}. The case holder and team manager are "
+            "told which parts of the learning changed; the previous version is kept in the audit log. "
+            "The actions already sent are not changed here."
+        ))
+        return modal(
+            title=AMEND_AUDIT_TITLE,
+            callback_id=LearningIds.AMEND_AUDIT_MODAL,
+            blocks=blocks,
+            submit=AMEND_SUBMIT,
+            private_metadata=AuditMeta(audit_id=card.audit_id).model_dump_json(),
+        )
     blocks.append(
         section(
             "*Individual actions*\nThe compliance learning specific to this case, each with an owner "

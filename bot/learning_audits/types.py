@@ -44,6 +44,8 @@ class LearningIds(StrEnum):
     AUDIT_MODAL = "learning-audit-modal"
     ADD_ACTION_MODAL = "learning-add-action-modal"
     MEETING_MODAL = "learning-meeting-modal"
+    AMEND_AUDIT = "learning-amend-audit"  # "Amend", on the auditor's receipt and App Home
+    AMEND_AUDIT_MODAL = "learning-amend-audit-modal"
 
 
 class MeetingField(StrEnum):

@@ -234,7 +234,8 @@ def make_draw(session: Session, *, quarter: Quarter, calendar: WorkingCalendar, 
     for assignment in drawn.assignments:
         e = entries[assignment.case_ref]
         session.add(SampledCase(
-            draw_id=row.id, pair_id=pair_rows[assignment.qi].id, quarter=quarter.key, case_ref=e.case_ref,
+            draw_id=row.id, pair_id=pair_rows[assignment.qi].id, qi_id=pair_rows[assignment.qi].qi_id,
+            pc_id=pair_rows[assignment.qi].pc_id, quarter=quarter.key, case_ref=e.case_ref,
             service_id=e.service_id, team_id=e.team_id, case_holder_id=e.case_holder_id,
             team_manager_id=e.team_manager_id, reviewing_officer_id=e.reviewing_officer_id, due_on=due,
             created_at=now,

@@ -57,7 +57,7 @@ def findings_of(session: Session, case: SampledCase, *, policy: Policy, plan_own
         strengths=_distinct([a.strengths for a in ordered]),
         to_develop=_distinct([a.areas_for_improvement for a in ordered]),
         feedback=_distinct([a.service_user_feedback for a in ordered]),
-        qi=case.pair.qi.slack_id, pc=case.pair.pc.slack_id, case_holder=holder or "",
+        qi=case.qi.slack_id, pc=case.pc.slack_id, case_holder=holder or "",
         team_manager=case.team_manager.slack_id, reviewing_officer=slack_id_of(session, case.reviewing_officer_id),
         plan_owner=plan_owner, plan_due=plan_due,
     )
@@ -90,7 +90,7 @@ def send_findings(session: Session, case: SampledCase, *, policy: Policy, plan_o
     return told
 
 
-def _already_told(session: Session, cases: list[SampledCase]) -> set[tuple[int, str]]:
+def already_told(session: Session, cases: list[SampledCase]) -> set[tuple[int, str]]:
     """(case id, person) pairs told before: by a combined DM (the audit log) or at once (the outbox)."""
     ids = [str(c.id) for c in cases]
     told: set[tuple[int, str]] = set()
@@ -119,7 +119,7 @@ def send_findings_due(ctx: JobContext) -> str:
         .order_by(SampleModeration.moderated_at, SampledCase.case_ref)))
     if not cases:
         return "random sample findings: none to send"
-    told = _already_told(session, cases)
+    told = already_told(session, cases)
     due: dict[str, list[SampledCase]] = {}
     for case in cases:
         for person in recipients(session, case):
@@ -156,7 +156,7 @@ def request_talk(session: Session, *, case_id: int, slack_id: str, policy: Polic
     if case.moderation is None:
         raise Conflict(f"The auditors have not agreed a grade for {case.case_ref} yet; you will hear from them "
                        "when they have.")
-    qi, pc = case.pair.qi.slack_id, case.pair.pc.slack_id
+    qi, pc = case.qi.slack_id, case.pc.slack_id
     text, message = blocks.talk_request_message(case_ref=case.case_ref,
                                                 quarter_label=quarter_of(case.quarter, policy).label,
                                                 requester=slack_id, holds=slack_id == holder)

@@ -167,8 +167,8 @@ def blind_grades(case: SampledCase) -> BlindGrades | None:
     if "qi" not in audits or "pc" not in audits:
         return None
     qi, pc = Grade(audits["qi"].grade), Grade(audits["pc"].grade)
-    return BlindGrades(case_id=case.id, case_ref=case.case_ref, qi=case.pair.qi.slack_id, qi_grade=qi,
-                              pc=case.pair.pc.slack_id, pc_grade=pc, flag=needs_qi_attention(qi, pc))
+    return BlindGrades(case_id=case.id, case_ref=case.case_ref, qi=case.qi.slack_id, qi_grade=qi,
+                              pc=case.pc.slack_id, pc_grade=pc, flag=needs_qi_attention(qi, pc))
 
 
 def _both_in(session: Session, case: SampledCase) -> None:
@@ -253,8 +253,16 @@ def record_moderation(session: Session, *, case_id: int, slack_id: str, values: 
     session.refresh(case)
     audit.record(session, slack_id, "create", "sample_moderation", row.id, case=case.case_ref, grade=int(grade))
     partner = partner_of(case, role)
-    text, message = blocks.moderated_message(case_ref=case.case_ref, grade=grade, by=slack_id, reason=reason)
+    # the confirmation reaches the case's Q&I auditor either way (the partner, or a copy to the moderator),
+    # with "Correct agreed grade" (Q&I's, checked on the server: bot.sampling.corrections)
+    text, message = blocks.moderated_message(case_ref=case.case_ref, grade=grade, by=slack_id, reason=reason,
+                                             correct_case_id=case.id if role == "pc" else None)
     outbox.enqueue(session, channel=partner, text=text, blocks=message, dedupe_key=f"sample-moderated:{case.id}")
+    if role == "qi":
+        text, message = blocks.moderated_message(case_ref=case.case_ref, grade=grade, by=slack_id, reason=reason,
+                                                 correct_case_id=case.id)
+        outbox.enqueue(session, channel=slack_id, text=text, blocks=message,
+                       dedupe_key=f"sample-moderated-qi:{case.id}")
     plan_owner = plan_due = None
     if grade is Grade.INADEQUATE:
         plan_owner, plan_due = inadequate_agreed(session, case, row, actor=slack_id, today=today, calendar=calendar,

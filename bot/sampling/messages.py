@@ -46,6 +46,7 @@ from bot.sampling.types import (
     AssignedCase,
     AuditForm,
     BlindGrades,
+    CorrectionForm,
     DrawnCase,
     Findings,
     ReminderItem,
@@ -279,10 +280,76 @@ def moderation_saved_view(*, case_ref: str, grade: Grade) -> View:
     ])
 
 
-def moderated_message(*, case_ref: str, grade: Grade, by: str, reason: str) -> tuple[str, list[Block]]:
+def moderated_message(*, case_ref: str, grade: Grade, by: str, reason: str,
+                      correct_case_id: int | None = None) -> tuple[str, list[Block]]:
+    """The moderation's confirmation; for the case's Q&I auditor, with "Correct agreed grade"."""
     text = f"<@{by}> recorded the moderated grade for {case_ref}: {grade.label}."
-    return text, [section(f":white_check_mark: <@{by}> recorded the moderated grade for *{case_ref}*: "
-                          f"*{grade.label}*.\n{quote(reason)}"[:TEXT_MAX])]
+    message: list[Block] = [section(f":white_check_mark: <@{by}> recorded the moderated grade for *{case_ref}*: "
+                                    f"*{grade.label}*.\n{quote(reason)}"[:TEXT_MAX])]
+    if correct_case_id is not None:
+        message.append(actions(correct_grade_button(correct_case_id)))
+    return text, message
+
+
+# ---------------------------------------------------------------------------------------------
+# Q&I correct an agreed grade
+
+
+def correct_grade_button(case_id: int) -> Any:
+    return button("Correct agreed grade", SampleIds.CORRECT_GRADE.value, str(case_id))
+
+
+def correction_modal(form: CorrectionForm) -> View:
+    grade = StaticSelectElement(action_id=SampleIds.CORRECTED_GRADE.value,
+                                placeholder=PlainTextObject(text="Choose a grade"), options=_grade_options())
+    history = (f" (the pair agreed {form.agreed.label}; it has been corrected before)" if form.agreed else "")
+    message: list[Block] = [
+        section(f"*{form.case_ref}*: the agreed grade is *{form.grade.label}*{history}. Correcting it keeps the "
+                "two blind grades and the moderation as they were; the case holder and team manager who had "
+                "the findings, and both auditors, are told the new grade and your reason."),
+        privacy_notice(),
+        InputBlock(block_id=SampleIds.CORRECTED_GRADE.value, label=PlainTextObject(text="Corrected grade"),
+                   element=grade),
+        _text_input(SampleIds.CORRECTION_REASON, "Reason for the correction"),
+    ]
+    return modal(title="Correct agreed grade", callback_id=SampleIds.CORRECT_MODAL.value, blocks=message,
+                 submit="Correct grade", private_metadata=CaseMetadata(case_id=form.case_id).model_dump_json())
+
+
+def correction_saved_view(*, case_ref: str, before: Grade, after: Grade) -> View:
+    return modal(title="Correct agreed grade", callback_id="sample-correct-saved", close="Close", blocks=[
+        section(f":white_check_mark: The agreed grade for *{case_ref}* is now *{after.label}* (corrected from "
+                f"{before.label}). The blind grades are unchanged, and everyone concerned has been told."),
+    ])
+
+
+def grade_corrected_message(*, case_ref: str, before: Grade, after: Grade, by: str, reason: str,
+                            plan_owner: str | None = None, plan_due: date | None = None) -> tuple[str, list[Block]]:
+    """To the case holder and team manager who had the findings, and the auditors. ``reason`` has
+    already been through ``bot.core.privacy.outbound``."""
+    text = f"The agreed grade for {case_ref} was corrected from {before.label} to {after.label} by {mention(by)}."
+    body = (f":pencil2: {mention(by)} (Quality & Improvement) corrected the agreed grade for *{case_ref}* from "
+            f"{before.label} to *{after.label}*.\n*Why:*\n{quote(reason)}")
+    message: list[Block] = [section(body[:TEXT_MAX])]
+    if plan_owner and plan_due:
+        message.append(context(f"An action is open for {mention(plan_owner)} to agree an improvement plan by "
+                               f"{day_label(plan_due)}."))
+    return text, message
+
+
+def action_stays_open_text(*, case_ref: str, after: Grade) -> str:
+    return (f"The agreed grade for {case_ref} was corrected from Inadequate to {after.label}. Its improvement-plan "
+            "action stays open: close it from the action itself if the plan is no longer needed.")
+
+
+def sample_moved_text(*, case_ref: str, new: str) -> str:
+    return (f"Your random-sample audit of {case_ref} has moved to {mention(new)}, so it is no longer yours to do. "
+            "Thank you; there is nothing more for you to do on it.")
+
+
+def sample_partner_moved_text(*, case_ref: str, old: str, new: str) -> str:
+    return (f"{mention(new)} now audits {case_ref} with you, in place of {mention(old)}. Your grade stays "
+            "blind until you have both submitted.")
 
 
 def qi_flag_message(g: BlindGrades) -> tuple[str, list[Block]]:
@@ -475,6 +542,9 @@ def report_lines(r: ReportView, shown: SmallCounts = EXACT) -> dict[str, list[st
     if r.flags:
         movement.append(f"{num(r.flags)} case(s) flagged for Q&I (grades two apart or across Good / "
                         "Requires improvement).")
+    if r.corrected:
+        movement.append(f"{num(r.corrected)} agreed grade(s) corrected by Q&I since moderation; the corrected "
+                        "grade is counted.")
     themes = [f"{name}: {num(count)}" for name, count in r.themes] or ["No themes recorded."]
     studies = [escape(note) for note in r.case_studies] or ["No case studies offered."]  # people's words
     return {"Headlines": headlines, "Grades (agreed)": grades, "Agreement before moderation": agreement,

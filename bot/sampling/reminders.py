@@ -15,7 +15,7 @@ from bot.sampling import findings
 from bot.sampling import messages as blocks
 from bot.sampling.service import active_person, audits_of, draw_for, partner_of, role_of
 from bot.sampling.types import ReminderItem, SampleIds
-from storage.models.sampling import SampledCase, SampleModeration, SamplePair
+from storage.models.sampling import SampledCase, SampleModeration
 
 REMINDER_WORKING_DAYS = (5, 1)
 
@@ -40,7 +40,7 @@ def _due_reminders(ctx: JobContext) -> str:
         if case.moderation is not None:
             continue
         audits = audits_of(case)
-        for role, member in (("qi", case.pair.qi.slack_id), ("pc", case.pair.pc.slack_id)):
+        for role, member in (("qi", case.qi.slack_id), ("pc", case.pc.slack_id)):
             if len(audits) == 2:
                 todo.setdefault(member, []).append(ReminderItem(case.id, case.case_ref, moderation=True))
             elif role not in audits:
@@ -62,9 +62,9 @@ def todo_for(session: Session, slack_id: str, today: date) -> list[Todo]:
     if person is None:
         return []
     cases = session.scalars(
-        select(SampledCase).join(SamplePair, SamplePair.id == SampledCase.pair_id)
+        select(SampledCase)
         .outerjoin(SampleModeration, SampleModeration.case_id == SampledCase.id)
-        .where(or_(SamplePair.qi_id == person.id, SamplePair.pc_id == person.id), SampleModeration.id.is_(None))
+        .where(or_(SampledCase.qi_id == person.id, SampledCase.pc_id == person.id), SampleModeration.id.is_(None))
         .order_by(SampledCase.due_on, SampledCase.case_ref)
     )
     out: list[Todo] = []

@@ -35,16 +35,23 @@ def _grade(g: Grade | None) -> str:
     return g.label if g is not None else ""
 
 
+def _agreed(row: CaseRow) -> str:
+    """The grade of record; a Q&I correction says what the pair had agreed."""
+    if row.agreed is not None and row.corrected_from is not None:
+        return f"{row.agreed.label} (corrected from {row.corrected_from.label})"
+    return _grade(row.agreed)
+
+
 def _status(row: CaseRow) -> str:
     if row.agreed is not None:
-        return "moderated"
+        return "moderated, grade corrected" if row.corrected_from is not None else "moderated"
     if row.qi_grade is not None and row.pc_grade is not None:
         return "awaiting moderation"
     return "awaiting blind audits"
 
 
 def case_table(report: SampleReport) -> list[list[str]]:
-    return [[r.case_ref, r.team, r.qi, _grade(r.qi_grade), r.pc, _grade(r.pc_grade), _grade(r.agreed), _status(r)]
+    return [[r.case_ref, r.team, r.qi, _grade(r.qi_grade), r.pc, _grade(r.pc_grade), _agreed(r), _status(r)]
             for r in report.cases]
 
 
@@ -95,7 +102,8 @@ def summary_rows(report: SampleReport) -> list[tuple[str, str, str]]:
              ("Moderation", "Moved to a better grade", str(v.moved_up)),
              ("Moderation", "Moved to a worse grade", str(v.moved_down)),
              ("Moderation", "In line with the blind grades", str(v.moved_same)),
-             ("Moderation", "Flagged for Q&I", str(v.flags))]
+             ("Moderation", "Flagged for Q&I", str(v.flags)),
+             ("Moderation", "Agreed grades corrected by Q&I", str(v.corrected))]
     rows += [("Themes for further exploration", theme, str(n)) for theme, n in v.themes]
     rows += [("Case studies", str(i), note) for i, note in enumerate(v.case_studies, start=1)]
     return rows

@@ -40,7 +40,7 @@ def build_report(session: Session, row: SampleDraw, *, policy: Policy) -> Sample
     themes: Counter[str] = Counter()
     studies: list[str] = []
     rows: list[CaseRow] = []
-    flagged = 0
+    flagged = corrected = 0
     flags = {(f.case_id, f.kind) for f in session.scalars(
         select(SampleFlag).join(SampledCase).where(SampledCase.draw_id == row.id))}
     for case in row.cases:
@@ -49,10 +49,11 @@ def build_report(session: Session, row: SampleDraw, *, policy: Policy) -> Sample
         mod = case.moderation
         both = qi is not None and pc is not None  # a lone blind grade is never shown, even to Q&I
         rows.append(CaseRow(
-            case_ref=case.case_ref, team=case.team.name, qi=case.pair.qi.slack_id,
-            qi_grade=Grade(qi.grade) if both and qi else None, pc=case.pair.pc.slack_id,
+            case_ref=case.case_ref, team=case.team.name, qi=case.qi.slack_id,
+            qi_grade=Grade(qi.grade) if both and qi else None, pc=case.pc.slack_id,
             pc_grade=Grade(pc.grade) if both and pc else None,
             agreed=Grade(mod.agreed_grade) if mod else None, moderation_reason=mod.reason if mod else None,
+            corrected_from=Grade(mod.corrections[0].from_grade) if mod and mod.corrections else None,
         ))
         if mod is None or qi is None or pc is None:
             continue
@@ -60,6 +61,7 @@ def build_report(session: Session, row: SampleDraw, *, policy: Policy) -> Sample
         themes.update(set(qi.themes or []) | set(pc.themes or []))
         studies += [redacted(a.case_study_note, policy) for a in (qi, pc) if a.case_study and a.case_study_note]
         flagged += (case.id, "disagreement") in flags
+        corrected += bool(mod.corrections)
     stats = sample_stats(results)
     quarter = quarter_of(row.quarter, policy)
     view = ReportView(
@@ -68,7 +70,7 @@ def build_report(session: Session, row: SampleDraw, *, policy: Policy) -> Sample
         pct_inadequate=stats.pct_inadequate, pairs=stats.pairs, exact_agreement_pct=stats.exact_agreement_pct,
         within_one_pct=stats.within_one_pct, moved_up=stats.moderated_up, moved_down=stats.moderated_down,
         moved_same=stats.moderated_same, themes=sorted(themes.items(), key=lambda kv: (-kv[1], kv[0])),
-        case_studies=studies, flags=flagged,
+        case_studies=studies, flags=flagged, corrected=corrected,
     )
     complete = bool(row.cases) and all(c.moderation is not None for c in row.cases)
     return SampleReport(quarter=quarter, view=view, cases=rows, complete=complete)

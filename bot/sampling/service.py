@@ -66,16 +66,18 @@ def get_case(session: Session, case_id: int, *, for_update: bool = False) -> Sam
 
 
 def role_of(case: SampledCase, slack_id: str) -> str | None:
-    """The person's part in the case's pair ("qi" or "pc"), or None when they are not in it."""
-    if case.pair.qi.slack_id == slack_id:
+    """The person's part in auditing the case ("qi" or "pc"), or None when they are not its auditor.
+
+    The case's own auditors (``SampledCase.qi``/``pc``), not its pair: an auditor may be reassigned."""
+    if case.qi.slack_id == slack_id:
         return "qi"
-    if case.pair.pc.slack_id == slack_id:
+    if case.pc.slack_id == slack_id:
         return "pc"
     return None
 
 
 def partner_of(case: SampledCase, role: str) -> str:
-    return case.pair.pc.slack_id if role == "qi" else case.pair.qi.slack_id
+    return case.pc.slack_id if role == "qi" else case.qi.slack_id
 
 
 def audits_of(case: SampledCase) -> dict[str, SampleAudit]:
@@ -83,13 +85,13 @@ def audits_of(case: SampledCase) -> dict[str, SampleAudit]:
 
 
 def members(case: SampledCase) -> tuple[str, str]:
-    return case.pair.qi.slack_id, case.pair.pc.slack_id
+    return case.qi.slack_id, case.pc.slack_id
 
 
 def require_pair_member(case: SampledCase, slack_id: str, doing: str) -> str:
     role = role_of(case, slack_id)
     if role is None:
-        raise NotPermitted(f"Only the two auditors paired on {case.case_ref} can {doing}.")
+        raise NotPermitted(f"Only the two auditors of {case.case_ref} can {doing}.")
     return role
 
 

@@ -32,6 +32,10 @@ class SampleIds(StrEnum):
     AGREED_GRADE = "sample-agreed-grade"
     AGREED_REASON = "sample-agreed-reason"
     TALK_IT_THROUGH = "sample-talk-it-through"
+    CORRECT_GRADE = "sample-correct-grade"
+    CORRECT_MODAL = "sample-correct"
+    CORRECTED_GRADE = "sample-corrected-grade"
+    CORRECTION_REASON = "sample-correction-reason"
 
 
 DISCUSSION_OPTIONS: dict[str, str] = {
@@ -166,6 +170,19 @@ class ReportView:
     themes: list[tuple[str, int]] = field(default_factory=list)
     case_studies: list[str] = field(default_factory=list)
     flags: int = 0
+    corrected: int = 0
+    """Moderated cases whose agreed grade Q&I have since corrected (the corrected grade is counted)."""
+
+
+@dataclass(frozen=True)
+class CorrectionForm:
+    """What the "Correct agreed grade" modal needs: the case and its grade of record."""
+
+    case_id: int
+    case_ref: str
+    grade: Grade
+    agreed: Grade | None = None
+    """The grade the pair agreed, when it has been corrected before."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +197,8 @@ class CaseRow:
     pc_grade: Grade | None
     agreed: Grade | None
     moderation_reason: str | None
+    corrected_from: Grade | None = None
+    """The grade the pair agreed, when Q&I have since corrected it (``agreed`` is the corrected one)."""
 
 
 @dataclass

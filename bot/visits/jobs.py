@@ -37,6 +37,6 @@ def send_visit_reminders(ctx: JobContext) -> str:
                     counts["visit"] += 1
         elif visit.visit_on < today and is_available(visit.lead_reviewer, today) and board.dm(
                 session, visit.lead_reviewer.slack_id, blocks.visit_record_reminder_message(plan),
-                f"visit:{visit.id}:record-reminder"):
+                f"visit:{visit.id}:record-reminder:{visit.lead_reviewer.slack_id}"):
             counts["record"] += 1
     return f"learning visits: {counts['visit']} visit reminder(s), {counts['record']} lead reviewer reminder(s)"

@@ -46,6 +46,7 @@ from bot.visits.types import ACTIVITIES, PlanAction, VisitFeedback, VisitIds, Vi
 
 # visible words people (and the flow tests) look for
 RECORD_VISIT_LABEL = "Record visit feedback"
+AMEND_LABEL = "Amend"
 ADD_ACTION_LABEL = "Add an action"
 
 VISIT_LABELS = {
@@ -318,7 +319,8 @@ def _and(names: Sequence[str]) -> str:
 
 
 def visit_recorded_message(plan: VisitPlan, count: int, meeting_on: date | None, *, reader: str,
-                           told: Sequence[str] = (), posted: bool = True) -> tuple[str, list[Block]]:
+                           told: Sequence[str] = (), posted: bool = True,
+                           amend_until: date | None = None) -> tuple[str, list[Block]]:
     """The lead reviewer's receipt: who has the feedback, and what to do if the service has no channel."""
     when = f"the CIB meeting on {nice_date(meeting_on)}" if meeting_on else "the next CIB meeting to be scheduled"
     text = f"The feedback and plan from the visit to {plan.service_name} went to the service."
@@ -326,5 +328,44 @@ def visit_recorded_message(plan: VisitPlan, count: int, meeting_on: date | None,
     where = (", and a summary with no names to the service's channel" if posted else
              f". {plan.service_name} has no channel in the QMF directory, so nothing was posted there: ask a QMF "
              f"admin to add one")
-    return text, [section(f":white_check_mark: Thank you. The feedback and plan ({count} action(s)) from the visit "
-                          f"to *{plan.service_name}* {who}{where}; the plan is queued for {when}.")]
+    blocks: list[Block] = [section(f":white_check_mark: Thank you. The feedback and plan ({count} action(s)) from the "
+                                   f"visit to *{plan.service_name}* {who}{where}; the plan is queued for {when}.")]
+    if amend_until is not None:
+        blocks.append(section(f"You can amend the feedback until {nice_date(amend_until)}."))
+        blocks.append(actions(button(AMEND_LABEL, VisitIds.AMEND_VISIT, str(plan.id)),
+                              block_id=f"visit-recorded-{plan.id}"))
+    return text, blocks
+
+
+def visit_amend_modal(*, plan: VisitPlan, feedback: str | None, plan_summary: str | None, amend_until: date,
+                      amended_on: date | None = None) -> View:
+    """The recorded feedback and plan summary, to amend while the council's window is open."""
+    ids = VisitIds
+    blocks: list[Block] = [
+        section(f"*Learning visit to {plan.service_name}* on {nice_date(plan.visit_on)}"),
+        privacy_notice(),
+        text_input(ids.VISIT_FEEDBACK, VISIT_LABELS[ids.VISIT_FEEDBACK], initial=feedback,
+                   hint="The people who received the feedback are told what changed. " + NO_NAMES_HINT),
+        text_input(ids.VISIT_PLAN, VISIT_LABELS[ids.VISIT_PLAN], initial=plan_summary, optional=True,
+                   hint=NO_NAMES_HINT),
+        context((f"Last amended on {nice_date(amended_on)}. " if amended_on else "")
+                + f"You can amend this until {nice_date(amend_until)}. The previous version is kept in the audit "
+                "log; the service's channel is not posted to again, and the plan's actions are not changed here."),
+    ]
+    return modal(title="Amend visit feedback", callback_id=ids.AMEND_VISIT_MODAL, blocks=blocks,
+                 submit="Save amendment", private_metadata=VisitMeta(visit_id=plan.id).dump())
+
+
+def visit_amended_message(plan: VisitPlan, *, author: str, reader: str, changed: Sequence[tuple[str, str]]
+                          ) -> tuple[str, list[Block]]:
+    """To someone who received the visit's feedback: who amended it, what changed, and the new words
+    (already through the outbound gate)."""
+    names = ", ".join(label for label, _ in changed)
+    who = mention_for(author, reader)
+    text = f"{who} amended the feedback from the learning visit to {plan.service_name}: changed {names}"
+    blocks: list[Block] = [section(f":pencil2: {who} amended the feedback from the learning visit to "
+                                   f"*{plan.service_name}* ({nice_date(plan.visit_on)}): changed {names}.")]
+    for label, new in changed:
+        blocks.extend(sections(f"*{label} (now)*\n{quote(new) if new else '(now left empty)'}"))
+    blocks.append(privacy_notice())
+    return text, blocks

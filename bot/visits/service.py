@@ -22,8 +22,10 @@ from bot.cib import service as board
 from bot.cib.messages import nice_date
 from bot.cib.types import VISIT
 from bot.core import outbox
+from bot.core.amendments import amendable_until, changed_fields, refuse_after_window
 from bot.core.audit import record
 from bot.core.calendar import Quarter, WorkingCalendar
+from bot.core.council import calendar_of, policy_of
 from bot.core.directory import Who, people_with_role, service_by_key, who
 from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from bot.core.formatting import date_only
@@ -34,7 +36,7 @@ from bot.core.roles import Role
 from bot.core.todo import Todo
 from bot.visits import messages as blocks
 from bot.visits.types import ACTIVITIES, PlanAction, VisitFeedback, VisitIds, VisitInput, VisitPlan
-from storage.models import Action, Person, Service, Team
+from storage.models import Action, OutboxMessage, Person, Service, Team
 from storage.models.commissions import CibItem, LearningVisit, LearningVisitVisitor
 
 VISIT_REFUSAL = ("Only members of a Divisional Leadership Team can commission a learning visit (the framework "
@@ -275,9 +277,10 @@ def record_visit(session: Session, *, actor: str, visit_id: int, feedback: str |
         feedback=said or "", plan_summary=summary, actions=tuple(plan_lines(found)),
         teams=tuple(t.name for t in observed) if len(observed) < len(known) else (),
         meeting_on=meeting.meets_on if meeting else None))
+    until = amendable_until(calendar_of(session), now, policy.amend_window_working_days)
     board.dm(session, actor, blocks.visit_recorded_message(visit_plan(visit), len(found),
                                                            meeting.meets_on if meeting else None, reader=actor,
-                                                           told=told, posted=posted),
+                                                           told=told, posted=posted, amend_until=until),
              f"visit:{visit.id}:recorded")
     return visit, item, found
 
@@ -316,6 +319,87 @@ def tell_the_service(session: Session, visit: LearningVisit, *, actor: str, team
     return told, bool(channel)
 
 
+# ---------------------------------------------------------------------------------------------
+# amending the recorded feedback (issue 16 item 4)
+
+_AMENDABLE = {"feedback": VisitIds.VISIT_FEEDBACK, "plan_summary": VisitIds.VISIT_PLAN}
+
+
+def _may_amend_visit(session: Session, visit: LearningVisit, slack_id: str) -> bool:
+    """The author: whoever recorded it (the lead reviewer or the commissioner)."""
+    if visit.recorded_by_id is not None:
+        return session.scalar(select(Person.slack_id).where(Person.id == visit.recorded_by_id)) == slack_id
+    return _may_record_visit(visit, slack_id)
+
+
+def visit_amend_form(session: Session, *, actor: str, visit_id: int, calendar: WorkingCalendar, policy: Policy,
+                     now: datetime) -> LearningVisit:
+    """The recorded visit, for its author while the council's amendment window is open."""
+    visit = get_visit(session, visit_id)
+    if not _may_amend_visit(session, visit, actor):
+        raise NotPermitted("Sorry, only the person who recorded this visit's feedback can amend it. Nothing was "
+                           "changed.")
+    if visit.status != "recorded":
+        raise Conflict("This visit's feedback is not recorded yet: press *Record visit feedback* first.")
+    refuse_after_window(calendar, visit.recorded_at, policy.amend_window_working_days, now,
+                        "the feedback from this learning visit")
+    return visit
+
+
+def amend_modal(session: Session, *, actor: str, visit_id: int, calendar: WorkingCalendar, policy: Policy,
+                now: datetime) -> Any:
+    visit = visit_amend_form(session, actor=actor, visit_id=visit_id, calendar=calendar, policy=policy, now=now)
+    assert visit.recorded_at is not None
+    record(session, actor, "view", VISIT, visit.id, purpose="amend")
+    return blocks.visit_amend_modal(plan=visit_plan(visit), feedback=visit.feedback, plan_summary=visit.plan_summary,
+                                    amend_until=amendable_until(calendar, visit.recorded_at,
+                                                                policy.amend_window_working_days),
+                                    amended_on=calendar.today(visit.amended_at) if visit.amended_at else None)
+
+
+def feedback_recipients(session: Session, visit: LearningVisit) -> list[str]:
+    """Who was sent the feedback when it was recorded (``tell_the_service``'s DMs), from the outbox."""
+    prefix = f"visit:{visit.id}:feedback:"
+    keys = session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(f"{prefix}%"))
+                           .order_by(OutboxMessage.id))
+    return list(dict.fromkeys(str(k)[len(prefix):] for k in keys if k))
+
+
+def amend_visit(session: Session, *, actor: str, visit_id: int, feedback: str | None, plan_summary: str | None,
+                calendar: WorkingCalendar, policy: Policy, now: datetime) -> list[str]:
+    """Store an amendment of the recorded feedback: the fields changed ([] when nothing was).
+
+    The same checks as recording; the previous values go to the audit log (action "amend"); the people
+    who received the feedback are told what changed, with the new words through the outbound gate. The
+    service's channel is not posted to again."""
+    visit = visit_amend_form(session, actor=actor, visit_id=visit_id, calendar=calendar, policy=policy, now=now)
+    today = calendar.today(now)
+    labels = blocks.VISIT_LABELS
+    errors: dict[str, str] = {}
+    said = board.check_text(errors, VisitIds.VISIT_FEEDBACK, feedback, labels[VisitIds.VISIT_FEEDBACK], today,
+                            policy=policy)
+    summary = board.check_text(errors, VisitIds.VISIT_PLAN, plan_summary, labels[VisitIds.VISIT_PLAN], today,
+                               required=False, policy=policy)
+    if errors:
+        raise InvalidInput(errors)
+    before = {"feedback": visit.feedback, "plan_summary": visit.plan_summary}
+    after = {"feedback": said, "plan_summary": summary}
+    changed = changed_fields(before, after)
+    if not changed:
+        return []
+    visit.feedback, visit.plan_summary = said, summary
+    visit.amended_at = now
+    record(session, actor, "amend", VISIT, visit.id, fields=changed, previous={k: before[k] for k in changed})
+    texts = [(labels[_AMENDABLE[k]], outbound(after[k], policy) if after[k] else "") for k in changed]
+    plan = visit_plan(visit)
+    for slack_id in feedback_recipients(session, visit):
+        if slack_id == actor:
+            continue
+        board.dm(session, slack_id, blocks.visit_amended_message(plan, author=actor, reader=slack_id, changed=texts),
+                 f"visit:{visit.id}:amended:{now.isoformat()}:{slack_id}")
+    return changed
+
+
 def _post(message: tuple[str, list[Any]]) -> dict[str, Any]:
     text, body = message
     return {"text": text, "blocks": body}
@@ -333,8 +417,22 @@ def todo_for(session: Session, slack_id: str, today: date) -> list[Todo]:
     visits = session.scalars(select(LearningVisit).where(LearningVisit.lead_reviewer_id == me.id,
                                                          LearningVisit.status == "planned",
                                                          LearningVisit.visit_on <= today))
-    return [Todo(due=visit.visit_on, kind="learning_visit",
-                 text=f"*Learning visit* to {visit.service.name}: record the feedback and action plan",
-                 button_label=blocks.RECORD_VISIT_LABEL, action_id=VisitIds.RECORD_VISIT.value,
-                 value=str(visit.id))
-            for visit in visits]
+    todos = [Todo(due=visit.visit_on, kind="learning_visit",
+                  text=f"*Learning visit* to {visit.service.name}: record the feedback and action plan",
+                  button_label=blocks.RECORD_VISIT_LABEL, action_id=VisitIds.RECORD_VISIT.value,
+                  value=str(visit.id))
+             for visit in visits]
+    recorded = session.scalars(select(LearningVisit).where(LearningVisit.recorded_by_id == me.id,
+                                                           LearningVisit.status == "recorded",
+                                                           LearningVisit.recorded_at.is_not(None)))
+    calendar, window = calendar_of(session), policy_of(session).amend_window_working_days
+    for visit in recorded:
+        assert visit.recorded_at is not None
+        until = amendable_until(calendar, visit.recorded_at, window)
+        if today <= until:
+            todos.append(Todo(due=until, kind="amend",
+                              text=f"Recorded feedback from the *learning visit* to {visit.service.name}: you can "
+                                   f"amend it until {nice_date(until)}",
+                              button_label=blocks.AMEND_LABEL, action_id=VisitIds.AMEND_VISIT.value,
+                              value=str(visit.id)))
+    return todos

@@ -30,6 +30,8 @@ class VisitIds(StrEnum):
     VISIT_ACTIONS_LIST = "visit-actions-list"
     VISIT_ADD_ACTION = "visit-add-action"
     VISIT_ACTION_MODAL = "visit-action-modal"
+    AMEND_VISIT = "visit-amend"  # "Amend", on the recorder's receipt and App Home
+    AMEND_VISIT_MODAL = "visit-amend-modal"
 
 
 class VisitMeta(ModalMeta):

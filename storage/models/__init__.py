@@ -19,7 +19,15 @@ from storage.models.directory import (
     TeamMember,
 )
 from storage.models.learning import Action, LearningAudit, LearningRound, Proposal, Reflection, ThemeTag
-from storage.models.ops import AuditLogEntry, HomeView, JobRun, OutboxMessage, SlackEvent, ViewSubmission
+from storage.models.ops import (
+    AuditLogEntry,
+    CoverNotice,
+    HomeView,
+    JobRun,
+    OutboxMessage,
+    SlackEvent,
+    ViewSubmission,
+)
 
 __all__ = [
     "Action",
@@ -31,6 +39,7 @@ __all__ = [
     "AuditLogEntry",
     "Base",
     "CibMeeting",
+    "CoverNotice",
     "Division",
     "DivisionLeader",
     "Forum",

@@ -120,6 +120,7 @@ class LearningVisit(Base):
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     recorded_on: Mapped[date | None]
     recorded_at: Mapped[datetime | None]
+    amended_at: Mapped[datetime | None]  # last amended after recording (0012)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     service: Mapped[Service] = relationship()

@@ -94,6 +94,7 @@ class LearningAudit(Base):
     meeting_place: Mapped[str | None] = mapped_column(Text)
     meeting_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
     recorded_at: Mapped[datetime | None]
+    amended_at: Mapped[datetime | None]  # last amended after recording (0012)
     # the record (free text is checked for identifying details before it is stored)
     outcomes: Mapped[str | None] = mapped_column(Text)
     service_user_feedback: Mapped[str | None] = mapped_column(Text)
@@ -131,6 +132,7 @@ class Reflection(Base):
     themes_good: Mapped[list[Any] | None] = mapped_column(JSON)  # themes that went well
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    amended_at: Mapped[datetime | None]  # last amended after the audit was recorded (0012)
 
     audit: Mapped[LearningAudit] = relationship(back_populates="reflection")
 

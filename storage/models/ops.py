@@ -102,3 +102,17 @@ class ViewSubmission(Base):
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | done
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CoverNotice(Base):
+    """Work Q&I were told needs cover (its holder away on its due date, gone from the directory, or
+    its case closed on the register): one row per (work key, reason, holder), so each is told once."""
+
+    __tablename__ = "cover_notices"
+    __table_args__ = (UniqueConstraint("work_key", "reason", "holder"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_key: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(String(12))  # away | left | closed
+    holder: Mapped[str] = mapped_column(String(32))
+    told_at: Mapped[datetime] = mapped_column(default=utcnow)

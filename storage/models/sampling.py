@@ -98,7 +98,11 @@ class SamplePair(Base):
 
 
 class SampledCase(Base):
-    """A case drawn for a pair to audit; case details are copied so later imports cannot change it."""
+    """A case drawn for a pair to audit; case details are copied so later imports cannot change it.
+
+    ``qi_id``/``pc_id`` are the case's own auditors: copied from its pair at the draw, and moved one
+    case at a time when Q&I reassign an auditor (``bot.sampling.cover``). The pair stays as the
+    draw's record of who was paired; every reader of "who audits this case" reads these."""
 
     __tablename__ = "sampled_cases"
     __table_args__ = (UniqueConstraint("quarter", "case_ref"),)
@@ -106,6 +110,8 @@ class SampledCase(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     draw_id: Mapped[int] = mapped_column(ForeignKey("sample_draws.id", ondelete="CASCADE"), index=True)
     pair_id: Mapped[int] = mapped_column(ForeignKey("sample_pairs.id"), index=True)
+    qi_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    pc_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     quarter: Mapped[str] = mapped_column(String(12), index=True)
     case_ref: Mapped[str] = mapped_column(String(40))
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
@@ -118,6 +124,8 @@ class SampledCase(Base):
 
     draw: Mapped[SampleDraw] = relationship(back_populates="cases")
     pair: Mapped[SamplePair] = relationship()
+    qi: Mapped[Person] = relationship(foreign_keys=[qi_id])
+    pc: Mapped[Person] = relationship(foreign_keys=[pc_id])
     service: Mapped[Service] = relationship()
     team: Mapped[Team] = relationship()
     team_manager: Mapped[Person] = relationship(foreign_keys=[team_manager_id])
@@ -165,6 +173,28 @@ class SampleModeration(Base):
 
     case: Mapped[SampledCase] = relationship(back_populates="moderation")
     moderated_by: Mapped[Person] = relationship()
+    corrections: Mapped[list[SampleGradeCorrection]] = relationship(
+        primaryjoin="SampleModeration.case_id == foreign(SampleGradeCorrection.case_id)",
+        order_by="SampleGradeCorrection.id", viewonly=True)
+
+
+class SampleGradeCorrection(Base):
+    """Q&I's correction of a moderated grade, with its reason. The moderation row's ``agreed_grade``
+    carries the grade of record; each correction is kept here, oldest first, and the blind grades
+    (``sample_audits``) are never touched."""
+
+    __tablename__ = "sample_grade_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("sampled_cases.id", ondelete="CASCADE"), index=True)
+    from_grade: Mapped[int]
+    to_grade: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text)
+    corrected_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    corrected_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[SampledCase] = relationship()
+    corrected_by: Mapped[Person] = relationship()
 
 
 class SampleFlag(Base):

@@ -26,21 +26,29 @@ def test_the_demo_finishes_cleanly_with_every_chapter_in_the_transcript(demo_out
     assert all(f"{i}. {c}" in contents for i, c in enumerate(chapters, 1))
     for words in ("Getting started", "managers propose cases", "independent allocation",
                   "the audit record", "Action plans", "Learning themes", "Random sampling audits",
-                  "Continuous Improvement Board", "The quarter's reports"):
+                  "Continuous Improvement Board", "The quarter's reports",
+                  "a Service Manager away, their audits reassigned by Q&I", "amends a recorded learning audit"):
         assert any(words in c for c in chapters), f"no chapter about {words!r}: {chapters}"
     for happened in ("Scheduled job `open-proposals`", "Scheduled job `allocate-learning-audits`",
                      "Scheduled job `draw-random-sample`", "Scheduled job `cib-digest`",
                      "This looks like a postcode", "was already proposed", "You withdrew *CIC-20509*",
-                     "Add an action", "Mark done", "is overdue", "# CIB digest"):
+                     "Add an action", "Mark done", "is overdue", "# CIB digest",
+                     # issue 16: someone away, their audit reassigned (after a refusal), an amendment
+                     "types `/qmf away 2026-05-26 2026-06-12`", "# Work needing cover", "is not independent of",
+                     "has moved to <@", "=== Amend learning audit ===", "amended the learning audit of"):
         assert happened in transcript, happened
 
 
 def test_each_service_manager_has_their_own_file_of_what_they_saw(demo_out) -> None:  # noqa: ANN001
     _, out = demo_out
+    transcript = (out / "transcript.md").read_text(encoding="utf-8")
+    away = re.findall(r"^### (U0SM\d) .* types `/qmf away ", transcript, flags=re.MULTILINE)
+    assert len(away) == 1, away  # the cover scene: one Service Manager goes on leave
     for sm in ("U0SM1", "U0SM2", "U0SM3", "U0SM4"):
         seen = (out / "people" / f"{sm}.md").read_text(encoding="utf-8")
         assert "# Learning audit:" in seen  # each was allocated cases, even where the transcript is quiet
-        assert "Learning themes to review" in seen
+        # the themes drafts go out while the one on leave is away: they are not prompted, Q&I post
+        assert ("Learning themes to review" in seen) == (sm != away[0]), sm
 
 
 def test_the_quarters_reports_are_written(demo_out) -> None:  # noqa: ANN001

@@ -26,6 +26,7 @@ from bot.app.factory import create_app
 from bot.app.sandbox.render import render_blocks
 from bot.cib.types import CibIds
 from bot.core.grades import Grade
+from bot.cover.types import CoverIds
 from bot.learning_audits.types import AuditField, LearningIds, MeetingField, ProposalIds, ReflectionField
 from bot.sampling.messages import SampleIds
 from bot.themed_audits.types import ThemedAuditIds as C
@@ -33,8 +34,11 @@ from bot.themes.messages import ThemesAction
 from bot.visits.types import VisitIds
 from storage.models import Base, LearningAudit, LearningRound, Person, Proposal, Team
 from tests.conftest import london
+from tests.flows.test_amend import NEW_LEARNING, receipt, record
 from tests.flows.test_commissions_flow import commission_themed_audit, dms_saying
-from tests.flows.test_learning_audits_flow import ALLOCATION_DAY, PROPOSALS, QUARTER, dm_about
+from tests.flows.test_cover import closed_proposal, not_independent_and_independent, reassign_from_dm
+from tests.flows.test_grade_correction import REASON as CORRECTION_REASON
+from tests.flows.test_learning_audits_flow import ALLOCATION_DAY, PROPOSALS, QUARTER, Case, dm_about
 from tests.flows.test_sampling_flow import buttons, draw_now, import_cases, pair_cases, submit_audit
 from tests.flows.test_themes_flow import JOB as THEMES_JOB
 from tests.flows.test_themes_flow import REVIEW_DAY, draft_dm
@@ -133,7 +137,7 @@ def allocate_learning_audits(bot) -> LearningCase:  # noqa: ANN001
         return LearningCase(first.case_ref, first.auditor.slack_id, first.case_holder.slack_id)
 
 
-LEARNING_AUDIT_ANSWERS = {
+LEARNING_AUDIT_ANSWERS: dict[str, Any] = {
     AuditField.OUTCOMES: "The children stayed safely at home.",
     AuditField.FEEDBACK: "Mum said the worker was honest and kind.",
     AuditField.FEEDBACK_SOURCE: "Mum, at the meeting.",
@@ -289,7 +293,7 @@ def open_moderated_findings(bot, slack, fake) -> Opened:  # noqa: ANN001
     })
 
 
-VISIT_ANSWERS = {
+VISIT_ANSWERS: dict[str, Any] = {
     VisitIds.VISIT_SERVICE: "Children in Care",
     VisitIds.VISIT_NEED: "Placement stability has fallen for two quarters.",
     VisitIds.VISIT_DATE: date(2026, 5, 12),
@@ -299,12 +303,12 @@ VISIT_ANSWERS = {
     VisitIds.VISIT_PREP: "Read the stability dashboard and the last two quarters' themes.",
     VisitIds.VISIT_PERFORMANCE: "Placement moves per child up from 0.4 to 0.7.",
 }
-VISIT_ACTION = {
+VISIT_ACTION: dict[str, Any] = {
     ActionIds.OWNER: "U0SM1",
     ActionIds.DUE: date(2026, 6, 30),
     ActionIds.DESCRIPTION: "Stability meetings for every second move.",
 }
-VISIT_RECORD = {
+VISIT_RECORD: dict[str, Any] = {
     VisitIds.VISIT_FEEDBACK: "Warm, child-focused practice; moves are not reviewed.",
     VisitIds.VISIT_PLAN: "Review every second placement move.",
 }
@@ -358,6 +362,67 @@ def open_cib_schedule(bot, slack, fake) -> Opened:  # noqa: ANN001
     return Opened("U0ADM1", {CibIds.CIB_DATE: date(2026, 5, 20)})
 
 
+def open_sample_correction(bot, slack, fake) -> Opened:  # noqa: ANN001
+    opened = open_sample_moderation(bot, slack, fake)
+    assert slack.submit(opened.user, opened.answers).errors == {}
+    slack.close_modal(opened.user)
+    case_id, _, _ = pair_cases(bot, "U0QI1")[0]
+    _click_from_dm(slack, fake, "U0QI1", "Correct agreed grade", str(case_id))
+    assert fake.latest_view("U0QI1")["title"]["text"] == "Correct agreed grade"
+    return Opened("U0QI1", {
+        SampleIds.CORRECTED_GRADE: Grade.REQUIRES_IMPROVEMENT.label,
+        SampleIds.CORRECTION_REASON: CORRECTION_REASON,
+    })
+
+
+def allocated_case(bot) -> Case:  # noqa: ANN001
+    """The first audit ``allocate_learning_audits`` allocates, as the cover and amend flows follow it."""
+    allocate_learning_audits(bot)
+    with bot.rt.db.session() as session:
+        first = session.scalars(select(LearningAudit).order_by(LearningAudit.id)).first()
+        auditor = first.auditor.slack_id
+        other = next(s for s in ("U0SM1", "U0SM2", "U0SM3", "U0SM4") if s != auditor)
+        return Case(first.id, first.case_ref, auditor, first.case_holder.slack_id, first.team_manager.slack_id, other)
+
+
+def open_learning_audit_amend(bot, slack, fake) -> Opened:  # noqa: ANN001
+    case = allocated_case(bot)
+    record(slack, fake, case)
+    slack.click(case.auditor, "Amend", message=receipt(fake, case))
+    assert fake.latest_view(case.auditor)["title"]["text"] == "Amend learning audit"
+    return Opened(case.auditor, {AuditField.WIDER: NEW_LEARNING})
+
+
+def open_visit_amend(bot, slack, fake) -> Opened:  # noqa: ANN001
+    open_visit_record(bot, slack, fake)
+    assert slack.submit("U0SEN1", VISIT_RECORD).errors == {}
+    receipt_dm = dms_saying(fake, "U0SEN1", "You can amend the feedback until")[-1]
+    slack.click("U0SEN1", "Amend", message=receipt_dm)
+    assert fake.latest_view("U0SEN1")["title"]["text"] == "Amend visit feedback"
+    return Opened("U0SEN1", {VisitIds.VISIT_FEEDBACK: "Warm practice; second placement moves are not reviewed."})
+
+
+def open_cover_reassign(bot, slack, fake) -> Opened:  # noqa: ANN001
+    case = allocated_case(bot)
+    assert slack.command(case.auditor, "/qmf", "away 2026-06-01 2026-06-12").text.startswith("Done")
+    reassign_from_dm(slack, fake, case)
+    _own, independent = not_independent_and_independent(bot, case)
+    return Opened("U0QI1", {CoverIds.NEW_PERSON: independent})
+
+
+def open_cover_close(bot, slack, fake) -> Opened:  # noqa: ANN001
+    proposal_id = closed_proposal(bot)
+    assert bot.run_job("list-cover-needed", at=london(2026, 4, 15, 8)).status == "done"
+    slack.open_home("U0QI1")
+    key = f"proposal:{proposal_id}:"
+    [label] = [e["text"]["text"] for b in fake.home("U0QI1")["blocks"]
+               for e in [*(b.get("elements") or []), b.get("accessory") or {}]
+               if e.get("action_id") == CoverIds.CLOSE and e.get("value") == key]  # its words may name the work
+    slack.click("U0QI1", label, home=True, value=key)
+    assert fake.latest_view("U0QI1")["title"]["text"] == "Close this work?"
+    return Opened("U0QI1", {})
+
+
 MODALS = [
     Modal("sample-audit", SampleIds.AUDIT_MODAL, open_sample_audit,
           (SampleIds.FEEDBACK, SampleIds.STRENGTHS, SampleIds.IMPROVE, SampleIds.RATIONALE,
@@ -391,6 +456,13 @@ MODALS = [
     Modal("visit-record", VisitIds.VISIT_RECORD_MODAL, open_visit_record, (VisitIds.VISIT_FEEDBACK, VisitIds.VISIT_PLAN)),
     Modal("cib-decision", CibIds.CIB_DECISION_MODAL, open_cib_decision, (CibIds.CIB_DECISION_TEXT,)),
     Modal("cib-schedule", CibIds.CIB_SCHEDULE_MODAL, open_cib_schedule, ()),  # a date only: no free text
+    Modal("sample-correction", SampleIds.CORRECT_MODAL, open_sample_correction, (SampleIds.CORRECTION_REASON,)),
+    Modal("learning-audit-amend", LearningIds.AMEND_AUDIT_MODAL, open_learning_audit_amend,
+          (AuditField.OUTCOMES, AuditField.FEEDBACK, AuditField.FEEDBACK_SOURCE, AuditField.WORKER_IMPACT,
+           AuditField.NEEDED, AuditField.GOOD_PRACTICE, AuditField.WIDER)),
+    Modal("visit-amend", VisitIds.AMEND_VISIT_MODAL, open_visit_amend, (VisitIds.VISIT_FEEDBACK, VisitIds.VISIT_PLAN)),
+    Modal("cover-reassign", CoverIds.MODAL, open_cover_reassign, ()),  # a person picker only: no free text
+    Modal("cover-close", CoverIds.CLOSE_MODAL, open_cover_close, ()),  # a confirmation only: no free text
 ]
 
 FIELD_CASES = [(modal, str(name), IDENTIFYING[i % len(IDENTIFYING)])

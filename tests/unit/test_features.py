@@ -23,11 +23,12 @@ def test_every_listener_module_is_registered() -> None:
 
 def test_the_contracts_jobs_and_the_reminders_are_all_there() -> None:
     assert set(FEATURES.jobs()) == {"open-proposals", "allocate-learning-audits", "draw-random-sample",
-                                    "send-reminders", "post-learning-themes", "cib-digest", "purge-old-records"}
+                                    "send-reminders", "post-learning-themes", "cib-digest", "purge-old-records",
+                                    "list-cover-needed"}
     labels = [label for label, _ in FEATURES.reminders()]
     assert labels == ["proposals", "learning audits", "actions", "random sampling", "learning visits",
                       "themed audits", "learning themes"]
-    assert len(FEATURES.todo_sources()) == 8
+    assert len(FEATURES.todo_sources()) == 9
     assert [len(FEATURES.digest(section)) for section in ("themes", "sample")] == [1, 1]
 
 

@@ -14,7 +14,7 @@ def test_every_job_is_scheduled_once_with_a_stable_id(database_url):
     rt = build_runtime(settings, client=WebClient(token="xoxb-test"))
     scheduler = build_scheduler(rt)
     scheduled = {j.id: j for j in scheduler.get_jobs()}
-    assert set(scheduled) == set(rt.features.jobs()) and len(scheduled) == 7
+    assert set(scheduled) == set(rt.features.jobs()) and len(scheduled) == 8
     for job in scheduled.values():
         assert job.coalesce is True
         assert job.max_instances == 1

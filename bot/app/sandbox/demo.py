@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.app.sandbox import demo_scenes  # noqa: F401  (its @scene functions join SCENES, in order)
+from bot.app.sandbox import demo_board  # noqa: F401  (it imports the scenes before it: @scene keeps their order)
 from bot.app.sandbox.fake_slack import FakeSlack
 from bot.app.sandbox.harness import SAMPLE_ORG, LocalBot
 from bot.app.sandbox.narrator import SCENES, Narrator, london, names_from_org

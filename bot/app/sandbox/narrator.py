@@ -1,5 +1,5 @@
 """The demo's narrator: it plays scenes against the LocalBot and writes what each person saw.
-Scenes are listed in order with ``@scene`` (the first here, the rest in ``demo_scenes``)."""
+Scenes are listed in order with ``@scene`` (the first here, the rest in ``demo_history``, ``demo_learning``, ``demo_sampling``, ``demo_board``)."""
 
 from __future__ import annotations
 
