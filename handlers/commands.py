@@ -25,7 +25,8 @@ from storage.models import Person
 
 
 def help_blocks(unknown: str | None = None) -> tuple[str, list[Any]]:
-    lines = [f"`/qmf {s.usage}`: {s.summary}" for s in sorted(SUBCOMMANDS.values(), key=lambda s: (s.order, s.name))]
+    lines = [" or ".join(f"`/qmf {form}`" for form in s.usage.split(" | ")) + f": {s.summary}"
+             for s in sorted(SUBCOMMANDS.values(), key=lambda s: (s.order, s.name))]
     lines.append("`/propose-case`: propose a case for this quarter's learning audits")
     unknown = escape(unknown[:40]) if unknown else None
     intro = f"I don't know `{unknown}`. " if unknown else ""
@@ -121,7 +122,9 @@ def _away_state(call: CommandCall, slack_id: str) -> str:
     return f"Nobody has marked {'you' if slack_id == call.user_id else mention(slack_id)} away. {AWAY_USAGE}"
 
 
-@subcommand("away", "away FROM TO | away off", "mark yourself away (no prompts or reminders) or back", order=55)
+@subcommand("away", "away YYYY-MM-DD YYYY-MM-DD | away off | away @person FROM TO",
+            "mark yourself (or, for Q&I and admins, someone) away from the first date to the last: no prompts or "
+            "reminders; their work falling due meanwhile is listed to Q&I to reassign", order=55)
 def away(call: CommandCall) -> None:
     """The person's own time away, or (for Q&I and admins) someone else's; the rules are the directory's."""
     args = list(call.args)

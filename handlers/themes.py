@@ -145,10 +145,10 @@ def show_themes(call: CommandCall) -> None:
     messages = collation_messages(col, content)
     if len(messages) > RESPONSE_URL_USES:  # Slack takes 5 replies on one command: say what is left out
         left = len(messages) - (RESPONSE_URL_USES - 1)
-        scope = f" --service {service.key}" if service is not None else ""
+        scope = f" {service.key}" if service is not None else " all"
         messages = messages[:RESPONSE_URL_USES - 1] + [(
             f"{left} more part(s) of these themes do not fit in Slack's replies to one command. "
-            f"`qmf-bot report themes --quarter {quarter.key}{scope}` gives the whole collation.", [])]
+            f"`/qmf report themes{scope} {quarter.key}` sends you the whole collation as a file.", [])]
     for text, blocks in messages:
         call.reply(text, blocks_json(blocks) or None)
 

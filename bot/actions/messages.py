@@ -38,6 +38,7 @@ from bot.core.blocks import (
 from bot.core.errors import InvalidInput
 from bot.core.formatting import date_only as day_label
 from bot.core.formatting import day as long_day_label
+from bot.core.formatting import due as slack_date
 from storage.models import Action
 
 DESCRIPTION_MAX = 3000
@@ -157,7 +158,7 @@ def _action_block(action_id: int) -> Block:
 
 def assigned_message(action: Action, source: str) -> tuple[str, list[Block]]:
     """The owner's DM when an action becomes theirs."""
-    due = long_day_label(action.due_on)
+    due = slack_date(action.due_on)
     text = f"New action for you, due {due} ({source}): {action.description}"
     blocks: list[Block] = [
         section(f":pushpin: *You have a new action*, {source}.\n*Due:* {due}"),
@@ -170,7 +171,7 @@ def assigned_message(action: Action, source: str) -> tuple[str, list[Block]]:
 
 def reminder_message(action: Action, source: str, working_days_left: int) -> tuple[str, list[Block]]:
     """A reminder to the owner: some working days before the due date, or on it."""
-    due = long_day_label(action.due_on)
+    due = slack_date(action.due_on)
     if working_days_left <= 0:
         lead = f":alarm_clock: *Your action is due today* ({due}), {source}."
         text = f"Your action is due today ({due}), {source}: {action.description}"
@@ -188,7 +189,7 @@ def reminder_message(action: Action, source: str, working_days_left: int) -> tup
 
 def escalation_message(action: Action, source: str, owner: str, manager_role: str) -> tuple[str, list[Block]]:
     """The one DM to the owner's manager when an action is overdue."""
-    due = long_day_label(action.due_on)
+    due = slack_date(action.due_on)
     text = f"An action owned by <@{owner}> is overdue (due {due}, {source}): {action.description}"
     blocks: list[Block] = [
         section(

@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="the random seed for allocate-learning-audits and draw-random-sample "
                    "(default: a new one, recorded), to replay a dry run's plan for real")
 
-    report = sub.add_parser("report", help="Quarter reports: themes, sample", description="Quarter reports")
+    report = sub.add_parser("report", help="Quarter reports: themes, sample, year", description="Quarter reports")
     report_sub = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
     for name, help_text, command in (
         ("themes", "Learning themes for a quarter (and service)", cli_reports.report_themes),
@@ -289,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--output", "-o", help="write to this file (needed for xlsx)")
         if name == "sample":
             p.add_argument("--explain", action="store_true", help="show the draw's seed, pool and exclusions")
+    p = add(report_sub, "year", "The Board's rolling year: the last four quarters' random-sample grades by "
+            "service, learning themes and actions (small counts withheld)", cli_reports.report_year)
+    p.add_argument("--format", choices=["md", "csv", "xlsx"], default="md", help="output format (default md)")
+    p.add_argument("--output", "-o", help="write to this file (needed for xlsx)")
 
     p = add(sub, "demo", "Play a whole quarter offline against the local Slack stand-in, on SQLite",
             cmd_demo)

@@ -16,12 +16,14 @@ import handlers.cover
 import handlers.home
 import handlers.learning_audits
 import handlers.proposals
+import handlers.reports
 import handlers.sampling
 import handlers.themed_audits
 import handlers.themes
 import handlers.visits
 from bot.actions import cover as actions_cover
 from bot.actions import service as actions
+from bot.actions import year as actions_year
 from bot.cib import jobs as cib_jobs
 from bot.cib import service as cib
 from bot.core.features import Feature, Features
@@ -35,10 +37,12 @@ from bot.sampling import cover as sampling_cover
 from bot.sampling import draw_run
 from bot.sampling import reminders as sampling_reminders
 from bot.sampling import results as sampling_results
+from bot.sampling import year as sampling_year
 from bot.themed_audits import jobs as themed_jobs
 from bot.themed_audits import service as themed_audits
 from bot.themes import jobs as themes_jobs
 from bot.themes import todo as themes_todo
+from bot.themes import year as themes_year
 from bot.visits import cover as visits_cover
 from bot.visits import jobs as visit_jobs
 from bot.visits import service as visits
@@ -72,6 +76,7 @@ FEATURES = Features((
         reminders=(("actions", actions.send_action_reminders),),
         todo=(actions.todo_for,),
         work=(actions_cover.ACTION_WORK,),
+        year=(actions_year.year_tables,),
     ),
     Feature(
         "random sampling",
@@ -81,6 +86,7 @@ FEATURES = Features((
         todo=(sampling_reminders.todo_for,),
         digest=(("sample", sampling_results.digest_lines),),
         work=(sampling_cover.SAMPLE_CASE_WORK,),
+        year=(sampling_year.year_tables,),
     ),
     Feature(
         "learning visits",
@@ -102,6 +108,7 @@ FEATURES = Features((
         reminders=(("learning themes", themes_jobs.send_theme_reminders),),
         todo=(themes_todo.todo_for,),
         digest=(("themes", themes_todo.digest_lines),),
+        year=(themes_year.year_tables,),
     ),
     Feature(
         "Continuous Improvement Board",
@@ -116,5 +123,6 @@ FEATURES = Features((
         todo=(_cover_todo,),
     ),
     Feature("App Home", listeners=(handlers.home.register,)),
+    Feature("reports", listeners=(handlers.reports.register,)),
     Feature("retention", jobs=(retention.PURGE_OLD_RECORDS_JOB,)),
 ))

@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select, update
 
-from bot.core.outbox import METADATA_EVENT, _now, render_chart
+from bot.core.outbox import METADATA_EVENT, PRIVATE_FILE, _now, render_chart
 from storage.db import Database
 from storage.models import OutboxMessage
 
@@ -260,8 +260,8 @@ class OutboxSender:
             title = spec.get("title", row.file_name)
             content = render_chart(spec) if row.kind == "chart" else row.file_content
             response = self.client.files_upload_v2(
-                channel=row.channel, file=content, filename=row.file_name, title=title,
-                initial_comment=row.text or None,
+                channel=None if row.channel == PRIVATE_FILE else row.channel, file=content, filename=row.file_name, title=title,
+                initial_comment=row.text or None, alt_txt=spec.get("alt_text") or None,
             )
             file = (response.get("files") or [{}])[0]
             return str(file.get("id")), row.channel

@@ -33,8 +33,9 @@ _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
 # method whose scope the manifest does not grant.
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),  # every outbox message, and a DM about an error
-    # the meeting's group DM of two or three people; a one-person DM would need im:write instead
-    "conversations.open": ("mpim:write",),
+    # the meeting's group DM of two or three people (mpim:write); the asker's own DM, where
+    # `/qmf report` uploads the file (im:write: files_upload_v2 needs the D... id, not the user id)
+    "conversations.open": ("mpim:write", "im:write"),
     "files.getUploadURLExternal": ("files:write",),  # files_upload_v2, step 1 (reports, charts)
     "files.completeUploadExternal": ("files:write",),  # files_upload_v2, step 3 (share in the channel)
     "users.lookupByEmail": ("users:read.email",),  # registers that name people by email

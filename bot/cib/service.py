@@ -31,11 +31,12 @@ from bot.cib import messages as blocks
 from bot.cib.types import THEMED, VISIT, CibIds, CibListing, DigestContent, DigestThemed, DigestVisit
 from bot.core import outbox
 from bot.core.audit import record
-from bot.core.calendar import WorkingCalendar
+from bot.core.calendar import Quarter, WorkingCalendar
 from bot.core.council import policy_of
 from bot.core.directory import Who, channel_for, who
 from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from bot.core.features import DigestSource
+from bot.core.grade_trend import enqueue_trend_chart
 from bot.core.policy import Policy
 from bot.core.privacy import SmallCounts, case_refs_in, free_text_problem, outbound
 from bot.core.roles import Channel, Role
@@ -321,6 +322,8 @@ def post_digest(session: Session, meeting: CibMeeting, *, channel: str, today: d
     content, items = build_digest(session, meeting, today=today, policy=policy, sections=sections)
     text, body = blocks.digest_message(content)
     outbox.enqueue(session, channel=channel, text=text, blocks=body, dedupe_key=f"cib-digest:{meeting_key(meeting)}")
+    enqueue_trend_chart(session, channel=channel, last=Quarter.containing(today, policy.year_start_month),
+                        shown=SmallCounts(policy.suppression_threshold), key=f"cib-digest-trend:{meeting_key(meeting)}")
     for item in items:
         item.digested_at = now
         item.meeting_id = meeting.id

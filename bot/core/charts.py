@@ -1,18 +1,47 @@
-"""PNG charts for channel posts and reports (matplotlib, headless)."""
+"""PNG charts for channel posts and reports (matplotlib, headless), and the words that say what
+each one shows (``alt_text``), for people who cannot see the picture.
+
+matplotlib is imported on first drawing, not on import: services build alt text on the ack path."""
 
 from __future__ import annotations
 
 import io
 import threading
 from collections.abc import Mapping, Sequence
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
+from typing import Any
 
 _PYPLOT = threading.Lock()  # pyplot keeps global state: one figure at a time across threads
+
+
+def alt_text(what: str, categories: Sequence[str], series: Mapping[str, Sequence[float | None]], *,
+             kind: str = "Bar chart", threshold: int | None = None) -> str:
+    """What a chart shows, in words a screen reader can say: "Bar chart of learning themes in
+    Children in Care, 2026-27 Q1: Voice of the child 7, Planning 5, Recording fewer than 5."
+    A value of None is a count withheld under the council's threshold (said as "fewer than N", or
+    "withheld" without one); with several series each is said in turn, named."""
+    def said(value: float | None) -> str:
+        if value is None:
+            return f"fewer than {threshold}" if threshold else "withheld"
+        return f"{value:g}"
+
+    def one(values: Sequence[float | None]) -> str:
+        pairs = [f"{c} {said(v)}" for c, v in zip(categories, values, strict=False)]
+        return ", ".join(pairs) if pairs else "nothing to show"
+
+    head = f"{kind} of {what}"
+    if len(series) == 1:
+        [values] = series.values()
+        return f"{head}: {one(values)}."
+    return f"{head}. " + "; ".join(f"{name}: {one(values)}" for name, values in series.items()) + "."
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def bar_chart_png(categories: Sequence[str], series: Mapping[str, Sequence[float]], *, title: str,
@@ -24,6 +53,7 @@ def bar_chart_png(categories: Sequence[str], series: Mapping[str, Sequence[float
 
 def _bar_chart_png(categories: Sequence[str], series: Mapping[str, Sequence[float]], *, title: str,
                    xlabel: str, horizontal: bool) -> bytes:
+    plt = _pyplot()
     count = max(1, len(categories))
     height = max(3.0, 0.45 * count * max(1, len(series)) + 1.5) if horizontal else 4.5
     fig, ax = plt.subplots(figsize=(9, height), dpi=100)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from bot.core.jobs import JobContext, JobSpec
 from bot.core.todo import Todo
 from bot.core.work import WorkKind
+from bot.core.year import YearSource
 
 TodoSource = Callable[[Session, str, date], list[Todo]]
 """(session, slack_id, today) -> what is that person's to do now."""
@@ -40,6 +41,8 @@ class Feature:
     """(section, function): the digest's sections, e.g. ("themes", ...), ("sample", ...)."""
     work: tuple[WorkKind, ...] = ()
     """The kinds of open work the feature's people hold, so cover can list and move them."""
+    year: tuple[YearSource, ...] = ()
+    """The feature's tables in the Board's rolling four-quarter view (``bot.core.year``)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,9 @@ class Features:
 
     def digest(self, section: str) -> list[DigestSource]:
         return [fn for feature in self.all for name, fn in feature.digest if name == section]
+
+    def year_sources(self) -> list[YearSource]:
+        return [source for feature in self.all for source in feature.year]
 
     def work_kinds(self) -> dict[str, WorkKind]:
         found: dict[str, WorkKind] = {}

@@ -29,6 +29,14 @@ from storage.models import OutboxMessage
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "qmf_outbox"
+PRIVATE_FILE = "(private)"  # an upload shared in no channel: only the bot has it, to show in Home's image blocks
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif")
+ALT_TEXT_MAX = 1000  # files.getUploadURLExternal's alt_txt limit
+
+
+def clip_alt_text(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= ALT_TEXT_MAX else text[: ALT_TEXT_MAX - 1].rstrip() + "…"
 
 
 def _now() -> datetime:
@@ -66,15 +74,21 @@ def enqueue(
 
 def enqueue_file(
     session: Session, *, channel: str, file_name: str, content: bytes, title: str, text: str = "",
-    dedupe_key: str | None = None,
+    dedupe_key: str | None = None, alt_text: str | None = None,
 ) -> bool:
+    """Queue a file upload; an image (png, jpg, gif) needs ``alt_text`` saying what it shows."""
+    if file_name.lower().endswith(IMAGE_EXTENSIONS) and not (alt_text or "").strip():
+        raise ValueError(f"{file_name} is an image: give it alt text that says what it shows")
+    spec: dict[str, Any] = {"title": title}
+    if alt_text:
+        spec["alt_text"] = clip_alt_text(alt_text)
     values = {
         "kind": "upload",
         "channel": channel,
         "text": text,
         "file_name": file_name,
         "file_content": content,
-        "blocks": [{"title": title}],
+        "blocks": [spec],
         "dedupe_key": dedupe_key,
         "not_before": _now(),
         "created_at": _now(),
@@ -84,11 +98,15 @@ def enqueue_file(
 
 def enqueue_chart(
     session: Session, *, channel: str, file_name: str, title: str, categories: Sequence[str],
-    series: dict[str, Sequence[float]], chart_title: str, xlabel: str = "", horizontal: bool = True,
-    text: str = "", dedupe_key: str | None = None,
+    series: dict[str, Sequence[float]], chart_title: str, alt_text: str, xlabel: str = "",
+    horizontal: bool = True, text: str = "", dedupe_key: str | None = None,
 ) -> bool:
-    """Queue a bar chart to be drawn by the sender and uploaded: matplotlib stays off the ack path."""
-    spec = {"title": title, "chart": {"categories": list(categories),
+    """Queue a bar chart to be drawn by the sender and uploaded: matplotlib stays off the ack path.
+    ``alt_text`` says what the chart shows, numbers included (``bot.core.charts.alt_text`` builds it
+    from the same data): Slack reads it to people who cannot see the picture."""
+    if not alt_text.strip():
+        raise ValueError(f"chart {file_name} needs alt text that says what it shows")
+    spec = {"title": title, "alt_text": clip_alt_text(alt_text), "chart": {"categories": list(categories),
                                       "series": {k: list(v) for k, v in series.items()},
                                       "title": chart_title, "xlabel": xlabel, "horizontal": horizontal}}
     values = {

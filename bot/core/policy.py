@@ -28,6 +28,18 @@ DEFAULT_LEARNING_THEMES: tuple[str, ...] = (
     "Impact for the child and family",
 )
 
+DEFAULT_PRACTICE_SECTIONS: tuple[str, ...] = (
+    "Voice and lived experience of the child",
+    "Assessment and analysis",
+    "Planning and review",
+    "Management oversight and supervision",
+    "Recording",
+    "Multi-agency working",
+    "Impact for the child and family",
+)
+PRACTICE_SECTIONS_MAX = 12
+PRACTICE_SECTION_LENGTH = 150
+
 OFSTED_GRADES: tuple[str, ...] = (
     "Outstanding",
     "Good",
@@ -79,6 +91,10 @@ class Policy(BaseModel):
     grades: tuple[str, ...] = OFSTED_GRADES
     random_sample_cases_per_auditor: int = Field(2, ge=1, le=10)
     random_sample_auditors: int = Field(5, ge=1, le=50)
+    practice_sections: tuple[str, ...] = Field(
+        DEFAULT_PRACTICE_SECTIONS,
+        description="Sections of practice each random-sample auditor grades (Ofsted scale), 1 to 12",
+    )
     learning_visits_per_year: int = Field(4, ge=1, le=52)
     themed_audit_sources: tuple[str, ...] = THEMED_AUDIT_SOURCES
     cib_digest_working_days_before: int = Field(3, ge=0, le=20)
@@ -94,6 +110,23 @@ class Policy(BaseModel):
         except re.error as exc:
             raise ValueError(f"is not a valid regular expression ({exc})") from exc
         return value
+
+    @field_validator("practice_sections")
+    @classmethod
+    def _sections_usable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        sections = tuple(" ".join(str(s).split()) for s in value)
+        if not 1 <= len(sections) <= PRACTICE_SECTIONS_MAX:
+            raise ValueError(f"needs 1 to {PRACTICE_SECTIONS_MAX} sections of practice, not {len(sections)}")
+        for section in sections:
+            if not section:
+                raise ValueError("has an empty section of practice")
+            if len(section) > PRACTICE_SECTION_LENGTH:
+                raise ValueError(f"section {section[:40]!r}... is longer than {PRACTICE_SECTION_LENGTH} characters")
+        folded = [s.casefold() for s in sections]
+        repeated = sorted({s for s, f in zip(sections, folded, strict=True) if folded.count(f) > 1})
+        if repeated:
+            raise ValueError(f"lists a section of practice more than once: {', '.join(repeated)}")
+        return sections
 
     def case_reference_ok(self, reference: str) -> bool:
         return re.fullmatch(self.case_reference_pattern, reference) is not None

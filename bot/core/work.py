@@ -16,10 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.core import audit
 from bot.core.calendar import WorkingCalendar
+from bot.core.errors import Conflict
+from bot.core.formatting import mention
 from bot.core.policy import Policy
+from storage.models import AuditLogEntry, Person
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,23 @@ class Move:
 
 
 @dataclass(frozen=True)
+class Handover:
+    """What a kind's ``hand_over`` is given once the move is allowed."""
+
+    person: Person
+    """The new holder: an active person in the directory, checked by the kind's rule."""
+    previous: str
+    """The Slack id of the holder until now."""
+    key: str
+    """A dedupe-key prefix for the messages of this move: the same for a replayed submission, new
+    for each later move (so moving it A -> B -> A -> B tells B again)."""
+
+    @property
+    def new(self) -> str:
+        return self.person.slack_id
+
+
+@dataclass(frozen=True)
 class WorkKind:
     kind: str
     noun: str
@@ -75,15 +97,58 @@ class WorkKind:
     """Every open piece of this kind's work, each with its current holder."""
     find: Callable[[Session, int, str], Work | None]
     """(session, id, slot) -> that piece of work if it is still open, else None."""
-    problem: Callable[[Move, Work, str], str | None]
-    """(move, work, new holder's Slack id) -> why that person may not take it over, in words for an
-    inline modal error naming the reason (e.g. "<@U1> is not independent of CIN-3002: manages the
-    team"), or None if they may. Checked again by ``reassign`` before anything is written."""
-    reassign: Callable[[Move, Work, str], str]
-    """(move, work, new holder) -> one line saying what was done. Moves the work to the new holder,
-    tells them (with the buttons the first holder had) and the previous holder, and audit-logs it;
-    reminders then follow the new holder because they read the row. Raises ``bot.core.errors``'
-    ``Conflict`` with that reason if ``problem`` finds one."""
+    problem: Callable[[Move, Work, Person], str | None]
+    """The kind's own rule: (move, work, an active person who does not hold it) -> why they may not
+    take it over, in words for an inline error naming the reason ("<@U1> is not independent of
+    CIN-3002: manages the team"), or None. ``problem`` below adds what every kind shares."""
+    hand_over: Callable[[Move, Work, Handover], str]
+    """Moves the work to ``handover.person`` and tells them (with the buttons the first holder had)
+    and the previous holder; one line back saying what was done. Called by ``reassign`` below only,
+    once the rule is met; the audit log is written there. Reminders then follow the new holder
+    because they read the row."""
     close: Callable[[Move, Work, str], str] | None = None
     """(move, work, reason) -> one line: closes work that cannot go on (its case has closed); the
     people involved are told and the audit log is written. None where closing makes no sense."""
+    entity: str = ""
+    """The audit log's name for the row moved; the kind's name if empty."""
+
+    @property
+    def logged_as(self) -> str:
+        return self.entity or self.kind
+
+
+def _active(session: Session, slack_id: str) -> Person | None:
+    return session.scalar(select(Person).where(Person.slack_id == slack_id, Person.active))
+
+
+def problem(kind: WorkKind, move: Move, work: Work, new: str) -> str | None:
+    """Why ``new`` may not take the work over: the rules every kind shares (not the holder already,
+    in the directory), then the kind's own; None if they may."""
+    if new == work.holder:
+        return f"{mention(new)} already holds this: {work.label}. Choose someone else."
+    person = _active(move.session, new)
+    if person is None:
+        return f"{mention(new)} is not in the QMF directory, so they can't take over this {kind.noun}."
+    return kind.problem(move, work, person)
+
+
+def reassign(kind: WorkKind, move: Move, work: Work, new: str) -> str:
+    """Move the work to ``new`` if the rules allow (``Conflict`` with the reason if not), let the kind
+    hand it over, and write the audit log: who moved what, from whom, to whom."""
+    why = problem(kind, move, work, new)
+    if why:
+        raise Conflict(why)
+    person = _active(move.session, new)
+    assert person is not None  # problem() found them
+    moves = move.session.scalar(select(func.count()).select_from(AuditLogEntry).where(
+        AuditLogEntry.entity == kind.logged_as, AuditLogEntry.entity_id == str(work.id),
+        AuditLogEntry.action == "reassign")) or 0
+    key = f"reassigned:{work.kind}:{work.id}:{work.slot}:{moves}:{new}"
+    done = kind.hand_over(move, work, Handover(person=person, previous=work.holder, key=key))
+    detail: dict[str, str] = {"from": work.holder, "to": new}
+    if work.case_ref:
+        detail["case_ref"] = work.case_ref
+    if work.slot:
+        detail["slot"] = work.slot
+    audit.record(move.session, move.actor, "reassign", kind.logged_as, work.id, **detail)
+    return done

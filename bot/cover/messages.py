@@ -8,7 +8,8 @@ from slack_sdk.models.blocks import Block, ConfirmObject, InputBlock, PlainTextO
 from slack_sdk.models.views import View
 
 from bot.core.blocks import actions, button, context, header, modal, section
-from bot.core.formatting import day, mention
+from bot.core.formatting import due as slack_date
+from bot.core.formatting import mention
 from bot.cover.types import CLOSE_REASON, CoverIds, Need
 
 REASSIGN_LABEL = "Reassign"
@@ -20,7 +21,7 @@ PER_MESSAGE = 20
 
 
 def need_line(need: Need) -> str:
-    due = f" · due {day(need.work.due)}" if need.work.due else ""
+    due = f" · due {slack_date(need.work.due)}" if need.work.due else ""
     return f"*{need.work.label}*{due}\nHeld by {mention(need.work.holder)}: {need.words}."
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core import outbox
+from bot.core import work as work_rules
 from bot.core.audit import record
 from bot.core.calendar import WorkingCalendar
 from bot.core.directory import is_away, people_with_role, who
@@ -139,10 +140,10 @@ def reassign(session: Session, *, actor: str, key: str, new: str, kinds: Kinds, 
     if not new:
         raise InvalidInput({CoverIds.NEW_PERSON.value: "Choose who takes it over."})
     move = Move(session=session, today=today, calendar=calendar, policy=policy, actor=actor)
-    why = kind.problem(move, work, new)
+    why = work_rules.problem(kind, move, work, new)
     if why:
         raise InvalidInput({CoverIds.NEW_PERSON.value: why})
-    return kind.reassign(move, work, new)
+    return work_rules.reassign(kind, move, work, new)
 
 
 def close_modal(session: Session, *, actor: str, key: str, kinds: Kinds) -> View:

@@ -6,20 +6,28 @@ import re
 from datetime import date
 from enum import StrEnum
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, ImageBlock
 from slack_sdk.models.views import View
 
 from bot.core.blocks import actions, button, context, divider, escape, header, section, split_text
 from bot.core.formatting import day
+from bot.core.formatting import due as slack_date
 from bot.home.service import HomeContent, HomeJob
 
 MAX_BLOCKS = 100
 TODOS_PER_PAGE = 25  # two blocks each: 50 blocks, leaving room for the rest
+REPORT_BLOCKS = 4  # the reports' divider, heading, buttons and note
+REPORT_LABELS = {
+    "sample": "Random-sample report (xlsx)",
+    "themes": "Learning themes report (xlsx)",
+    "year": "Year report (xlsx)",
+}
 
 
 class HomeIds(StrEnum):
     PAGE = "home-page"
     RUN_JOB = "home-run-job"
+    REPORT = "home-report"  # + "-sample" | "-themes" | "-year": handlers.reports answers them
     REFRESH = "home-refresh"
 
 
@@ -40,7 +48,7 @@ def home_view(content: HomeContent, page: int = 0) -> View:
     shown = content.todos[page * TODOS_PER_PAGE:(page + 1) * TODOS_PER_PAGE]
     blocks.append(section(f"*To do now* ({total})" if total else "*To do now*\nNothing is waiting for you. :tada:"))
     for todo in shown:
-        due = f" · due {day(todo.due)}" if todo.due and "due " not in todo.text else ""
+        due = f" · due {slack_date(todo.due)}" if todo.due and "due " not in todo.text else ""
         blocks.append(section(f"{todo.text}{due}",
                               accessory=button(todo.button_label, todo.action_id, todo.value or None)))
     if pages > 1:
@@ -61,9 +69,13 @@ def home_view(content: HomeContent, page: int = 0) -> View:
         chunks = split_text(f"*Progress across services, {content.quarter.label}*\n" + "\n".join(rows))
         job_rows = -(-len(content.jobs) // 5)
         # what must still follow: the job buttons and their note, a note of services left out, Refresh
-        room = MAX_BLOCKS - len(blocks) - job_rows - (1 if content.jobs else 0) - 2
+        room = (MAX_BLOCKS - len(blocks) - job_rows - (1 if content.jobs else 0) - 2
+                - (REPORT_BLOCKS if content.reports else 0) - (1 if content.picture else 0))
         shown_chunks = chunks[:room]
         blocks.extend(section(chunk) for chunk in shown_chunks)
+        if content.picture is not None:  # the figures above as a picture, uploaded by the outbox sender
+            blocks.append(ImageBlock(alt_text=content.picture.alt_text, title=content.picture.title,
+                                     slack_file={"id": content.picture.file_id}, block_id="home-progress-picture"))
         if len(shown_chunks) < len(chunks):
             listed = sum(chunk.count("\n") + 1 for chunk in shown_chunks) - 1  # the heading is a line
             left = len(rows) - listed
@@ -75,6 +87,13 @@ def home_view(content: HomeContent, page: int = 0) -> View:
                 blocks.append(actions(*job_buttons[start:start + 5]))
             blocks.append(context("Each of these happens by itself on its day; pressing one early does it "
                                   "once, never twice."))
+    if content.reports:
+        blocks.append(divider())
+        blocks.append(section("*Reports*"))
+        blocks.append(actions(*(button(REPORT_LABELS[kind], f"{HomeIds.REPORT}-{kind}", kind)
+                                for kind in content.reports)))
+        blocks.append(context("Each arrives as a file in your DM with QMF Bot. `/qmf report sample|themes|year "
+                              "csv` (or `md`) gives the same as CSV or Markdown."))
     blocks.append(actions(button("Refresh", HomeIds.REFRESH, str(page))))
     assert len(blocks) <= MAX_BLOCKS
     return View(type="home", blocks=blocks)

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from bot.core import directory
 from bot.core.calendar import Quarter
 from bot.core.features import TodoSource
-from bot.core.formatting import day
+from bot.core.formatting import date_only, day
 from bot.core.roles import Role
 from bot.core.todo import Todo
+from bot.home import picture
 from storage.models import CibMeeting, LearningAudit, LearningRound, Proposal, Service
 
 
@@ -82,6 +83,8 @@ class HomeContent:
     progress: list[ServiceProgress] | None = None
     jobs: dict[str, HomeJob] = field(default_factory=dict)
     away: str | None = None  # "You are marked away from ... to ...", while that is today or ahead
+    picture: picture.Picture | None = None  # Q&I's picture of the quarter's progress, once uploaded
+    reports: tuple[str, ...] = ()  # the reports this person may have (sample, themes, year): Home's buttons
 
 
 def todos(session: Session, slack_id: str, today: date, sources: Sequence[TodoSource]) -> list[Todo]:
@@ -138,6 +141,16 @@ def progress(session: Session, quarter: Quarter, today: date) -> list[ServicePro
     return out
 
 
+def progress_picture(session: Session, quarter: Quarter, today: date,
+                     rows: Sequence[ServiceProgress]) -> picture.Picture | None:
+    """The quarter's progress as a picture: queued for the sender to draw when the figures change
+    (an insert, no drawing here), and the newest one uploaded shown."""
+    numbers = picture.figures(session, quarter, proposals=sum(p.proposals for p in rows),
+                              allocated=sum(p.allocated for p in rows), recorded=sum(p.recorded for p in rows))
+    key = picture.ensure(session, quarter, numbers, today_label=date_only(today))
+    return picture.latest(session, quarter, key)
+
+
 def build_home(session: Session, slack_id: str, *, today: date, quarter: Quarter,
                sources: Sequence[TodoSource]) -> HomeContent:
     me = directory.who(session, slack_id)
@@ -150,5 +163,11 @@ def build_home(session: Session, slack_id: str, *, today: date, quarter: Quarter
     content.coming = coming_up(session, quarter, today)
     if me.has(Role.QUALITY_IMPROVEMENT, Role.ADMIN):
         content.progress = progress(session, quarter, today)
+        content.picture = progress_picture(session, quarter, today, content.progress)
         content.jobs = dict(HOME_JOBS)
+    # the same people /qmf report serves (handlers.reports checks again when a button is pressed)
+    if me.has(Role.QUALITY_IMPROVEMENT, Role.ADMIN, Role.DLT):
+        content.reports = ("sample", "themes", "year")
+    elif me.services_managed:
+        content.reports = ("themes",)
     return content

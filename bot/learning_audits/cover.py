@@ -8,19 +8,19 @@ directory) and the new auditor an ``Auditor`` from their ties, judged by ``alloc
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import audit as audit_log
 from bot.core import independence, outbox
 from bot.core.errors import Conflict
 from bot.core.formatting import mention
-from bot.core.work import Move, Work, WorkKind
+from bot.core.work import Handover, Move, Work, WorkKind
 from bot.learning_audits import messages as blocks
 from bot.learning_audits.allocation import Auditor, conflicts
 from bot.learning_audits.allocation_run import candidate_for
 from bot.learning_audits.service import case_card
-from storage.models import AuditLogEntry, LearningAudit, Person, Proposal, Service
+from storage.models import LearningAudit, Person, Proposal, Service
 
 KIND = "learning_audit"
 OPEN = "allocated"
@@ -44,16 +44,12 @@ def find(session: Session, audit_id: int, slot: str) -> Work | None:
     return _work(found)
 
 
-def problem(move: Move, work: Work, new: str) -> str | None:
+def problem(move: Move, work: Work, person: Person) -> str | None:
     session = move.session
     found = session.get(LearningAudit, work.id)
     if found is None:
         return "That learning audit is no longer there."
-    if new == work.holder:
-        return f"{mention(new)} already has this learning audit: choose someone else."
-    person = session.scalar(select(Person).where(Person.slack_id == new))
-    if person is None or not person.active:
-        return f"{mention(new)} is not in the QMF directory, so they can't audit a case."
+    new = person.slack_id
     manages = session.scalar(select(Service.id).where(Service.active, Service.service_manager_id == person.id).limit(1))
     if manages is None:
         return (f"{mention(new)} is not a Service Manager: learning audits are done by Service Managers "
@@ -65,28 +61,19 @@ def problem(move: Move, work: Work, new: str) -> str | None:
     return None
 
 
-def reassign(move: Move, work: Work, new: str) -> str:
-    why = problem(move, work, new)
-    if why:
-        raise Conflict(why)
+def hand_over(move: Move, work: Work, handover: Handover) -> str:
     session = move.session
     found = session.get(LearningAudit, work.id)
     assert found is not None
-    person = session.scalar(select(Person).where(Person.slack_id == new))
-    assert person is not None
-    old = found.auditor.slack_id
-    found.auditor_id, found.auditor = person.id, person
+    new, old, key = handover.new, handover.previous, handover.key
+    found.auditor_id, found.auditor = handover.person.id, handover.person
     # The group DM has the old auditor in it: the new one sets the meeting up again (its invitation
     # keeps the audit's UID and a higher SEQUENCE, so calendars replace the old time).
     group, had_time = found.meeting_channel, found.meeting_at is not None
     found.meeting_channel = None
     found.meeting_at = None
     session.flush()
-    moves = reassignments(session, KIND, found.id)  # in the keys: a later move tells again
-    audit_log.record(session, move.actor, "reassign", KIND, found.id, case_ref=found.case_ref,
-                     **{"from": old, "to": new})
     card = case_card(found, move.policy)
-    key = f"learning-reassigned:{found.id}:{moves}:{new}"
     text, body = blocks.auditor_message(card)
     outbox.enqueue(session, channel=new, text=text, blocks=body, dedupe_key=f"{key}:auditor")
     outbox.enqueue(session, channel=old, dedupe_key=f"{key}:previous",
@@ -118,7 +105,7 @@ def close(move: Move, work: Work, reason: str) -> str:
 
 
 LEARNING_AUDIT_WORK = WorkKind(kind=KIND, noun="learning audit", open_work=open_work, find=find,
-                               problem=problem, reassign=reassign, close=close)
+                               problem=problem, hand_over=hand_over, close=close)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,12 +144,12 @@ def proposal_find(session: Session, proposal_id: int, slot: str) -> Work | None:
     return _proposal_work(found)
 
 
-def proposal_problem(move: Move, work: Work, new: str) -> str | None:
+def proposal_problem(move: Move, work: Work, person: Person) -> str | None:
     return "A proposal stays with the person who made it: close it instead."
 
 
-def proposal_reassign(move: Move, work: Work, new: str) -> str:
-    raise Conflict(proposal_problem(move, work, new) or "")
+def proposal_hand_over(move: Move, work: Work, handover: Handover) -> str:
+    raise Conflict("A proposal stays with the person who made it: close it instead.")
 
 
 def proposal_close(move: Move, work: Work, reason: str) -> str:
@@ -181,11 +168,5 @@ def proposal_close(move: Move, work: Work, reason: str) -> str:
 
 
 PROPOSAL_WORK = WorkKind(kind=PROPOSAL_KIND, noun="proposal", open_work=proposal_open_work, find=proposal_find,
-                         problem=proposal_problem, reassign=proposal_reassign, close=proposal_close)
+                         problem=proposal_problem, hand_over=proposal_hand_over, close=proposal_close)
 
-
-def reassignments(session: Session, entity: str, row_id: int) -> int:
-    """How often this row was reassigned before (the audit log's count)."""
-    return session.scalar(select(func.count()).select_from(AuditLogEntry).where(
-        AuditLogEntry.entity == entity, AuditLogEntry.entity_id == str(row_id),
-        AuditLogEntry.action == "reassign")) or 0

@@ -36,7 +36,8 @@ from bot.core.blocks import (
     section,
     split_text,
 )
-from bot.core.formatting import day as nice_date
+from bot.core.formatting import day as nice_date  # noqa: F401 - record_messages imports it from here
+from bot.core.formatting import due as slack_date
 from bot.core.formatting import mention
 from bot.learning_audits.proposal_messages import CARRY_LABEL
 from bot.learning_audits.types import (
@@ -113,7 +114,7 @@ def case_line(card: CaseCard) -> str:
 
 
 def due_words(card: CaseCard) -> str:
-    return nice_date(card.due_on) if card.due_on else "the end of the audit window"
+    return slack_date(card.due_on) if card.due_on else "the end of the audit window"
 
 
 def for_case(label: str, card: CaseCard) -> str:

@@ -13,13 +13,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core import audit as audit_log
 from bot.core import independence, outbox
-from bot.core.errors import Conflict
 from bot.core.formatting import mention
 from bot.core.independence import Tie
 from bot.core.roles import Role
-from bot.core.work import Move, Work, WorkKind
+from bot.core.work import Handover, Move, Work, WorkKind
 from bot.sampling import messages as blocks
 from bot.sampling.draw import RegisterCase, case_subject
 from bot.sampling.service import audits_of, quarter_of, slack_id_of
@@ -75,17 +73,13 @@ def _in_words(conflict: independence.Conflict) -> str:
     return f"{conflict.tie.value}{via}"
 
 
-def problem(move: Move, work: Work, new: str) -> str | None:
+def problem(move: Move, work: Work, person: Person) -> str | None:
     session = move.session
     case = session.get(SampledCase, work.id)
     if case is None or not _open(case, work.slot):
         return "That random-sample audit is no longer open: its blind audit is in or the case is moderated."
     slot_label = SLOT_LABELS[work.slot]
-    if new == _holder(case, work.slot).slack_id:
-        return f"{mention(new)} is already the {slot_label} of {case.case_ref}: choose someone else."
-    person = session.scalar(select(Person).where(Person.slack_id == new))
-    if person is None or not person.active:
-        return f"{mention(new)} is not in the QMF directory, so they can't audit a case."
+    new = person.slack_id
     role = SLOTS[work.slot]
     has_role = session.scalar(select(PersonRole.id).where(PersonRole.person_id == person.id,
                                                           PersonRole.role == role).limit(1))
@@ -107,30 +101,22 @@ def problem(move: Move, work: Work, new: str) -> str | None:
     return None
 
 
-def reassign(move: Move, work: Work, new: str) -> str:
-    why = problem(move, work, new)
-    if why:
-        raise Conflict(why)
+def hand_over(move: Move, work: Work, handover: Handover) -> str:
     session = move.session
     case = session.get(SampledCase, work.id)
     assert case is not None
-    person = session.scalar(select(Person).where(Person.slack_id == new))
-    assert person is not None
-    old = _holder(case, work.slot).slack_id
+    person, new, old, key = handover.person, handover.new, handover.previous, handover.key
     if work.slot == "qi":
         case.qi_id, case.qi = person.id, person
     else:
         case.pc_id, case.pc = person.id, person
     session.flush()
-    audit_log.record(session, move.actor, "reassign", KIND, case.id, case=case.case_ref, slot=work.slot,
-                     **{"from": old, "to": new})
     partner = (case.pc if work.slot == "qi" else case.qi).slack_id
     assigned = AssignedCase(case.id, case.case_ref, case.service.name, case.team.name,
                             case_holder=slack_id_of(session, case.case_holder_id) or "",
                             team_manager=case.team_manager.slack_id,
                             reviewing_officer=slack_id_of(session, case.reviewing_officer_id))
     label = quarter_of(case.quarter, move.policy).label
-    key = f"sample-reassigned:{case.id}:{work.slot}:{new}"
     text, body = blocks.allocation_message(quarter_label=label, service=case.service.name, role=work.slot,
                                            partner=partner, cases=[assigned], due=case.due_on)
     outbox.enqueue(session, channel=new, text=text, blocks=body, dedupe_key=f"{key}:auditor")
@@ -143,4 +129,4 @@ def reassign(move: Move, work: Work, new: str) -> str:
 
 
 SAMPLE_CASE_WORK = WorkKind(kind=KIND, noun="random-sample audit", open_work=open_work, find=find,
-                            problem=problem, reassign=reassign)
+                            problem=problem, hand_over=hand_over)

@@ -30,6 +30,7 @@ from bot.core.grades import Grade
 from bot.core.jobs import JobContext
 from bot.core.policy import Policy
 from bot.sampling import messages as blocks
+from bot.sampling import sections as practice
 from bot.sampling.service import audits_of, get_case, quarter_of, slack_id_of
 from bot.sampling.types import Findings
 from storage.models import AuditLogEntry, OutboxMessage, Person
@@ -60,6 +61,7 @@ def findings_of(session: Session, case: SampledCase, *, policy: Policy, plan_own
         qi=case.qi.slack_id, pc=case.pc.slack_id, case_holder=holder or "",
         team_manager=case.team_manager.slack_id, reviewing_officer=slack_id_of(session, case.reviewing_officer_id),
         plan_owner=plan_owner, plan_due=plan_due,
+        sections=tuple(practice.loaded(case.moderation.section_grades).items()),
     )
 
 

@@ -23,6 +23,7 @@ from bot.core.privacy import free_text_problem, shared_text_problem
 from bot.core.roles import Role
 from bot.sampling import findings
 from bot.sampling import messages as blocks
+from bot.sampling import sections as practice
 from bot.sampling.alerts import add_flag, alert_inadequate, inadequate_agreed
 from bot.sampling.results import maybe_post_report
 from bot.sampling.service import (
@@ -90,12 +91,17 @@ def parse_audit(values: dict[str, Any], *, role: str, policy: Policy, today: dat
             if problem:
                 errors[block.value] = problem
     themes = [t for t in values.get(SampleIds.THEMES.value) or [] if t in policy.learning_themes]
+    section_grades, section_errors, stale = practice.parse_section_grades(values, policy.practice_sections)
+    errors.update(section_errors)
+    if stale:
+        errors[SampleIds.GRADE.value] = practice.STALE_FORM
     if errors:
         raise InvalidInput(errors)
     assert grade is not None
     return AuditAnswers(discussions=discussions, service_user_feedback=feedback, strengths=text(SampleIds.STRENGTHS),
                         areas_for_improvement=text(SampleIds.IMPROVE), themes=themes, grade=grade,
-                        rationale=text(SampleIds.RATIONALE), case_study=case_study, case_study_note=note)
+                        rationale=text(SampleIds.RATIONALE), case_study=case_study, case_study_note=note,
+                        section_grades=section_grades)
 
 
 def audit_form(session: Session, *, case_id: int, slack_id: str, policy: Policy) -> AuditForm:
@@ -110,7 +116,8 @@ def audit_form(session: Session, *, case_id: int, slack_id: str, policy: Policy)
     return AuditForm(case_id=case.id, case_ref=case.case_ref, service=case.service.name, team=case.team.name,
                             role=role, partner=partner_of(case, role),
                             reviewing_officer=slack_id_of(session, case.reviewing_officer_id),
-                            themes=list(policy.learning_themes), due=case.due_on)
+                            themes=list(policy.learning_themes), due=case.due_on,
+                            sections=tuple(policy.practice_sections))
 
 
 def record_audit(session: Session, *, case_id: int, slack_id: str, answers: AuditAnswers, now: datetime,
@@ -131,7 +138,7 @@ def record_audit(session: Session, *, case_id: int, slack_id: str, answers: Audi
         service_user_feedback=answers.service_user_feedback, strengths=answers.strengths,
         areas_for_improvement=answers.areas_for_improvement, themes=answers.themes, grade=int(answers.grade),
         rationale=answers.rationale, case_study=answers.case_study, case_study_note=answers.case_study_note,
-        submitted_at=now,
+        section_grades=practice.stored(answers.section_grades), submitted_at=now,
     )
     try:
         with session.begin_nested():
@@ -167,8 +174,10 @@ def blind_grades(case: SampledCase) -> BlindGrades | None:
     if "qi" not in audits or "pc" not in audits:
         return None
     qi, pc = Grade(audits["qi"].grade), Grade(audits["pc"].grade)
+    sections = practice.pairs_of(audits["qi"].section_grades, audits["pc"].section_grades)
     return BlindGrades(case_id=case.id, case_ref=case.case_ref, qi=case.qi.slack_id, qi_grade=qi,
-                              pc=case.pc.slack_id, pc_grade=pc, flag=needs_qi_attention(qi, pc))
+                       pc=case.pc.slack_id, pc_grade=pc, sections=sections,
+                       flag=practice.flag_text(needs_qi_attention(qi, pc), sections))
 
 
 def _both_in(session: Session, case: SampledCase) -> None:
@@ -222,7 +231,7 @@ def record_moderation(session: Session, *, case_id: int, slack_id: str, values: 
     """Store the agreed grade beside the two originals; alert, open an action and report as needed."""
     today = calendar.today(now)
     case = get_case(session, case_id, for_update=True)
-    role, _ = _check_moderation(session, case, slack_id)
+    role, blind = _check_moderation(session, case, slack_id)
     errors: dict[str, str] = {}
     grade: Grade | None = None
     try:
@@ -236,6 +245,11 @@ def record_moderation(session: Session, *, case_id: int, slack_id: str, values: 
         problem = free_text_problem(reason, "Reason for the agreed grade", today)
         if problem:
             errors[SampleIds.AGREED_REASON.value] = problem
+    agreed_sections, section_errors, stale = practice.parse_section_grades(
+        values, [p.section for p in blind.sections], agreed=True)
+    errors.update(section_errors)
+    if stale:
+        errors[SampleIds.AGREED_GRADE.value] = practice.STALE_FORM
     if errors:
         raise InvalidInput(errors)
     assert grade is not None
@@ -243,6 +257,7 @@ def record_moderation(session: Session, *, case_id: int, slack_id: str, values: 
     if person is None:
         raise NotPermitted("You are not in the QMF directory any more, so the grade can't be recorded.")
     row = SampleModeration(case_id=case.id, agreed_grade=int(grade), reason=reason, moderated_by_id=person.id,
+                           section_grades=practice.stored(agreed_sections) if blind.sections else None,
                            moderated_at=now)
     try:
         with session.begin_nested():

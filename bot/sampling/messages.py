@@ -37,6 +37,7 @@ from bot.core.blocks import (
     split_text,
 )
 from bot.core.formatting import day as day_label
+from bot.core.formatting import due as slack_date
 from bot.core.formatting import mention
 from bot.core.grades import Grade
 from bot.core.privacy import SmallCounts, escape
@@ -52,6 +53,8 @@ from bot.sampling.types import (
     ReminderItem,
     ReportView,
     SampleIds,
+    SectionPair,
+    section_block_id,
 )
 
 TEXT_MAX = 3000
@@ -72,6 +75,33 @@ def quote(text: str) -> str:
 
 def _grade_options() -> list[Option]:
     return [Option(value=str(int(g)), label=g.label) for g in Grade]
+
+
+def _grade_option(grade: Grade) -> Option:
+    return Option(value=str(int(grade)), label=grade.label)
+
+
+def _section_select(section: str, *, agreed: bool, initial: Grade | None = None,
+                    hint: str | None = None) -> InputBlock:
+    """One section of practice's grade (the Ofsted scale), labelled with the council's own words."""
+    block_id = section_block_id(section, agreed=agreed)
+    return InputBlock(
+        block_id=block_id, label=PlainTextObject(text=section),
+        element=StaticSelectElement(action_id=block_id, placeholder=PlainTextObject(text="Choose a grade"),
+                                    options=_grade_options(),
+                                    initial_option=_grade_option(initial) if initial is not None else None),
+        hint=PlainTextObject(text=hint) if hint else None,
+    )
+
+
+def _label_or_none(grade: Grade | None) -> str:
+    return grade.label if grade is not None else "not graded by section"
+
+
+def section_lines(sections: Sequence[SectionPair], *, qi: str, pc: str) -> str:
+    """Both blind grades of each section, one line a section (only once both are in: ``BlindGrades``)."""
+    return "\n".join(f"• {escape(p.section)}: {mention(qi)} {_label_or_none(p.qi)}, {mention(pc)} {_label_or_none(p.pc)}"
+                     for p in sections)
 
 
 def _text_input(block_id: SampleIds, label: str, *, optional: bool = False, max_length: int = TEXT_MAX,
@@ -99,14 +129,14 @@ def allocation_message(*, quarter_label: str, service: str, role: str, partner: 
     part = ("You also seek service-user feedback (the Practice Consultant's part)."
             if role == "pc" else "The Practice Consultant seeks service-user feedback.")
     text = (f"Random sample {quarter_label}: you have {len(cases)} case(s) in {service} to audit with "
-            f"<@{partner}>, due {day_label(due)}.")
+            f"<@{partner}>, due {slack_date(due)}.")
     blocks: list[Block] = [
         header(f"Random sample {quarter_label}: {service}"),
         section(
             f"You are the *{role_label}* in a pair with <@{partner}>. Each of you audits these cases on "
             f"your own, then you moderate together. Please talk to the case holder and team manager (and "
             f"the IRO or CP co-ordinator where the case has one). {part}\n"
-            f"Your grade is blind: neither of you sees the other's until both are in. *Due {day_label(due)}.*"
+            f"Your grade is blind: neither of you sees the other's until both are in. *Due {slack_date(due)}.*"
         ),
     ]
     for c in cases:
@@ -160,7 +190,7 @@ def draw_posted_message(*, quarter_label: str, service: str, reason: str, cases:
     lines = [f"*Service:* {service} ({reason})", f"*Cases drawn:* {cases} for {pairs} Q&I / PC pair(s)"]
     if shortfalls:
         lines.append(f":warning: {shortfalls} pair(s) got fewer cases than the setting; "
-                     "`qmf-bot report sample --explain` shows why.")
+                     "`/qmf report sample explain` sends you why.")
     blocks: list[Block] = [header(f"Random sample drawn: {quarter_label}"), section("\n".join(lines)),
                            context("Each pair has been sent their cases; each case holder and team manager has been told.")]
     return text, blocks
@@ -203,6 +233,9 @@ def audit_modal(form: AuditForm) -> View:
         _text_input(SampleIds.IMPROVE, "Areas for improvement"),
         InputBlock(block_id=SampleIds.THEMES.value, label=PlainTextObject(text="Themes"), element=themes,
                    optional=True),
+        *([section("*Sections of practice*: a grade for each, on the Ofsted scale, then the overall grade.")]
+          if form.sections else []),
+        *(_section_select(s, agreed=False) for s in form.sections),
         InputBlock(block_id=SampleIds.GRADE.value, label=PlainTextObject(text="Overall grade"), element=grade),
         _text_input(SampleIds.RATIONALE, "Why this grade?"),
         InputBlock(block_id=SampleIds.CASE_STUDY.value, label=PlainTextObject(text="Use as a case study"),
@@ -243,6 +276,9 @@ def both_grades_message(g: BlindGrades) -> tuple[str, list[Block]]:
         section("", fields=[f"*<@{g.qi}>* (Q&I)\n{g.qi_grade.label}", f"*<@{g.pc}>* (Practice Consultant)\n"
                                                                        f"{g.pc_grade.label}"]),
     ]
+    if g.sections:
+        for chunk in split_text("*By section of practice*\n" + section_lines(g.sections, qi=g.qi, pc=g.pc)):
+            blocks.append(section(chunk))
     if g.flag:
         blocks.append(context(f":triangular_flag_on_post: Flagged for Q&I: {g.flag}."))
     blocks.append(actions(button("Record moderated grade", SampleIds.RECORD_MODERATION.value, str(g.case_id),
@@ -263,8 +299,14 @@ def moderation_modal(g: BlindGrades, *, qi_rationale: str, pc_rationale: str) ->
     ]
     if g.flag:
         blocks.append(context(f":triangular_flag_on_post: Flagged for Q&I: {g.flag}."))
+    blocks.append(privacy_notice())
+    if g.sections:
+        blocks.append(section("*Sections of practice*: the grade you agree for each. Where your blind grades "
+                              "matched, it is filled in; change it if you agree otherwise."))
+    for p in g.sections:
+        hint = f"Q&I: {_label_or_none(p.qi)} · Practice Consultant: {_label_or_none(p.pc)}"
+        blocks.append(_section_select(p.section, agreed=True, initial=p.agreed, hint=hint))
     blocks += [
-        privacy_notice(),
         InputBlock(block_id=SampleIds.AGREED_GRADE.value, label=PlainTextObject(text="Agreed grade"),
                    element=grade),
         _text_input(SampleIds.AGREED_REASON, "Reason for the agreed grade"),
@@ -333,7 +375,7 @@ def grade_corrected_message(*, case_ref: str, before: Grade, after: Grade, by: s
     message: list[Block] = [section(body[:TEXT_MAX])]
     if plan_owner and plan_due:
         message.append(context(f"An action is open for {mention(plan_owner)} to agree an improvement plan by "
-                               f"{day_label(plan_due)}."))
+                               f"{slack_date(plan_due)}."))
     return text, message
 
 
@@ -364,7 +406,7 @@ def inadequate_message(*, case_ref: str, quarter_label: str, agreed: bool,
                        action_due: date | None, owner: str | None) -> tuple[str, list[Block]]:
     if agreed:
         what = f"the moderated grade for *{case_ref}* in the {quarter_label} random sample is *Inadequate*."
-        plan = (f" An action is open for <@{owner}> to agree an improvement plan by {day_label(action_due)}."
+        plan = (f" An action is open for <@{owner}> to agree an improvement plan by {slack_date(action_due)}."
                 if action_due and owner else "")
     else:
         what = (f"a blind grade for *{case_ref}* in the {quarter_label} random sample is *Inadequate* "
@@ -396,6 +438,10 @@ def _case_findings(f: Findings, *, reader: str) -> list[Block]:
                               f"*{f.case_ref}* in the {f.quarter_label} random sample is *Inadequate*."))
     blocks.append(section(f"{mention(f.qi)} and {mention(f.pc)} have finished the {f.quarter_label} random "
                           f"sampling audit of *{f.case_ref}*, {whose}. The grade they agreed is *{f.grade.label}*."))
+    if f.sections:
+        graded = "\n".join(f"• {escape(name)}: {grade.label}" for name, grade in f.sections)
+        for chunk in split_text(f":clipboard: *The grades they agreed by section of practice*\n{graded}"):
+            blocks.append(section(chunk))
     for title, items in ((":star: *What was strong*", f.strengths), (":seedling: *What to develop*", f.to_develop),
                          (":speech_balloon: *What the child or family said*", f.feedback)):
         body = _notes(items) if items else "_Nothing was recorded._"
@@ -403,10 +449,10 @@ def _case_findings(f: Findings, *, reader: str) -> list[Block]:
             blocks.append(section(chunk))
     if f.plan_due is not None and f.plan_owner is not None:
         if f.plan_owner == reader:
-            plan = f"You have an action to agree an improvement plan for this case by {day_label(f.plan_due)}."
+            plan = f"You have an action to agree an improvement plan for this case by {slack_date(f.plan_due)}."
         else:
             plan = (f"{mention(f.plan_owner)} will agree an improvement plan for this case by "
-                    f"{day_label(f.plan_due)}.")
+                    f"{slack_date(f.plan_due)}.")
         blocks.append(section(f":rotating_light: {plan}"))
     if f.reviewing_officer and f.reviewing_officer != reader:
         blocks.append(context(f"The case's IRO / CP co-ordinator is {mention(f.reviewing_officer)}."))
@@ -481,9 +527,9 @@ def service_report_message(r: ReportView, shown: SmallCounts) -> tuple[str, list
 
 def reminder_message(*, items: Sequence[ReminderItem], due: date, days_left: int) -> tuple[str, list[Block]]:
     when = "tomorrow" if days_left == 1 else f"in {days_left} working days"
-    text = f"Random sample: {len(items)} thing(s) to finish by {day_label(due)}."
+    text = f"Random sample: {len(items)} thing(s) to finish by {slack_date(due)}."
     blocks: list[Block] = [section(f":alarm_clock: The quarter's random sample closes {when} "
-                                   f"({day_label(due)}). Still to do:")]
+                                   f"({slack_date(due)}). Still to do:")]
     for item in items[: MESSAGE_BLOCK_LIMIT - 2]:
         if item.moderation:
             blocks.append(section(f"Moderate *{item.case_ref}* with your partner",
@@ -541,14 +587,45 @@ def report_lines(r: ReportView, shown: SmallCounts = EXACT) -> dict[str, list[st
                 f"to a worse grade and left {num(r.moved_same)} in line with the auditors' grades."]
     if r.flags:
         movement.append(f"{num(r.flags)} case(s) flagged for Q&I (grades two apart or across Good / "
-                        "Requires improvement).")
+                        "Requires improvement, or a section of practice graded two apart).")
     if r.corrected:
         movement.append(f"{num(r.corrected)} agreed grade(s) corrected by Q&I since moderation; the corrected "
                         "grade is counted.")
     themes = [f"{name}: {num(count)}" for name, count in r.themes] or ["No themes recorded."]
     studies = [escape(note) for note in r.case_studies] or ["No case studies offered."]  # people's words
-    return {"Headlines": headlines, "Grades (agreed)": grades, "Agreement before moderation": agreement,
+    by_section, section_agreement = section_report_lines(r, shown)
+    return {"Headlines": headlines, "Grades (agreed)": grades, "Grades by section of practice (agreed)": by_section,
+            "Agreement by section before moderation": section_agreement, "Agreement before moderation": agreement,
             "Moderation": movement, "Themes for further exploration": themes, "Case studies": studies}
+
+
+def section_report_lines(r: ReportView, shown: SmallCounts = EXACT) -> tuple[list[str], list[str]]:
+    """Agreed grades per section of practice, and how often each section's two blind grades matched,
+    with the report's one small-count rule."""
+    def num(n: int) -> str:
+        return shown.count(n) if n > 0 else "0"
+
+    grades: list[str] = []
+    agreement: list[str] = []
+    for f in r.sections:
+        if f.by_grade:
+            grades.append(f"{escape(f.section)}: " + ", ".join(f"{g.label} {num(f.by_grade.get(g, 0))}" for g in Grade))
+        else:
+            grades.append(f"{escape(f.section)}: no moderated case graded yet")
+        if not f.pairs:
+            agreement.append(f"{escape(f.section)}: no case has both blind grades yet")
+        elif shown.suppress:
+            share = shown.share(f.matched, f.pairs)
+            agreement.append(f"{escape(f.section)}: blind grades matched in {share} of {num(f.pairs)} case(s)" if share
+                             else f"{escape(f.section)}: {num(f.pairs)} case(s) with both blind grades, too few to "
+                                  "give a share")
+        else:
+            agreement.append(f"{escape(f.section)}: blind grades matched in {f.matched} of {f.pairs} case(s) "
+                             f"({pct_text(100 * f.matched / f.pairs)})")
+    if r.not_by_section:
+        grades.append(f"{num(r.not_by_section)} moderated case(s) recorded before sections of practice: not graded "
+                      "by section.")
+    return grades or ["No sections of practice graded yet."], agreement or ["No sections of practice graded yet."]
 
 
 def report_blocks(r: ReportView, *, final: bool, lead: Block | None = None,
@@ -559,7 +636,8 @@ def report_blocks(r: ReportView, *, final: bool, lead: Block | None = None,
     blocks: list[Block] = [header(title)] + ([lead] if lead is not None else [])
     if not final:
         blocks.append(context("Only cases with a moderated grade are counted."))
-    for name in ("Headlines", "Grades (agreed)", "Agreement before moderation", "Moderation",
+    for name in ("Headlines", "Grades (agreed)", "Grades by section of practice (agreed)",
+                 "Agreement by section before moderation", "Agreement before moderation", "Moderation",
                  "Themes for further exploration"):
         bullet = "\n".join(f"• {line}" for line in lines[name])
         for chunk in split_text(f"*{name}*\n{bullet}"):
@@ -571,7 +649,7 @@ def report_blocks(r: ReportView, *, final: bool, lead: Block | None = None,
     for note in studies[:room]:
         blocks.append(section(quote(note)[:TEXT_MAX]))
     if len(studies) > room:
-        blocks.append(context(f"{len(studies) - room} more in `qmf-bot report sample`."))
+        blocks.append(context(f"{len(studies) - room} more in the report: `/qmf report sample` sends it to you."))
     blocks.append(context("Counts and anonymised learning only: no case references."))
     return text, blocks
 

@@ -69,6 +69,17 @@ def render_markdown(report: SampleReport, *, include_cases: bool = True) -> str:
         lines += [f"## {name}", ""]
         if name == "Grades (agreed)":
             lines += ["| Grade | Cases |", "|---|---:|"] + [f"| {g.label} | {v.by_grade.get(g, 0)} |" for g in Grade]
+        elif name == "Grades by section of practice (agreed)" and any(f.by_grade for f in v.sections):
+            lines += ["| Section | " + " | ".join(g.label for g in Grade) + " |", "|---|" + "---:|" * len(Grade)]
+            lines += [f"| {_md_escape(f.section)} | " + " | ".join(str(f.by_grade.get(g, 0)) for g in Grade) + " |"
+                      for f in v.sections]
+            if v.not_by_section:
+                lines += ["", f"{v.not_by_section} moderated case(s) recorded before sections of practice: not "
+                              "graded by section."]
+        elif name == "Agreement by section before moderation" and any(f.pairs for f in v.sections):
+            lines += ["| Section | Both blind grades | Matched | % matched |", "|---|---:|---:|---:|"]
+            lines += [f"| {_md_escape(f.section)} | {f.pairs} | {f.matched} | {_pct(f.matched, f.pairs)} |"
+                      for f in v.sections]
         elif name == "Themes for further exploration" and v.themes:
             lines += ["| Theme | Cases |", "|---|---:|"] + [f"| {_md_escape(t)} | {n} |" for t, n in v.themes]
         elif name == "Case studies" and v.case_studies:
@@ -84,6 +95,20 @@ def render_markdown(report: SampleReport, *, include_cases: bool = True) -> str:
         lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in case_table(report)]
         lines.append("")
     return "\n".join(lines)
+
+
+def _pct(part: int, total: int) -> str:
+    return f"{100 * part / total:.1f}" if total else ""
+
+
+SECTION_COLUMNS = ("Section", *(g.label for g in Grade), "Cases with both blind grades", "Blind grades matched",
+                   "% matched")
+
+
+def section_table(report: SampleReport) -> list[list[int | float | str]]:
+    """One row a section of practice: agreed grades counted, then agreement before moderation."""
+    return [[f.section, *(f.by_grade.get(g, 0) for g in Grade), f.pairs, f.matched,
+             round(100 * f.matched / f.pairs, 1) if f.pairs else ""] for f in report.view.sections]
 
 
 def summary_rows(report: SampleReport) -> list[tuple[str, str, str]]:
@@ -104,6 +129,14 @@ def summary_rows(report: SampleReport) -> list[tuple[str, str, str]]:
              ("Moderation", "In line with the blind grades", str(v.moved_same)),
              ("Moderation", "Flagged for Q&I", str(v.flags)),
              ("Moderation", "Agreed grades corrected by Q&I", str(v.corrected))]
+    for f in v.sections:
+        rows += [("Grades by section of practice (agreed)", f"{f.section}: {g.label}", str(f.by_grade.get(g, 0)))
+                 for g in Grade]
+    rows += [("Grades by section of practice (agreed)", "Moderated cases not graded by section",
+              str(v.not_by_section))]
+    for f in v.sections:
+        rows += [("Agreement by section before moderation", f"{f.section}: cases with both blind grades", str(f.pairs)),
+                 ("Agreement by section before moderation", f"{f.section}: blind grades matched", str(f.matched))]
     rows += [("Themes for further exploration", theme, str(n)) for theme, n in v.themes]
     rows += [("Case studies", str(i), note) for i, note in enumerate(v.case_studies, start=1)]
     return rows
@@ -143,6 +176,13 @@ def write_xlsx(report: SampleReport, path: Path, *, include_cases: bool = True) 
     chart.add_data(Reference(grades, min_col=2, min_row=1, max_row=1 + len(Grade)), titles_from_data=True)
     chart.set_categories(Reference(grades, min_col=1, min_row=2, max_row=1 + len(Grade)))
     grades.add_chart(chart, "D2")
+    by_section = book.create_sheet("Sections")
+    xlsx_append(by_section, list(SECTION_COLUMNS))
+    for section_row in section_table(report):
+        xlsx_append(by_section, section_row)
+    if v.not_by_section:
+        xlsx_append(by_section, [f"{v.not_by_section} moderated case(s) recorded before sections of practice: "
+                                 "not graded by section"])
     themes = book.create_sheet("Themes")
     xlsx_append(themes, ["Theme", "Cases"])
     for theme, n in v.themes:

@@ -17,15 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import audit, directory, outbox
+from bot.core.charts import alt_text
 from bot.core.council import policy_of
 from bot.core.errors import NotFound, NotPermitted
+from bot.core.grade_trend import enqueue_trend_chart
 from bot.core.grades import Grade, sample_stats
 from bot.core.policy import Policy
 from bot.core.privacy import SmallCounts, redacted
 from bot.core.roles import Channel, Role
 from bot.sampling import messages as blocks
+from bot.sampling import sections as practice
 from bot.sampling.service import audits_of, draw_for, latest_draw, quarter_of
-from bot.sampling.types import CaseRow, ReportView, SampleReport
+from bot.sampling.types import CaseRow, ReportView, SampleReport, SectionFigures
 from storage.models.sampling import SampledCase, SampleDraw, SampleFlag
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,9 @@ def build_report(session: Session, row: SampleDraw, *, policy: Policy) -> Sample
     themes: Counter[str] = Counter()
     studies: list[str] = []
     rows: list[CaseRow] = []
-    flagged = corrected = 0
+    flagged = corrected = not_by_section = 0
+    by_section: dict[str, SectionFigures] = {
+        name: SectionFigures(section=name, by_grade={}, pairs=0, matched=0) for name in policy.practice_sections}
     flags = {(f.case_id, f.kind) for f in session.scalars(
         select(SampleFlag).join(SampledCase).where(SampledCase.draw_id == row.id))}
     for case in row.cases:
@@ -61,6 +66,18 @@ def build_report(session: Session, row: SampleDraw, *, policy: Policy) -> Sample
         themes.update(set(qi.themes or []) | set(pc.themes or []))
         studies += [redacted(a.case_study_note, policy) for a in (qi, pc) if a.case_study and a.case_study_note]
         flagged += (case.id, "disagreement") in flags
+        agreed_sections = practice.loaded(mod.section_grades)
+        if not agreed_sections:
+            not_by_section += 1  # recorded before sections of practice
+        for name, grade in agreed_sections.items():
+            figures = by_section.setdefault(name, SectionFigures(section=name, by_grade={}, pairs=0, matched=0))
+            figures.by_grade[grade] = figures.by_grade.get(grade, 0) + 1
+        for pair in practice.pairs_of(qi.section_grades, pc.section_grades):
+            if pair.qi is not None and pair.pc is not None:
+                figures = by_section.setdefault(pair.section,
+                                                SectionFigures(section=pair.section, by_grade={}, pairs=0, matched=0))
+                figures.pairs += 1
+                figures.matched += pair.qi == pair.pc
         corrected += bool(mod.corrections)
     stats = sample_stats(results)
     quarter = quarter_of(row.quarter, policy)
@@ -70,17 +87,21 @@ def build_report(session: Session, row: SampleDraw, *, policy: Policy) -> Sample
         pct_inadequate=stats.pct_inadequate, pairs=stats.pairs, exact_agreement_pct=stats.exact_agreement_pct,
         within_one_pct=stats.within_one_pct, moved_up=stats.moderated_up, moved_down=stats.moderated_down,
         moved_same=stats.moderated_same, themes=sorted(themes.items(), key=lambda kv: (-kv[1], kv[0])),
-        case_studies=studies, flags=flagged, corrected=corrected,
+        case_studies=studies, flags=flagged, corrected=corrected, not_by_section=not_by_section,
+        sections=[f for f in by_section.values() if f.section in policy.practice_sections or f.by_grade or f.pairs],
     )
     complete = bool(row.cases) and all(c.moderation is not None for c in row.cases)
     return SampleReport(quarter=quarter, view=view, cases=rows, complete=complete)
 
 
 def grade_chart_spec(view: ReportView) -> dict[str, Any]:
+    counts = [view.by_grade.get(g, 0) for g in Grade]
     return {"categories": [g.label for g in Grade],
-            "series": {"Agreed grade": [view.by_grade.get(g, 0) for g in Grade]},
+            "series": {"Agreed grade": counts},
             "chart_title": f"Random sample {view.quarter_label}: {view.service}", "xlabel": "Cases",
-            "horizontal": False}
+            "horizontal": False,
+            "alt_text": alt_text(f"agreed grades in the random sample of {view.service}, {view.quarter_label} "
+                                 "(cases at each grade)", [g.label for g in Grade], {"Agreed grade": counts})}
 
 
 def grade_chart(view: ReportView) -> bytes:
@@ -110,6 +131,8 @@ def maybe_post_report(session: Session, row: SampleDraw, *, policy: Policy, now:
     outbox.enqueue_chart(session, channel=channel, file_name=f"random-sample-{row.quarter}-grades.png",
                          title=f"Random sample {report.quarter.label}: grades", **grade_chart_spec(report.view),
                          dedupe_key=f"sample-report-chart:{row.quarter}")
+    enqueue_trend_chart(session, channel=channel, last=report.quarter, shown=shown,
+                        key=f"sample-report-trend:{row.quarter}")
     manager = row.service.service_manager
     if manager is not None and manager.active:  # the sampled service's own manager gets the report too
         text, message = blocks.service_report_message(report.view, shown)

@@ -4,6 +4,7 @@ imports the other for a type."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,6 +37,17 @@ class SampleIds(StrEnum):
     CORRECT_MODAL = "sample-correct"
     CORRECTED_GRADE = "sample-corrected-grade"
     CORRECTION_REASON = "sample-correction-reason"
+
+
+SECTION_PREFIX = "sample-section-"
+AGREED_SECTION_PREFIX = "sample-agreed-section-"
+
+
+def section_block_id(section: str, *, agreed: bool = False) -> str:
+    """A section of practice's block id: stable for its name, so a council reordering its sections
+    between opening and submitting a form cannot put a grade against the wrong section."""
+    digest = hashlib.sha1(section.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
+    return f"{AGREED_SECTION_PREFIX if agreed else SECTION_PREFIX}{digest}"
 
 
 DISCUSSION_OPTIONS: dict[str, str] = {
@@ -87,6 +99,7 @@ class AuditForm:
     reviewing_officer: str | None
     themes: Sequence[str]
     due: date
+    sections: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -100,10 +113,25 @@ class AuditAnswers:
     rationale: str
     case_study: bool
     case_study_note: str | None
+    section_grades: dict[str, Grade] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
 # both in: side by side, moderation; reminders
+
+
+@dataclass(frozen=True)
+class SectionPair:
+    """One section of practice's two blind grades (None: that audit was recorded before sections)."""
+
+    section: str
+    qi: Grade | None
+    pc: Grade | None
+
+    @property
+    def agreed(self) -> Grade | None:
+        """The grade both gave, where they gave the same one."""
+        return self.qi if self.qi is not None and self.qi == self.pc else None
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,7 @@ class BlindGrades:
     pc: str
     pc_grade: Grade
     flag: str | None = None
+    sections: tuple[SectionPair, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +166,7 @@ class Findings:
     reviewing_officer: str | None = None
     plan_owner: str | None = None  # an agreed Inadequate: who agrees the improvement plan, and by when
     plan_due: date | None = None
+    sections: tuple[tuple[str, Grade], ...] = ()  # the agreed grade per section of practice
 
 
 @dataclass(frozen=True)
@@ -148,6 +178,17 @@ class ReminderItem:
 
 # ---------------------------------------------------------------------------------------------
 # the report
+
+
+@dataclass
+class SectionFigures:
+    """One section of practice across the moderated cases: agreed grades, and how often the two
+    blind grades matched (``pairs``: moderated cases where both auditors graded the section)."""
+
+    section: str
+    by_grade: dict[Grade, int]
+    pairs: int
+    matched: int
 
 
 @dataclass
@@ -172,6 +213,9 @@ class ReportView:
     flags: int = 0
     corrected: int = 0
     """Moderated cases whose agreed grade Q&I have since corrected (the corrected grade is counted)."""
+    sections: list[SectionFigures] = field(default_factory=list)
+    not_by_section: int = 0
+    """Moderated cases recorded before sections of practice: "not graded by section"."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from bot.core.charts import alt_text
 from bot.core.policy import Policy
 from bot.core.privacy import SmallCounts, escape
 from bot.themes.types import (
@@ -246,6 +247,8 @@ def rolling_chart(col: Collation, rolling: Rolling, shown: SmallCounts, dropped:
         categories=categories, this_quarter=values, last_quarter=[0] * len(values),
         this_label=rolling.label, last_label="", rolling=True,
         title=f"{col.scope_name}: learning themes, {rolling.label}", caption=caption,
+        alt_text=alt_text(f"learning themes in {col.scope_name}, {rolling.label} (learning audits raising each)",
+                          categories, {rolling.label: values}),
     )
 
 
@@ -257,6 +260,9 @@ def chart_data(col: Collation, policy: Policy, *, suppress: bool, dropped: Itera
     categories: list[str] = []
     this: list[int] = []
     last: list[int] = []
+    said: list[str] = []  # the alt text's words: withheld counts as None, not zero
+    this_said: list[int | None] = []
+    last_said: list[int | None] = []
     for kind, section in (("improve", IMPROVE_THEMES), ("good", GOOD_THEMES)):
         for c in col.counts(kind):
             if line_id(section, None, c.theme) in gone:
@@ -269,6 +275,9 @@ def chart_data(col: Collation, policy: Policy, *, suppress: bool, dropped: Itera
             categories.append(f"{prefix}: {c.theme}{' *' if hide_now or hide_before else ''}")
             this.append(counts.drawn(c.count))
             last.append(counts.drawn(before))
+            said.append(f"{prefix}: {c.theme}")
+            this_said.append(None if hide_now else c.count)
+            last_said.append(None if hide_before else before)
     if not categories:
         return None
     previous = col.quarter.previous()
@@ -282,6 +291,10 @@ def chart_data(col: Collation, policy: Policy, *, suppress: bool, dropped: Itera
         this_label=f"{col.quarter.label}", last_label=f"{previous.label}",
         title=f"{col.scope_name}: learning themes, {col.quarter.label} vs {previous.label}",
         caption=caption,
+        alt_text=alt_text(f"learning themes in {col.scope_name}, {col.quarter.label} against {previous.label} "
+                          "(learning audits raising each)", said,
+                          {col.quarter.label: this_said, previous.label: last_said},
+                          threshold=t if suppress else None),
     )
 
 

@@ -113,7 +113,7 @@ def enqueue_learning(session: Session, content: ThemeContent, *, channel: str, k
             title=chart.title, categories=chart.categories,
             series=dict(chart.series()),
             chart_title=chart.title, xlabel="Learning audits raising the theme", text=chart.caption,
-            dedupe_key=f"{key}:chart")
+            alt_text=chart.alt_text or chart.caption, dedupe_key=f"{key}:chart")
     first = session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"{key}:msg:0"))
     return len(messages), content.chart is not None, first
 

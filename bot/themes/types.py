@@ -152,6 +152,7 @@ class ChartData:
     title: str
     caption: str
     rolling: bool = False  # one series: the last four quarters added up (``this_quarter`` holds it)
+    alt_text: str = ""  # what the chart shows, withheld counts said as withheld (bot.core.charts.alt_text)
 
     def series(self) -> dict[str, list[int]]:
         if self.rolling:

@@ -6,17 +6,15 @@ Who may lead is the commission's rule: someone in the directory, independent of 
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core import outbox
-from bot.core.audit import record
-from bot.core.errors import Conflict
 from bot.core.formatting import mention
-from bot.core.work import Move, Work, WorkKind
+from bot.core.work import Handover, Move, Work, WorkKind
 from bot.visits import messages as blocks
 from bot.visits.service import independence_problem, visit_plan
-from storage.models import AuditLogEntry, Person
+from storage.models import Person
 from storage.models.commissions import LearningVisit, LearningVisitVisitor
 
 KIND = "visit_lead"
@@ -37,50 +35,31 @@ def find(session: Session, visit_id: int, slot: str) -> Work | None:
     return _work(visit) if visit is not None and not slot and visit.status == "planned" else None
 
 
-def problem(move: Move, work: Work, new: str) -> str | None:
+def problem(move: Move, work: Work, person: Person) -> str | None:
     visit = move.session.get(LearningVisit, work.id)
     if visit is None:
         return "That learning visit is no longer there."
-    if new == work.holder:
-        return f"{mention(new)} already leads this visit: choose someone else."
-    person = move.session.scalar(select(Person).where(Person.slack_id == new, Person.active))
-    if person is None:
-        return f"{mention(new)} is not in the QMF directory, so they can't lead a learning visit."
     return independence_problem(move.session, visit.service, person)
 
 
-def reassign(move: Move, work: Work, new: str) -> str:
-    why = problem(move, work, new)
-    if why:
-        raise Conflict(why)
+def hand_over(move: Move, work: Work, handover: Handover) -> str:
     session = move.session
     visit = session.get(LearningVisit, work.id)
     assert visit is not None
-    person = session.scalar(select(Person).where(Person.slack_id == new, Person.active))
-    assert person is not None
-    old = visit.lead_reviewer.slack_id
+    person, new, old = handover.person, handover.new, handover.previous
     if all(v.person_id != person.id for v in visit.visitors):
         visit.visitors.append(LearningVisitVisitor(person_id=person.id, person=person, position=len(visit.visitors)))
     visit.lead_reviewer_id, visit.lead_reviewer = person.id, person
     session.flush()
-    moves = reassignments(session, "learning_visit", visit.id)  # in the keys: a later move tells again
-    record(session, move.actor, "reassign", "learning_visit", visit.id, **{"from": old, "to": new})
     plan = visit_plan(visit)
-    key = f"visit-lead-reassigned:{visit.id}:{moves}:{new}"
     text, body = blocks.visit_preparation_message(plan, lead=True, reader=new)
-    outbox.enqueue(session, channel=new, text=text, blocks=body, dedupe_key=f"{key}:lead")
-    outbox.enqueue(session, channel=old, dedupe_key=f"{key}:previous",
+    outbox.enqueue(session, channel=new, text=text, blocks=body, dedupe_key=f"{handover.key}:lead")
+    outbox.enqueue(session, channel=old, dedupe_key=f"{handover.key}:previous",
                    text=(f"{mention(new)} now leads the learning visit to {visit.service.name} in your place, "
                          "so recording its outcome is no longer yours to do."))
     return f"{mention(new)} now leads the learning visit to {visit.service.name}; they and {mention(old)} were told."
 
 
-VISIT_LEAD_WORK = WorkKind(kind=KIND, noun="learning visit", open_work=open_work, find=find,
-                           problem=problem, reassign=reassign)
+VISIT_LEAD_WORK = WorkKind(kind=KIND, noun="learning visit's lead", open_work=open_work, find=find,
+                           problem=problem, hand_over=hand_over, entity="learning_visit")
 
-
-def reassignments(session: Session, entity: str, row_id: int) -> int:
-    """How often this row was reassigned before (the audit log's count)."""
-    return session.scalar(select(func.count()).select_from(AuditLogEntry).where(
-        AuditLogEntry.entity == entity, AuditLogEntry.entity_id == str(row_id),
-        AuditLogEntry.action == "reassign")) or 0

@@ -41,7 +41,7 @@ from bot.core.blocks import (
     section,
     split_text,
 )
-from bot.core.formatting import date_only, mention_for
+from bot.core.formatting import date_only, due, mention_for
 from bot.visits.types import ACTIVITIES, PlanAction, VisitFeedback, VisitIds, VisitMeta, VisitPlan
 
 # visible words people (and the flow tests) look for
@@ -247,7 +247,7 @@ def visit_action_modal(*, visit_id: int, parent_view: str | None, service_name: 
 
 
 def _action_lines(actions_: Sequence[PlanAction], reader: str | None) -> str:
-    return "\n".join(f"• {'You' if a.owner == reader else mention_for(a.owner, reader)} by {date_only(a.due_on)}: "
+    return "\n".join(f"• {'You' if a.owner == reader else mention_for(a.owner, reader)} by {due(a.due_on)}: "
                      f"{clip(a.description, 400)}" for a in actions_)
 
 
@@ -304,7 +304,7 @@ def visit_service_post(plan: VisitPlan, found: VisitFeedback) -> tuple[str, list
         blocks += sections("*The improvement plan*\n" + quote(clip(found.plan_summary, 2800)))
     if found.actions:
         blocks += sections("*What will happen*\n" + "\n".join(
-            f"• by {date_only(a.due_on)}: {clip(a.description, 400)}" for a in found.actions))
+            f"• by {due(a.due_on)}: {clip(a.description, 400)}" for a in found.actions))
     blocks.append(context(f"Your team manager has the full plan; it goes to {_when(found.meeting_on)}. "
                           f"Talk it through at your next team meeting."))
     return text, blocks[:MESSAGE_BLOCK_LIMIT]

@@ -152,6 +152,9 @@ class SampleAudit(Base):
     rationale: Mapped[str] = mapped_column(Text)
     case_study: Mapped[bool] = mapped_column(default=False)
     case_study_note: Mapped[str | None] = mapped_column(Text)
+    # {section of practice: grade value}, the council's sections when it was recorded; None: recorded
+    # before sections of practice (migration 0014), "not graded by section"
+    section_grades: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[SampledCase] = relationship(back_populates="audits")
@@ -167,6 +170,7 @@ class SampleModeration(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("sampled_cases.id", ondelete="CASCADE"), unique=True)
     agreed_grade: Mapped[int]
     reason: Mapped[str] = mapped_column(Text)
+    section_grades: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # agreed {section: grade value}
     moderated_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     moderated_at: Mapped[datetime] = mapped_column(default=utcnow)
     action_id: Mapped[int | None]  # the action plan opened for an Inadequate agreed grade

@@ -78,4 +78,5 @@ def test_wrong_dates_are_refused_with_an_example_and_change_nothing(bot, slack, 
 
 
 def test_away_is_listed_in_help(bot, slack):
-    assert "`/qmf away FROM TO | away off`" in slack.command("U0P1", "/qmf", "help").text
+    shown = slack.command("U0P1", "/qmf", "help").text
+    assert "`/qmf away YYYY-MM-DD YYYY-MM-DD` or `/qmf away off` or `/qmf away @person FROM TO`" in shown

@@ -304,4 +304,6 @@ def test_a_leavers_open_work_is_listed_after_the_org_import(bot, slack, fake, cl
         time.sleep(0.05)
     dm = cover_dm(fake, "Action “Update the chronology after the review”")
     assert "left the directory" in render_blocks(dm["blocks"])
+    values = [e.get("value") for b in dm["blocks"] if b.get("type") == "actions" for e in b["elements"]]
+    assert f"action:{action_id}:" in values
     assert fake.problems == []

@@ -35,7 +35,11 @@ def test_the_demo_finishes_cleanly_with_every_chapter_in_the_transcript(demo_out
                      "Add an action", "Mark done", "is overdue", "# CIB digest",
                      # issue 16: someone away, their audit reassigned (after a refusal), an amendment
                      "types `/qmf away 2026-05-26 2026-06-12`", "# Work needing cover", "is not independent of",
-                     "has moved to <@", "=== Amend learning audit ===", "amended the learning audit of"):
+                     "has moved to <@", "=== Amend learning audit ===", "amended the learning audit of",
+                     # issue 17: a Q&I lead gets the sample report in Slack; the sectioned grading
+                     "U0QI1 types `/qmf report sample`", "**File in the DM of U0QI1",
+                     "Voice and lived experience of the child: <static_select: Choose a grade:",
+                     "Overall grade: <static_select", "Grades by section of practice"):
         assert happened in transcript, happened
 
 

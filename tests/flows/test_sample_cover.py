@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.core.grades import Grade
 from bot.core.roles import Role
-from bot.core.work import Move
+from bot.core.work import Move, problem
 from bot.sampling import cover
 from bot.sampling.reminders import todo_for
 from bot.sampling.service import latest_draw
@@ -59,7 +59,7 @@ def other_pc(bot: Any, case_id: int) -> str:
                         policy=bot.rt.policy(session), actor=LEAD)
             work = cover.find(session, case_id, "pc")
             assert work is not None
-            if cover.problem(move, work, pc) is None:
+            if problem(cover.SAMPLE_CASE_WORK, move, work, pc) is None:
                 return pc
     raise AssertionError("no independent Practice Consultant")
 
@@ -78,7 +78,7 @@ def test_qi_reassign_a_sampled_cases_pc_and_the_new_one_grades_the_old_one_is_re
         entry = session.scalar(select(AuditLogEntry).where(AuditLogEntry.action == "reassign",
                                                            AuditLogEntry.entity == "sample_case"))
         assert entry is not None and entry.actor == LEAD and entry.entity_id == str(case_id)
-        assert entry.detail == {"case": ref, "slot": "pc", "from": old_pc, "to": new_pc}
+        assert entry.detail == {"case_ref": ref, "slot": "pc", "from": old_pc, "to": new_pc}
 
     # the new PC has the draw's message for this case, with its button; the old one is told it moved
     told = next(m for m in reversed(fake.dms(new_pc)) if ("Record sample audit", str(case_id)) in buttons(m))
@@ -143,7 +143,7 @@ def test_reassignment_refuses_people_who_are_not_independent_or_not_the_slots_ro
     not_a_pc = reassign(slack, fake, case_id, "pc", manager)
     assert "is not a Practice Consultant" in not_a_pc.errors["cover-new-person"]
     same = reassign(slack, fake, case_id, "pc", pc)
-    assert "is already the Practice Consultant auditor" in same.errors["cover-new-person"]
+    assert "already holds this: Random-sample audit of" in same.errors["cover-new-person"]
     partner = reassign(slack, fake, case_id, "qi", pc)
     assert "is not in Quality & Improvement" in partner.errors["cover-new-person"]
     with bot.rt.db.session() as session:

@@ -23,6 +23,7 @@ from tests.flows.test_sampling_flow import (
     import_cases,
     message_text,
     moderate,
+    section_answers,
     submit_audit,
 )
 
@@ -58,6 +59,7 @@ def audit(slack: Any, fake: Any, user: str, case_id: int, grade: Grade, *, stren
                               "Why this grade?": rationale}
     if feedback is not None:
         values["Service-user feedback"] = feedback
+    values.update(section_answers(fake.latest_view(user) or {}))
     assert slack.submit(user, values).errors == {}
     slack.close_modal(user)
 

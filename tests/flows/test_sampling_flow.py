@@ -20,6 +20,7 @@ from bot.sampling.register import import_register
 from bot.sampling.reminders import todo_for
 from bot.sampling.results import digest_lines
 from bot.sampling.service import draw_for, latest_draw
+from bot.sampling.types import AGREED_SECTION_PREFIX, SECTION_PREFIX
 from storage.models import Action, AuditLogEntry
 from storage.models.sampling import CaseRegisterEntry, SampleAudit, SampledCase, SampleDraw, SampleFlag
 from tests.conftest import london
@@ -90,14 +91,22 @@ AUDIT_ANSWERS = {
 }
 
 
+def section_answers(view: dict[str, Any], sections: dict[str, Grade] | None = None) -> dict[str, str]:
+    """A grade for each section of practice the modal asks about (by its label): Good unless given."""
+    labels = [b["label"]["text"] for b in view.get("blocks") or []
+              if str(b.get("block_id", "")).startswith(SECTION_PREFIX)]
+    return {label: (sections or {}).get(label, Grade.GOOD).label for label in labels}
+
+
 def submit_audit(slack: Any, fake: Any, user: str, case_id: int, grade: Grade, *, case_study: str | None = None,
-                 feedback: str | None = "Parent said the worker listens and explains things.") -> Any:
+                 feedback: str | None = "Parent said the worker listens and explains things.",
+                 sections: dict[str, Grade] | None = None) -> Any:
     dm = next(m for m in reversed(fake.dms(user)) if ("Record sample audit", str(case_id)) in buttons(m))
     opened = slack.click(user, "Record sample audit", message=dm, value=str(case_id))
     assert opened.status == 200
     view = fake.latest_view(user)
     assert view is not None and view["title"]["text"] == "Sample audit"
-    values: dict[str, Any] = dict(AUDIT_ANSWERS, **{"Overall grade": grade.label})
+    values: dict[str, Any] = dict(AUDIT_ANSWERS, **section_answers(view, sections), **{"Overall grade": grade.label})
     if feedback is not None:
         values["Service-user feedback"] = feedback
     if case_study:
@@ -110,12 +119,15 @@ def submit_audit(slack: Any, fake: Any, user: str, case_id: int, grade: Grade, *
 
 
 def moderate(slack: Any, fake: Any, user: str, case_id: int, grade: Grade, reason: str = "Agreed after talking "
-             "through the oversight gaps and the quality of the plan.") -> Any:
+             "through the oversight gaps and the quality of the plan.", sections: dict[str, Grade] | None = None) -> Any:
     dm = next(m for m in reversed(fake.dms(user)) if ("Record moderated grade", str(case_id)) in buttons(m))
     slack.click(user, "Record moderated grade", message=dm, value=str(case_id))
     view = fake.latest_view(user)
     assert view is not None and view["title"]["text"] == "Moderated grade"
-    reply = slack.submit(user, {"Agreed grade": grade.label, "Reason for the agreed grade": reason})
+    agreed = {b["label"]["text"]: (sections or {}).get(b["label"]["text"], grade).label
+              for b in view.get("blocks") or [] if str(b.get("block_id", "")).startswith(AGREED_SECTION_PREFIX)
+              and (sections and b["label"]["text"] in sections or not b["element"].get("initial_option"))}
+    reply = slack.submit(user, {"Agreed grade": grade.label, "Reason for the agreed grade": reason, **agreed})
     if not reply.errors and fake.latest_view(user) is not None:
         slack.close_modal(user)
     return reply

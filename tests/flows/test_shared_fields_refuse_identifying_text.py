@@ -39,7 +39,14 @@ from tests.flows.test_commissions_flow import commission_themed_audit, dms_sayin
 from tests.flows.test_cover import closed_proposal, not_independent_and_independent, reassign_from_dm
 from tests.flows.test_grade_correction import REASON as CORRECTION_REASON
 from tests.flows.test_learning_audits_flow import ALLOCATION_DAY, PROPOSALS, QUARTER, Case, dm_about
-from tests.flows.test_sampling_flow import buttons, draw_now, import_cases, pair_cases, submit_audit
+from tests.flows.test_sampling_flow import (
+    buttons,
+    draw_now,
+    import_cases,
+    pair_cases,
+    section_answers,
+    submit_audit,
+)
 from tests.flows.test_themes_flow import JOB as THEMES_JOB
 from tests.flows.test_themes_flow import REVIEW_DAY, draft_dm
 from tests.unit.test_themes import Q1, seed_standard_quarter
@@ -97,6 +104,7 @@ def open_sample_audit(bot, slack, fake) -> Opened:  # noqa: ANN001
         SampleIds.RATIONALE: "Most of the work is timely and purposeful, with gaps in oversight.",
         SampleIds.CASE_STUDY: ["yes"],
         SampleIds.CASE_STUDY_NOTE: "How monthly plan reviews kept the work purposeful.",
+        **section_answers(fake.latest_view(pc) or {}),
     })
 
 

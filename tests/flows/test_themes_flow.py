@@ -356,5 +356,8 @@ def test_themes_too_long_for_five_replies_say_what_is_left_out_and_where_to_get_
     assert len(reply.responses) == 5
     last = reply.responses[-1]["text"]
     assert re.search(r"\d+ more part\(s\) of these themes do not fit", last), last
-    assert "`qmf-bot report themes --quarter 2026-27Q1`" in last
+    assert "`/qmf report themes all 2026-27Q1` sends you the whole collation" in last
+    # and doing what it says sends the file (no command line needed)
+    slack.command("U0QI1", "/qmf", "report themes all 2026-27Q1")
+    assert [f["filename"] for f in fake.files if f["channel_id"] == "DU0QI1"] == ["learning-themes-2026-27Q1-all.xlsx"]
     assert fake.problems == []

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.app.sandbox.harness import SAMPLE_ORG
 from bot.core.directory import import_org
 from bot.core.orgfile import load_org_file
-from bot.core.work import Move, Work, WorkKind, parse_key
+from bot.core.work import Handover, Move, Work, WorkKind, parse_key
 from bot.cover.service import needing_cover, tell_qi
 from bot.cover.types import Reason
 from storage.models import CoverNotice, OutboxMessage, Person, Team
@@ -40,11 +40,11 @@ def _person(session: Session, slack_id: str) -> Person:
 
 
 def kinds_of(*works: Work) -> dict[str, WorkKind]:
-    def refuse(move: Move, work: Work, new: str) -> str:
+    def refuse(move: Move, work: Work, handover: Handover) -> str:
         raise AssertionError("not moved here")
 
     return {"test": WorkKind(kind="test", noun="test", open_work=lambda s: list(works),
-                             find=lambda s, i, slot: None, problem=lambda m, w, n: None, reassign=refuse)}
+                             find=lambda s, i, slot: None, problem=lambda m, w, n: None, hand_over=refuse)}
 
 
 def work(holder: str, *, id: int = 1, due: date | None = DUE, case_ref: str | None = None) -> Work:  # noqa: A002
@@ -97,3 +97,58 @@ def test_qi_are_told_once_per_work_reason_and_holder(session):
     _person(session, "U0P4").active = False
     assert tell_qi(session, TODAY, kinds_of(work("U0P4"))) == 1  # moved to someone who then left: told again
     assert session.scalar(select(func.count()).select_from(CoverNotice)) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# the rules every kind shares (bot.core.work.problem / reassign): written once, for every kind
+
+
+def _move(session: Session) -> Move:
+    from bot.core.calendar import WorkingCalendar
+    from bot.core.policy import Policy
+
+    return Move(session=session, today=TODAY, calendar=WorkingCalendar(), policy=Policy(), actor="U0QI1")
+
+
+def _recording_kind(seen: list[Handover], rule: str | None = None) -> WorkKind:
+    def hand_over(move: Move, work: Work, handover: Handover) -> str:
+        seen.append(handover)
+        return f"moved to {handover.new}"
+
+    return WorkKind(kind="test", noun="test work", open_work=lambda s: [], find=lambda s, i, slot: None,
+                    problem=lambda m, w, p: rule, hand_over=hand_over)
+
+
+def test_the_holder_and_someone_not_in_the_directory_are_refused_before_the_kinds_own_rule(session):
+    from bot.core.errors import Conflict
+    from bot.core.work import problem, reassign
+
+    seen: list[Handover] = []
+    kind = _recording_kind(seen, rule="the kind's own reason")
+    held = work("U0SM1")
+    assert problem(kind, _move(session), held, "U0SM1") == "<@U0SM1> already holds this: Test 1. Choose someone else."
+    assert "is not in the QMF directory" in (problem(kind, _move(session), held, "U0NOBODY") or "")
+    _person(session, "U0SM2").active = False  # a leaver
+    assert "is not in the QMF directory" in (problem(kind, _move(session), held, "U0SM2") or "")
+    assert problem(kind, _move(session), held, "U0SM3") == "the kind's own reason"
+    with pytest.raises(Conflict, match="the kind's own reason"):
+        reassign(kind, _move(session), held, "U0SM3")
+    assert seen == []  # nothing handed over when a rule says no
+
+
+def test_each_move_is_audit_logged_and_keyed_afresh_so_a_move_back_tells_again(session):
+    from bot.core.work import reassign
+    from storage.models import AuditLogEntry
+
+    seen: list[Handover] = []
+    kind = _recording_kind(seen)
+    assert reassign(kind, _move(session), work("U0SM1", case_ref="CIN-3002"), "U0SM3") == "moved to U0SM3"
+    reassign(kind, _move(session), work("U0SM3", case_ref="CIN-3002"), "U0SM1")
+    reassign(kind, _move(session), work("U0SM1", case_ref="CIN-3002"), "U0SM3")
+    assert [(h.previous, h.new) for h in seen] == [("U0SM1", "U0SM3"), ("U0SM3", "U0SM1"), ("U0SM1", "U0SM3")]
+    assert len({h.key for h in seen}) == 3  # the third move to U0SM3 is told again
+    log = session.scalars(select(AuditLogEntry).where(AuditLogEntry.action == "reassign")
+                          .order_by(AuditLogEntry.id)).all()
+    assert [(e.actor, e.entity, e.entity_id, e.detail) for e in log][0] == (
+        "U0QI1", "test", "1", {"from": "U0SM1", "to": "U0SM3", "case_ref": "CIN-3002"})
+    assert len(log) == 3

@@ -28,9 +28,10 @@ SCOPE_REASONS = {
     "commands": "the /qmf and /propose-case slash commands",
     "chat:write": "messages and reminders in DMs and in the service and board channels",
     "mpim:write": "conversations.open for a group DM of the auditor, case holder and team manager",
+    "im:write": "conversations.open for a person's own DM with the bot, where /qmf report uploads their file",
     "users:read": "Slack grants users:read.email only together with users:read (no users.info or users.list call)",
     "users:read.email": "users.lookupByEmail when the case register names people by email",
-    "files:write": "uploading the quarter's reports (xlsx, csv, charts) to a channel",
+    "files:write": "uploading the quarter's reports (xlsx, csv, charts) to a channel or a person's DM",
 }
 
 

@@ -174,11 +174,12 @@ def test_files_are_uploaded_through_the_outbox(db, fake):
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
     with db.session() as session:
         outbox.enqueue_file(session, channel="C0CIC", file_name="themes.png", content=png, title="Themes",
-                            dedupe_key="chart")
+                            dedupe_key="chart", alt_text="Bar chart of learning themes")
     assert sender_for(db, fake).drain(timeout=10)
     assert len(fake.files) == 1
     assert fake.files[0]["content"] == png
     assert fake.files[0]["channel_id"] == "C0CIC"
+    assert fake.files[0].get("alt_txt") == "Bar chart of learning themes"
 
 
 def test_two_senders_at_once_send_each_message_exactly_once(database_url, fake):

@@ -17,7 +17,7 @@ from bot.core.directory import import_org
 from bot.core.errors import Conflict, InvalidInput, NotPermitted
 from bot.core.grades import Grade, sample_stats
 from bot.core.orgfile import load_org_file
-from bot.core.policy import Policy
+from bot.core.policy import DEFAULT_PRACTICE_SECTIONS, Policy
 from bot.sampling.draw_run import make_draw, recently_audited, stored_assignments
 from bot.sampling.grading import (
     audit_form,
@@ -30,7 +30,7 @@ from bot.sampling.grading import (
 from bot.sampling.register import import_register
 from bot.sampling.results import build_report, digest_lines
 from bot.sampling.service import latest_draw
-from bot.sampling.types import SampleIds
+from bot.sampling.types import SampleIds, section_block_id
 from storage.models import OutboxMessage
 from storage.models.sampling import CaseRegisterEntry, SampleAudit, SampledCase, SampleDraw
 
@@ -202,6 +202,8 @@ def test_a_case_audited_in_the_last_twelve_months_is_not_given_to_the_same_audit
 
 # --- blind audits and moderation --------------------------------------------------------------
 
+AGREED_SECTIONS = {section_block_id(s, agreed=True): str(int(Grade.GOOD)) for s in DEFAULT_PRACTICE_SECTIONS}
+
 
 def answers(grade: Grade, **changes: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
@@ -214,6 +216,7 @@ def answers(grade: Grade, **changes: Any) -> dict[str, Any]:
         SampleIds.RATIONALE.value: "Consistent work, weak planning.",
         SampleIds.CASE_STUDY.value: [],
         SampleIds.CASE_STUDY_NOTE.value: None,
+        **{section_block_id(s): str(int(Grade.GOOD)) for s in DEFAULT_PRACTICE_SECTIONS},
     }
     values.update(changes)
     return values
@@ -289,7 +292,7 @@ def test_moderation_keeps_the_originals_and_only_the_pair_may_moderate(registere
     case_id, qi, pc = _case(registered)
     _submit(registered, case_id, qi, Grade.GOOD)
     _submit(registered, case_id, pc, Grade.OUTSTANDING)
-    values = {SampleIds.AGREED_GRADE.value: str(int(Grade.GOOD)), SampleIds.AGREED_REASON.value: "Agreed: good."}
+    values = {SampleIds.AGREED_GRADE.value: str(int(Grade.GOOD)), SampleIds.AGREED_REASON.value: "Agreed: good.", **AGREED_SECTIONS}
     with pytest.raises(NotPermitted), registered.session() as session:
         record_moderation(session, case_id=case_id, slack_id="U0SM1", values=values, now=NOW,
                           calendar=CALENDAR, policy=Policy())
@@ -319,7 +322,7 @@ def test_the_report_counts_moderated_cases_only_and_matches_sample_stats(registe
             with registered.session() as session:
                 record_moderation(
                     session, case_id=case_id, slack_id=qi, now=NOW, calendar=CALENDAR, policy=Policy(),
-                    values={SampleIds.AGREED_GRADE.value: str(int(agreed)), SampleIds.AGREED_REASON.value: "Agreed."})
+                    values={SampleIds.AGREED_GRADE.value: str(int(agreed)), SampleIds.AGREED_REASON.value: "Agreed.", **AGREED_SECTIONS})
     with registered.session() as session:
         report = build_report(session, latest_draw(session), policy=Policy())
     expected = sample_stats([p for p in plan if p[2] is not None])
@@ -365,7 +368,7 @@ def test_the_cib_digest_and_the_shared_report_never_show_a_count_under_the_thres
         with registered.session() as session:
             record_moderation(session, case_id=case_id, slack_id=qi, now=NOW, calendar=CALENDAR, policy=Policy(),
                               values={SampleIds.AGREED_GRADE.value: str(int(agreed)),
-                                      SampleIds.AGREED_REASON.value: "Agreed."})
+                                      SampleIds.AGREED_REASON.value: "Agreed.", **AGREED_SECTIONS})
     small = re.compile(r"(?<![\w.-])[1-4](?![\w.-])")
     with registered.session() as session:
         [line] = digest_lines(session, NOW.date(), NOW.date())

@@ -133,7 +133,18 @@ def app_home(n: Narrator) -> None:
 def quarter_reports(n: Narrator) -> None:
 
     n.chapter("The quarter's reports",
-              "The same reports Q&I would export at a terminal, written to demo-out/reports/.")
+              "Reports come where people look: `/qmf report sample`, `/qmf report themes` and `/qmf report year` "
+              "(Excel unless csv or md is asked for) send the file to the asker's DM, for those allowed to see "
+              "it, and App Home has the same as buttons. Every export is in the audit log. An operator gets "
+              "the same files at a terminal; here they are written to demo-out/reports/.")
+    n.bot.set_time(london(2026, 7, 14, 10, 0))
+    slack = n.bot.slack
+    n.act("U0QI1", "types `/qmf report sample`",
+          lambda: slack.command("U0QI1", "/qmf", f"report sample {QUARTER}"), only={"U0QI1"})
+    n.act("U0DLT1", "types `/qmf report year md`",
+          lambda: slack.command("U0DLT1", "/qmf", "report year md"), only={"U0DLT1"})
+    n.act("U0P4", "tries `/qmf report sample` too",
+          lambda: slack.command("U0P4", "/qmf", "report sample"), only={"U0P4"})
     folder = n.reports
     written: list[str] = []
     with _database_env(n.bot.database_url):

@@ -177,7 +177,7 @@ def _service_manager_of(p: Play, audit: Audit) -> str:
 def _who_may_take(p: Play, audit: Audit, exclude: set[str]) -> str:
     """The first Service Manager the learning audit's own rule lets take it over (the modal checks
     again): the scene picks as a Q&I lead would, knowing who is independent."""
-    from bot.core.work import Move
+    from bot.core.work import Move, problem
     from bot.learning_audits.cover import LEARNING_AUDIT_WORK as KIND
 
     with p.bot.rt.db.session() as session:
@@ -187,7 +187,7 @@ def _who_may_take(p: Play, audit: Audit, exclude: set[str]) -> str:
         move = Move(session=session, today=p.bot.rt.calendar(session).today(p.bot.rt.now()),
                     calendar=p.bot.rt.calendar(session), policy=p.bot.rt.policy(session), actor=QI_LEAD)
         for candidate in (f"U0SM{i}" for i in range(1, 5)):
-            if candidate not in exclude and KIND.problem(move, work, candidate) is None:
+            if candidate not in exclude and problem(KIND, move, work, candidate) is None:
                 return candidate
     raise LookupError(f"no Service Manager may take over {audit.case_ref}")
 

@@ -90,8 +90,14 @@ SAMPLE_ANSWERS = {
 
 
 def _sample_audit(grade: str, *, pc: bool) -> dict[str, Any]:
-    """The blind audit's answers; the Practice Consultant's part is the service-user feedback."""
-    values: dict[str, Any] = dict(SAMPLE_ANSWERS, **{"Overall grade": grade})
+    """The blind audit's answers; the Practice Consultant's part is the service-user feedback. Each
+    section of practice (the council's default list) is graded; both auditors see the sections
+    alike, so moderation finds them filled in and the pair talk about the overall grade."""
+    from bot.core.policy import DEFAULT_PRACTICE_SECTIONS
+
+    weaker = {"Management oversight and supervision", "Recording"}
+    sections = {s: "Requires improvement to be good" if s in weaker else "Good" for s in DEFAULT_PRACTICE_SECTIONS}
+    values: dict[str, Any] = dict(SAMPLE_ANSWERS, **sections, **{"Overall grade": grade})
     if pc:
         values["Service-user feedback"] = "The young person said the worker listens and explains things."
     return values
@@ -135,9 +141,17 @@ def _blind_audit(p: Play, user: str, case_id: int, grade: str, pc: bool) -> None
 
 
 def _moderate(p: Play, user: str, case_id: int, grade: str) -> None:
+    from bot.sampling.types import AGREED_SECTION_PREFIX
+
     _open_moderation(p, user, case_id)
     reason = "Agreed after talking the evidence through."
-    reply = p.slack.submit(user, {"Agreed grade": grade, "Reason for the agreed grade": reason})
+    values: dict[str, Any] = {"Agreed grade": grade, "Reason for the agreed grade": reason}
+    view = p.fake.latest_view(user) or {}
+    for block in view.get("blocks") or []:  # a section the blind grades differ on: the overall grade
+        element = block.get("element") or {}
+        if str(block.get("block_id", "")).startswith(AGREED_SECTION_PREFIX) and not element.get("initial_option"):
+            values[block["label"]["text"]] = grade
+    reply = p.slack.submit(user, values)
     if reply.errors:
         raise RuntimeError(f"the demo's moderation of case {case_id} was refused: {reply.errors}")
     _close_if_open(p, user)

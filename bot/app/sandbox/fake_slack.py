@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -33,6 +34,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.app.sandbox.fake_scopes import manifest_scopes, missing_scope
+from bot.core.formatting import DATE_TOKEN
 
 # Slack's documented limits.
 MESSAGE_TEXT_LIMIT = 40_000
@@ -269,6 +271,56 @@ def block_issues(blocks: Any, *, limit: int, where: str, code: str = "invalid_bl
     return issues
 
 
+_DATE_OPEN = re.compile(r"<!date\b")
+_DATE_FORMATS = {"date_num", "date", "date_short", "date_long", "date_pretty", "date_short_pretty",
+                 "date_long_pretty", "time", "time_secs", "day_divider_pretty", "ago"}
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif")
+ALT_TEXT_LIMIT = 1000  # files.getUploadURLExternal's alt_txt
+
+
+def date_token_issues(value: Any, where: str, code: str = "invalid_blocks") -> list[Issue]:
+    """Slack date tokens (``<!date^EPOCH^{date_short_pretty}|fallback>``) that Slack would show as
+    written: a malformed token, an unknown {format}, a token without fallback words, or a token in
+    plain_text (only mrkdwn formats dates)."""
+    issues: list[Issue] = []
+
+    def check_text(text: str, plain: bool) -> None:
+        for opened in _DATE_OPEN.finditer(text):
+            if plain:
+                issues.append(Issue(code, f"{where}: a date token in plain_text is shown as written: "
+                                          f"{text[opened.start():opened.start() + 60]!r}"))
+                continue
+            found = DATE_TOKEN.match(text, opened.start())
+            if found is None:
+                issues.append(Issue(code, f"{where}: malformed date token {text[opened.start():opened.start() + 60]!r}"
+                                          " (want <!date^EPOCH^{format}|fallback>)"))
+                continue
+            formats = re.findall(r"\{([a-z_]+)\}", found["format"])
+            unknown = sorted(set(formats) - _DATE_FORMATS)
+            if not formats or unknown:
+                issues.append(Issue(code, f"{where}: date token {found[0]!r} has no known {{format}}"
+                                          + (f" (unknown: {unknown})" if unknown else "")))
+            if not found["fallback"].strip():
+                issues.append(Issue(code, f"{where}: date token {found[0]!r} has no fallback words"))
+
+    def walk(node: Any, plain: bool) -> None:
+        if isinstance(node, str):
+            check_text(node, plain)
+        elif isinstance(node, dict):
+            is_plain = node.get("type") == "plain_text"
+            for key, child in node.items():
+                if key in ("action_id", "block_id", "value", "private_metadata", "callback_id", "url",
+                           "image_url"):
+                    continue
+                walk(child, key == "initial_value" or (is_plain and key == "text"))
+        elif isinstance(node, list):
+            for child in node:
+                walk(child, plain)
+
+    walk(value, False)
+    return issues
+
+
 def message_issues(args: dict[str, Any], where: str, *, require_content: bool = True) -> list[Issue]:
     """Text, blocks and metadata checks shared by postMessage, update, postEphemeral and response_url."""
     issues: list[Issue] = []
@@ -287,6 +339,7 @@ def message_issues(args: dict[str, Any], where: str, *, require_content: bool = 
         )
     if blocks is not None:
         issues.extend(block_issues(blocks, limit=MESSAGE_BLOCK_LIMIT, where=where))
+    issues.extend(date_token_issues({"text": text, "blocks": blocks}, where))
     metadata = args.get("metadata")
     if metadata is not None and (
         not isinstance(metadata, dict)
@@ -337,6 +390,8 @@ def view_issues(view: Any, *, kinds: set[str], where: str) -> list[Issue]:
     except Exception as exc:
         issues.append(Issue("invalid_arguments", f"{where}: {exc}"))
     issues.extend(block_issues(blocks, limit=VIEW_BLOCK_LIMIT, where=where, code="invalid_arguments"))
+    issues.extend(date_token_issues({k: view.get(k) for k in ("title", "submit", "close", "blocks")}, where,
+                                    "invalid_arguments"))
     if (
         vtype == "modal"
         and not view.get("submit")
@@ -1361,7 +1416,33 @@ class FakeSlack:
         }
 
     def _message_checks(self, args: dict[str, Any], where: str) -> list[Issue]:
-        return message_issues(args, where) if self.check_blocks else []
+        if not self.check_blocks:
+            return []
+        return message_issues(args, where) + self._image_issues(args.get("blocks"), where)
+
+    def _image_issues(self, blocks: Any, where: str, code: str = "invalid_blocks") -> list[Issue]:
+        """Image blocks showing a Slack file: the file must be one uploaded here (by id, or by its
+        url_private or permalink), and an image; Slack refuses the message otherwise."""
+        issues: list[Issue] = []
+        if not isinstance(blocks, list):
+            return issues
+        for index, block in enumerate(blocks):
+            if not isinstance(block, dict) or block.get("type") != "image":
+                continue
+            label = f"{where}, block {index} (image)"
+            ref = block.get("slack_file")
+            if ref is None:
+                continue
+            if not isinstance(ref, dict) or bool(ref.get("id")) == bool(ref.get("url")):
+                issues.append(Issue(code, f"{label}: slack_file needs exactly one of id or url"))
+                continue
+            known = next((f for f in self.files if f["file_id"] == ref.get("id")
+                          or ref.get("url") in (f["url_private"], f["permalink"])), None)
+            if known is None:
+                issues.append(Issue(code, f"{label}: slack_file {ref} is not a file uploaded to this workspace"))
+            elif not str(known["filename"]).lower().endswith(IMAGE_EXTENSIONS):
+                issues.append(Issue(code, f"{label}: slack_file {known['filename']} is not a png, jpg or gif image"))
+        return issues
 
     def _m_chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel")
@@ -1487,7 +1568,10 @@ class FakeSlack:
         user_id = args.get("user_id")
         if not isinstance(user_id, str) or not user_id:
             raise ApiError("invalid_arguments", ["views.publish needs user_id"])
-        self._enforce("views.publish", view_issues(args.get("view"), kinds={"home"}, where="views.publish"))
+        view = args.get("view")
+        self._enforce("views.publish", view_issues(view, kinds={"home"}, where="views.publish")
+                      + (self._image_issues(view.get("blocks"), "views.publish", "invalid_arguments")
+                         if isinstance(view, dict) and self.check_blocks else []))
         current = self._homes.get(user_id)
         if current and args.get("hash") and args["hash"] != self._views[current].view["hash"]:
             raise ApiError("hash_conflict", ["the Home tab changed since that hash was read"])
@@ -1602,6 +1686,12 @@ class FakeSlack:
             length = -1
         if not filename or length < 0:
             raise ApiError("invalid_arguments", ["files.getUploadURLExternal needs filename and length"])
+        alt = args.get("alt_txt")
+        if str(filename).lower().endswith(IMAGE_EXTENSIONS) and not str(alt or "").strip():
+            # Slack takes the upload; a screen reader then says only "image": the bot's own rule
+            self.problems.append(f"files.getUploadURLExternal: image {filename} uploaded without alt text (alt_txt)")
+        elif alt is not None and len(str(alt)) > ALT_TEXT_LIMIT:
+            raise ApiError("invalid_arguments", [f"alt_txt is {len(str(alt))} characters; Slack allows {ALT_TEXT_LIMIT}"])
         file_id = self._new_id("F")
         self._pending_files[file_id] = {
             "filename": filename,
@@ -1616,7 +1706,8 @@ class FakeSlack:
         if not isinstance(files, list) or not files:
             raise ApiError("invalid_arguments", ["files must be a JSON array of {id, title}"])
         channel = args.get("channel_id") or (str(args.get("channels") or "").split(",")[0] or None)
-        channel = self._dm_channel(channel) if channel else None
+        if channel and channel[:1] in ("U", "W"):  # like Slack: a conversation id (conversations.open gives a DM's)
+            raise ApiError("invalid_arguments", [f"channel_id {channel} is a user id; share into a C, G or D id"])
         done: list[dict[str, Any]] = []
         for item in files:
             file_id = item.get("id") if isinstance(item, dict) else None
@@ -1635,6 +1726,9 @@ class FakeSlack:
             self.files.append(
                 {
                     "file_id": file_id,
+                    "alt_txt": pending["alt_txt"],
+                    "url_private": f"https://files.slack.com/files-pri/{self.team_id}-{file_id}/{pending['filename']}",
+                    "permalink": f"https://{TEAM_DOMAIN}.slack.com/files/{self.bot_user_id}/{file_id}",
                     "filename": pending["filename"],
                     "title": title,
                     "channel_id": channel,

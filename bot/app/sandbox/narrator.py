@@ -138,8 +138,14 @@ class Narrator:
         for f in fake.files[self._files_seen:]:
             name = f"{len(list(self.out.glob('*.png'))) + 1:02d}-{f['filename']}"
             (self.out / name).write_bytes(f["content"])
-            self._seen_by(f["channel_id"], f"File in channel {self.name(f['channel_id'])}",
-                          f"{f['title']} (saved as {name})")
+            if f["channel_id"] is None:  # uploaded privately, shown in App Home's image blocks
+                continue
+            channel = str(f["channel_id"])
+            if channel[:1] == "D" and channel[1:2] in ("U", "W"):  # a person's DM with the bot
+                self._seen_by(channel[1:], f"File in the DM of {self.name(channel[1:])}",
+                              f"{f['title']} (saved as {name})")
+            else:
+                self._seen_by(channel, f"File in channel {self.name(channel)}", f"{f['title']} (saved as {name})")
         self._files_seen = len(fake.files)
         if hidden and only:  # only=set() is a quiet step: the scene says what happened
             people = ", ".join(sorted(hidden))

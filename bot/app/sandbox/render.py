@@ -2,13 +2,16 @@
 
 The aim is a faithful reading of the message, not a pixel copy: every visible word, every button a
 person could press and every field a modal asks for appears, so a reviewer can follow a quarter
-without Slack.
+without Slack. Slack's date tokens (``<!date^...|Fri 15 May 2026>``) read as their fallback words,
+as a reader whose Slack could not format them would see them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+from bot.core.formatting import plain_dates
 
 _RULE = "-" * 40
 
@@ -191,12 +194,12 @@ def render_block(block: dict[str, Any]) -> list[str]:
 def render_blocks(blocks: list[dict[str, Any]] | None, text: str | None = None) -> str:
     """A message as text; the notification ``text`` stands in when there are no blocks."""
     if not blocks:
-        return text or ""
+        return plain_dates(text or "")
     lines: list[str] = []
     for block in blocks:
         if isinstance(block, dict):
             lines.extend(render_block(block))
-    return "\n".join(lines)
+    return plain_dates("\n".join(lines))
 
 
 def render_view(view: dict[str, Any]) -> str:
@@ -215,4 +218,4 @@ def render_view(view: dict[str, Any]) -> str:
         footer.append(f"[{_text(view['submit'])}]")
     if footer and view.get("type") != "home":
         lines.append("  ".join(footer))
-    return "\n".join(line for line in lines if line is not None)
+    return plain_dates("\n".join(line for line in lines if line is not None))
