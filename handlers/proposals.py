@@ -144,7 +144,7 @@ def submitted(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
                 with rt.db.session() as session:
                     proposals.save_proposal(session, actor=user, form=form, proposal_id=meta.proposal_id,
                                             now=rt.now(), calendar=rt.calendar(session),
-                                            policy=rt.policy(session))
+                                            policy=rt.policy(session), insert_judges_clash=attempt == 1)
                 return None
             except IntegrityError:
                 if attempt == 2:  # a second clash is not a duplicate the check can name

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.core.logcontext import log_context
 from schedules.jobs import run_job
 
 if TYPE_CHECKING:
@@ -18,11 +19,12 @@ log = logging.getLogger(__name__)
 
 
 def wake(rt: Runtime, name: str) -> None:
-    try:
-        outcome = run_job(rt, name)
-        log.info(outcome.line())
-    except Exception:  # noqa: BLE001 - one failing job must not stop the scheduler
-        log.exception("job %s failed; it will be tried again at its next wake-up", name)
+    with log_context(job=name):  # JSON log lines carry the job's name
+        try:
+            outcome = run_job(rt, name)
+            log.info(outcome.line())
+        except Exception:  # noqa: BLE001 - one failing job must not stop the scheduler
+            log.exception("job %s failed; it will be tried again at its next wake-up", name)
 
 
 def build_scheduler(rt: Runtime) -> BlockingScheduler:

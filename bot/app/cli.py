@@ -16,6 +16,7 @@ from bot.app import cli_reports
 from bot.app.cli_common import CliError
 from bot.app.cli_common import database as _database
 from bot.app.cli_common import load as _settings
+from bot.core.logcontext import log_context
 from bot.core.settings import Settings, SettingsError
 from storage.db import Database, SchemaError
 
@@ -25,13 +26,10 @@ DESCRIPTION = "QMF Bot: runs a council's Children & Families Quality Management 
 
 
 def _logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("slack_bolt", "slack_sdk", "urllib3", "httpx", "apscheduler.executors", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """Plain lines, or JSON lines when QMF_LOG_FORMAT=json; Sentry when SENTRY_DSN is set (bot.app.logs)."""
+    from bot.app.logs import configure_logging
+
+    configure_logging(verbose)
 
 
 def _runtime(settings: Settings, *, ensure: bool = True):  # type: ignore[no-untyped-def]
@@ -92,8 +90,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings().require("serve")
     _runtime(settings).db.dispose()  # check the schema and load QMF_ORG_FILE once, before any worker
     workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", "1"))
+    # JSON lines: uvicorn's own loggers go through the root's formatter instead of its plain handlers.
+    logs: dict[str, Any] = {"log_config": None} if settings.qmf_log_format == "json" else {}
     uvicorn.run("bot.app.web:serve_from_environment", factory=True, host=args.host, port=args.port,
-                workers=workers, log_level="warning", access_log=False, timeout_keep_alive=30)
+                workers=workers, log_level="warning", access_log=False, timeout_keep_alive=30, **logs)
     return 0
 
 
@@ -138,6 +138,35 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     current, head = db.current_revision(), db.head_revision()
     print(f"Database at {current or 'empty'}; this version needs {head}.")
     return 0 if current == head else 1
+
+
+def next_revision_id(versions: Path) -> str:
+    """The next migration number: one more than the highest four-digit revision in ``versions``."""
+    numbers = [int(p.name[:4]) for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py")]
+    return f"{max(numbers, default=0) + 1:04d}"
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    import storage.db
+
+    message = " ".join(args.message.split())
+    if not message or '"""' in message or "\\" in message or len(message) > 200:
+        raise CliError('-m needs a one-line description of up to 200 characters, without \\ or """, '
+                       'such as -m "Add a reason to cover requests"')
+    config = storage.db.alembic_config()
+    heads = ScriptDirectory.from_config(config).get_heads()
+    if len(heads) > 1:
+        raise CliError(f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}): "
+                       "merge them into one before adding another")
+    rev_id = next_revision_id(storage.db.MIGRATIONS / "versions")
+    script = command.revision(config, message=message, rev_id=rev_id)
+    path = getattr(script, "path", None)
+    print(f"New migration {rev_id} (after {heads[0] if heads else 'none'}) written to {path}; "
+          "fill in upgrade() and downgrade(), then run `qmf-bot db upgrade`.")
+    return 0
 
 
 def cmd_org_import(args: argparse.Namespace) -> int:
@@ -193,8 +222,9 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     settings = _settings()
     rt = _runtime(settings)
     options = {"seed": args.seed} if args.seed is not None else {}
-    outcome = run_job(rt, args.name, at=_parse_at(args.at, settings.qmf_timezone), dry_run=args.dry_run,
-                      options=options)
+    with log_context(job=args.name):
+        outcome = run_job(rt, args.name, at=_parse_at(args.at, settings.qmf_timezone), dry_run=args.dry_run,
+                          options=options)
     print(outcome.line())
     if outcome.status == "done":
         _flush_outbox(rt, settings)
@@ -242,10 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     add(sub, "socket", "Run the app in Socket Mode (no public URL needed; needs SLACK_APP_TOKEN)", cmd_socket)
     add(sub, "scheduler", "Run the one process that wakes scheduled jobs", cmd_scheduler)
 
-    db = sub.add_parser("db", help="Database schema: upgrade, current", description="Database schema commands")
+    db = sub.add_parser("db", help="Database schema: upgrade, current, revision",
+                        description="Database schema commands")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     add(db_sub, "upgrade", "Migrate the database to this version's schema (Alembic head)", cmd_db_upgrade)
     add(db_sub, "current", "Show the database's schema revision and the one this version needs", cmd_db_current)
+    p = add(db_sub, "revision", "Write a new, empty Alembic migration into storage/migrations/versions with "
+            "the next number (for developers; needs no database)", cmd_db_revision)
+    p.add_argument("-m", "--message", required=True, help='what the migration does, e.g. -m "Add a reason to cover"')
 
     org = sub.add_parser("org", help="The org directory as YAML: import, export",
                          description="The org directory (services, teams, people, channels) as YAML")

@@ -56,6 +56,7 @@ class OutboxSender:
         self._pass_lock = threading.Lock()
         self._next_recovery = 0.0
         self.lookahead = LOOKAHEAD
+        self._next_due_at = 0.0  # (monotonic) the earliest not_before a pass found still in the future
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> OutboxSender:
@@ -87,8 +88,13 @@ class OutboxSender:
 
     def _idle_wait(self) -> float:
         """Sleep until a paced channel comes within the look-ahead (or the poll interval), unless kicked."""
-        clock = time.monotonic() + self.lookahead
-        waits = [p.ready_at - clock for p in self._pace.values() if p.ready_at > clock]
+        now = time.monotonic()
+        clock = now + self.lookahead
+        # a channel (or a message released with a back-off) that a pass found just outside the
+        # look-ahead counts until it is due: wake for it, not for the next poll a second later
+        waits = [p.ready_at - clock for p in self._pace.values() if p.ready_at > now]
+        if self._next_due_at > now:
+            waits.append(self._next_due_at - clock)
         return max(0.01, min([self.poll_seconds, *waits]))
 
     # -- one pass --------------------------------------------------------------------------
@@ -107,8 +113,8 @@ class OutboxSender:
                 self._next_recovery = time.monotonic() + RECOVERY_EVERY
                 self._recover_stale()
             send_at: dict[int, float] = {}
-            for row_id, channel in self._channel_heads(limit):
-                at = self._take_token(channel, self.lookahead)
+            for row_id, channel, due_in in self._channel_heads(limit):
+                at = self._take_token(channel, self.lookahead, not_before=time.monotonic() + due_in)
                 if at is not None:
                     send_at[row_id] = at
             rows = sorted(self._claim(list(send_at)), key=lambda r: (send_at[r.id], r.id))
@@ -155,9 +161,16 @@ class OutboxSender:
             time.sleep(min(max(wait, 0.01), 0.25, max(0.0, deadline - time.monotonic())))
         return False
 
-    def _channel_heads(self, limit: int) -> list[tuple[int, str]]:
-        """The oldest unsent message of each channel, if it is due and the channel is not paced."""
+    def _channel_heads(self, limit: int) -> list[tuple[int, str, float]]:
+        """The oldest unsent message of each channel, if it is due (or due within the look-ahead) and
+        the channel is not paced, with the seconds until it is due (0 if it is).
+
+        A message released after a 429 is due when Slack's Retry-After ends, the moment its channel's
+        pace allows it too: both are taken with the same look-ahead, so the pass that wakes for the
+        channel takes it and posts it on time, rather than finding it not yet due and sleeping a
+        whole poll interval (it was 1 s late after every 429)."""
         now = _now()
+        horizon = now + timedelta(seconds=self.lookahead)
         clock = time.monotonic() + self.lookahead
         waiting = ("pending", "sending")
         first = (
@@ -173,11 +186,15 @@ class OutboxSender:
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             ).all()
-        heads: list[tuple[int, str]] = []
+        heads: list[tuple[int, str, float]] = []
+        later: list[float] = []
         for row_id, channel, status, not_before in rows:
             pace = self._pace.get(channel)
-            if status == "pending" and not_before <= now and (pace is None or pace.ready_at <= clock):
-                heads.append((row_id, channel))
+            if status == "pending" and not_before > horizon:
+                later.append((not_before - now).total_seconds())
+            elif status == "pending" and (pace is None or pace.ready_at <= clock):
+                heads.append((row_id, channel, max(0.0, (not_before - now).total_seconds())))
+        self._next_due_at = time.monotonic() + min(later) if later else 0.0
         return heads
 
     def _claim(self, row_ids: list[int]) -> list[OutboxMessage]:
@@ -194,14 +211,14 @@ class OutboxSender:
             session.commit()
         return sorted(rows, key=lambda r: r.id)
 
-    def _take_token(self, channel: str, horizon: float = 0.0) -> float | None:
-        """When (monotonic) this channel may have its next message, taking the token for it; None,
-        taking nothing, if that is more than ``horizon`` seconds away."""
+    def _take_token(self, channel: str, horizon: float = 0.0, not_before: float = 0.0) -> float | None:
+        """When (monotonic) this channel may have its next message, no earlier than ``not_before``,
+        taking the token for it; None, taking nothing, if that is more than ``horizon`` seconds away."""
         clock = time.monotonic()
         pace = self._pace.get(channel)
         if pace is None:
             pace = self._pace[channel] = _Pace(tokens=float(self.burst), updated=clock)
-        start = max(clock, pace.blocked_until)
+        start = max(clock, pace.blocked_until, not_before)
         tokens = min(float(self.burst), pace.tokens + max(0.0, start - pace.updated) * self.rate)
         at = start if tokens >= 1.0 else start + (1.0 - tokens) / self.rate
         if at > clock + horizon:
@@ -239,11 +256,11 @@ class OutboxSender:
             error = str(exc.response.get("error", "")) if exc.response is not None else ""
             if status == 429 or status >= 500 or error in RETRYABLE_ERRORS:
                 retry_after = _retry_after(exc)
-                if status == 429:
-                    pace = self._pace[row.channel]
-                    pace.blocked_until = pace.ready_at = time.monotonic() + retry_after
                 delay = retry_after if status == 429 else _backoff(row.attempts)
                 self._release(row.id, delay, f"{status} {error}".strip())
+                if status == 429:  # after the release: the channel opens no sooner than the row is due
+                    pace = self._pace[row.channel]
+                    pace.blocked_until = pace.ready_at = time.monotonic() + retry_after
             else:
                 self._fail(row.id, f"{status} {error}")
             return None

@@ -40,6 +40,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app.factory import runtime_of
+from bot.core.logcontext import log_context
+from schedules.health import Thresholds, operations_state
 from storage.db import Database
 from storage.deadline import ACK_BUDGET, Limits, limited
 
@@ -132,8 +134,27 @@ def _dispatch(bolt_app: App, body: bytes, query: str, headers: dict[str, str | S
         raise MalformedBody(type(e).__name__) from None
     ack = bolt_request.context["ack"] = AnsweringAck(answer)
     # The request's database time limits count from its arrival, the wait for a thread included.
-    with limited(Limits(ack_by=arrived + ACK_BUDGET, answered=lambda: ack.response is not None)):
+    with limited(Limits(ack_by=arrived + ACK_BUDGET, answered=lambda: ack.response is not None)), \
+            log_context(request=_request_id(headers), slack=_kind(bolt_request.body)):
         return bolt_app.dispatch(bolt_request)
+
+
+def _request_id(headers: dict[str, str | Sequence[str]]) -> str:
+    """The line's request: Slack's timestamp and the signature's first hex digits, enough to group lines."""
+    timestamp, signature = headers.get("x-slack-request-timestamp", ""), headers.get("x-slack-signature", "")
+    return f"{timestamp}-{str(signature)[3:11]}"
+
+
+def _kind(body: dict[str, Any]) -> str:
+    """What Slack sent, for the log's context: a command's name, an event's type, or the payload's type."""
+    if not isinstance(body, dict):
+        return "?"
+    if "command" in body:
+        return f"command {str(body['command'])[:40]}"
+    event = body.get("event")
+    if isinstance(event, dict):
+        return f"event {str(event.get('type'))[:40]}"
+    return str(body.get("type") or "?")[:40]
 
 
 async def answer_of(bolt_app: App, body: bytes, request: Request, arrived: float | None = None) -> BoltResponse:
@@ -189,20 +210,43 @@ HEALTH_WAIT = 0.8
 
 
 class HealthCheck:
-    """The database's state for /healthz, inside ``HEALTH_WAIT``, without using a listener thread.
+    """The database's, the outbox's and the scheduler's state for /healthz, inside ``HEALTH_WAIT``,
+    without using a listener thread.
 
-    The ping runs on a thread of its own under its own time limit. While one is still out (a stalled
-    database), another request is answered "not answering" at once rather than sending a second."""
+    The ping and then the outbox and job queries run on a thread of its own, all under one time limit
+    that ends at ``HEALTH_WAIT``. While one is still out (a stalled database), another request is
+    answered "not answering" at once rather than sending a second. The answer is 503 when the database
+    is not ok or the outbox is stuck (its oldest due message has waited longer than
+    ``QMF_HEALTH_OUTBOX_STUCK`` seconds); an overdue job is reported but does not fail the probe:
+    restarting the web process would not run it."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, operations: Callable[[], dict[str, Any]] | None = None) -> None:
         self.db = db
+        self.operations = operations
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qmf-healthz")
-        self._out: Future[dict[str, str]] | None = None
+        self._out: Future[dict[str, Any]] | None = None
 
-    async def state(self) -> dict[str, str]:
+    def _check(self) -> dict[str, Any]:
+        ends = time.monotonic() + HEALTH_WAIT
+        state: dict[str, Any] = dict(self.db.ping(HEALTH_WAIT))
+        if state.get("database") != "ok" or self.operations is None:
+            return state
+        left = ends - time.monotonic()
+        if left <= 0.05:
+            state["operations"] = "not answering"
+            return state
+        try:
+            with limited(Limits(ack_by=ends, call_limit=left)):
+                state.update(self.operations())
+        except Exception as e:  # noqa: BLE001 - a slow or failing query is "not answering", never a traceback
+            log.warning("/healthz could not read the outbox and jobs: %s", where(e))
+            state["operations"] = "not answering"
+        return state
+
+    async def state(self) -> dict[str, Any]:
         if self._out is not None and not self._out.done():
             return {"database": "not answering"}
-        self._out = self._thread.submit(self.db.ping, HEALTH_WAIT)
+        self._out = self._thread.submit(self._check)
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._out)), HEALTH_WAIT + 0.1)
         except TimeoutError:
@@ -234,11 +278,14 @@ def create_web_app(bolt_app: App) -> Starlette:
             headers=bolt_response.first_headers_without_set_cookie(),
         )
 
-    health = HealthCheck(rt.db)
+    thresholds = Thresholds(outbox_stuck_after=rt.settings.qmf_health_outbox_stuck,
+                            job_grace=rt.settings.qmf_health_job_grace)
+    health = HealthCheck(rt.db, lambda: operations_state(rt, thresholds))
 
     async def healthz(_: Request) -> Response:
         state = await health.state()
-        status = 200 if state.get("database") == "ok" else 503
+        stuck = isinstance(state.get("outbox"), dict) and state["outbox"].get("stuck")
+        status = 200 if state.get("database") == "ok" and not stuck else 503
         state["status"] = "ok" if status == 200 else "unavailable"
         return JSONResponse(state, status_code=status)
 
@@ -265,6 +312,10 @@ def serve_from_environment() -> Starlette:
     from storage.db import Database
 
     settings = load_settings().require("serve")
+    from bot.app.logs import configure_logging
+
+    if not logging.getLogger().handlers:  # a worker process of its own (--workers): its logs and Sentry
+        configure_logging(settings=settings)
     rt = build_runtime(settings, database=Database(settings.database_url))
     rt.db.ensure_schema()
     app = create_app(settings, runtime=rt)

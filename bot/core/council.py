@@ -14,16 +14,17 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from bot.core import settings
 from bot.core.calendar import WorkingCalendar
 from bot.core.policy import Policy
 from storage.models import OrgSetting
 
-DEFAULT_TIMEZONE = "Europe/London"
+DEFAULT_TIMEZONE = settings.DEFAULT_TIMEZONE
 _DEFAULT_POLICY = Policy()
 _SETTINGS = "qmf.org_settings"
 """session.info key of the settings rows read for the session's current transaction."""
 _SETTINGS_QUERY = select(OrgSetting.key, OrgSetting.value).where(
-    OrgSetting.key.in_(("bank_holidays", "policy", "timezone")))
+    OrgSetting.key.in_(("bank_holidays", "policy")))
 
 
 @lru_cache(maxsize=32)
@@ -65,10 +66,22 @@ def policy_of(session: Session) -> Policy:
     return found
 
 
+@lru_cache(maxsize=1)
+def council_timezone() -> str:
+    """The council's one timezone: QMF_TIMEZONE (default Europe/London), read once per process.
+
+    The org file's ``timezone:`` is not a second source: it is stored for ``org export`` only.
+    The runtime passes its own settings' value to ``calendar_of``; this is for code without one."""
+    try:
+        return settings.load_settings().qmf_timezone
+    except settings.SettingsError:
+        return DEFAULT_TIMEZONE  # the process's own settings check names the bad variable
+
+
 def calendar_of(session: Session, timezone: str | None = None) -> WorkingCalendar:
-    """The council's working calendar: its timezone (the deployment's, when given), bank holidays
-    and first month of the year."""
+    """The council's working calendar: its timezone (QMF_TIMEZONE: the runtime's settings when
+    given, else the environment's), bank holidays and first month of the year."""
     rows = _org_settings(session)
     start_month = (rows.get("policy") or {}).get("year_start_month", 4)
-    tz = timezone or rows.get("timezone") or DEFAULT_TIMEZONE
+    tz = timezone or council_timezone()
     return _calendar(tz, tuple(rows.get("bank_holidays") or ()), start_month)

@@ -11,8 +11,8 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
-from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload
 
 from bot.core import audit
 from bot.core.errors import NotFound, NotPermitted, QmfError
@@ -413,50 +413,52 @@ class Who:
 
 
 @cache
-def _who_statements() -> tuple[Select[Person, Service, Division], Select[Team, int]]:
-    """Built once: composing the statements costs more Python than running them."""
-    person_id: BindParameter[int] = bindparam("person_id")
-    person = (
-        select(Person, Service, Division)
+def _who_statement() -> Select[Person, Service, Division, Team, Service, int]:
+    """Built once: composing the statement costs more Python than running it."""
+    team_service = aliased(Service)
+    membership = aliased(TeamMember)
+    active_services = select(Service.id).where(Service.active)
+    return (
+        select(Person, Service, Division, Team, team_service, membership.team_id)
         .outerjoin(Service, and_(Service.service_manager_id == Person.id, Service.active))
         .outerjoin(DivisionLeader, DivisionLeader.person_id == Person.id)
         .outerjoin(Division, and_(Division.id == DivisionLeader.division_id, Division.active))
-        .options(joinedload(Person.roles))
+        .outerjoin(membership, membership.person_id == Person.id)
+        .outerjoin(Team, and_(Team.active, Team.service_id.in_(active_services),
+                              or_(Team.team_manager_id == Person.id, Team.id == membership.team_id)))
+        .outerjoin(team_service, team_service.id == Team.service_id)
+        .options(joinedload(Person.roles), contains_eager(Team.service.of_type(team_service)))
         .where(Person.slack_id == bindparam("slack_id"), Person.active)
-        .order_by(Service.position, Service.id, Division.id)
     )
-    teams = (
-        select(Team, TeamMember.id)
-        .join(Team.service)
-        .outerjoin(TeamMember, and_(TeamMember.team_id == Team.id, TeamMember.person_id == person_id))
-        .options(contains_eager(Team.service))
-        .where(Team.active, Service.active, or_(Team.team_manager_id == person_id, TeamMember.id.is_not(None)))
-        .order_by(Service.position, Team.position, Service.id, Team.id)
-    )
-    return person, teams
 
 
 def who(session: Session, slack_id: str) -> Who:
-    """Two statements, as every request starts here: the person with their roles, services managed
-    and divisions led (a small cross product), then the teams they manage or work in, with services."""
-    person_stmt, teams_stmt = _who_statements()
-    rows = session.execute(person_stmt, {"slack_id": slack_id}).unique().all()
+    """One statement, as every request starts here: the person with their roles, services managed,
+    divisions led, and the teams they manage or work in with their services (a small cross product,
+    put in order here)."""
+    rows = session.execute(_who_statement(), {"slack_id": slack_id}).unique().all()
     if not rows:
         return Who(slack_id=slack_id, known=False)
     person = rows[0][0]
     result = Who(slack_id=slack_id, known=True, roles={r.role for r in person.roles}, person=person)
     services: dict[int, Service] = {}
     divisions: dict[int, Division] = {}
-    for _person, service, division in rows:
+    teams: dict[int, Team] = {}
+    member_of: set[int] = set()
+    for _person, service, division, team, _team_service, member_team in rows:
         if service is not None:
             services.setdefault(service.id, service)
         if division is not None:
             divisions.setdefault(division.id, division)
-    result.services_managed = list(services.values())
-    result.divisions_led = list(divisions.values())
-    membership = session.execute(teams_stmt, {"person_id": person.id}).all()
-    result.teams_managed = [team for team, _member in membership if team.team_manager_id == person.id]
-    result.teams_member = [team for team, member in membership if member is not None]
+        if team is not None:
+            teams.setdefault(team.id, team)
+            if member_team == team.id:
+                member_of.add(team.id)
+    ordered = sorted(teams.values(), key=lambda t: (t.service.position, t.position, t.service.id, t.id))
+    result.services_managed = sorted(services.values(), key=lambda s: (s.position, s.id))
+    result.divisions_led = sorted(divisions.values(), key=lambda d: d.id)
+    result.teams_managed = [team for team in ordered if team.team_manager_id == person.id]
+    result.teams_member = [team for team in ordered if team.id in member_of]
     if result.services_managed:
         result.roles.add(Role.SERVICE_MANAGER)
     if result.teams_managed:

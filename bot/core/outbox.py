@@ -139,10 +139,34 @@ def _insert_statement(dialect: str, deduped: bool) -> Any:
     return upsert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id)
 
 
+@lru_cache(maxsize=4)
+def _with_audit_entry(deduped: bool) -> Any:
+    """PostgreSQL: the outbox row and the audit-log entry held by ``bot.core.audit.record`` in one
+    statement (a data-modifying WITH), so the two inserts cost one round trip. Built once."""
+    from sqlalchemy import bindparam
+
+    from storage.models import AuditLogEntry
+
+    columns = ("at", "actor", "action", "entity", "entity_id", "detail")
+    entry = insert(AuditLogEntry).values({c: bindparam(f"audit_{c}") for c in columns}).cte("audit_entry")
+    statement = _insert_statement("postgresql", deduped)
+    return statement.add_cte(entry)
+
+
 def _insert(session: Session, values: dict[str, Any]) -> bool:
     """A plain insert on the session's connection, inside its transaction: the row is nothing the
-    session needs to track, and the ORM's unit of work cost more than the insert on the ack path."""
+    session needs to track, and the ORM's unit of work cost more than the insert on the ack path.
+    An audit-log entry held for the transaction's next statement goes in the same statement."""
+    from bot.core.audit import take_pending
+
     connection = session.connection()
     deduped = values.get("dedupe_key") is not None
-    result = connection.execute(_insert_statement(connection.dialect.name, deduped), values)
+    entry = take_pending(session) if connection.dialect.name == "postgresql" else None
+    if entry is not None:
+        statement = _with_audit_entry(deduped)
+        # with a WITH clause the columns' Python defaults are not filled in: give them here
+        values = {"status": "pending", "attempts": 0} | values | {f"audit_{k}": v for k, v in entry.items()}
+    else:
+        statement = _insert_statement(connection.dialect.name, deduped)
+    result = connection.execute(statement, values)
     return not deduped or result.scalar() is not None

@@ -13,6 +13,10 @@ from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_TIMEZONE = "Europe/London"
+"""QMF_TIMEZONE's default. QMF_TIMEZONE is the council's one timezone: the scheduler's crons, working
+days, deadlines and dates in messages all use it; an org file's ``timezone:`` key is kept for export
+but never used (see ``bot.core.council.council_timezone``)."""
 
 Need = Literal["serve", "socket", "scheduler", "offline"]
 
@@ -24,6 +28,10 @@ _HOW_TO_FIX = {
     "DATABASE_URL": "set it to a SQLAlchemy URL such as sqlite:///qmf.db or postgresql+psycopg://user@host/db",
     "QMF_ORG_FILE": "set it to the path of an org file (YAML), or unset it",
     "QMF_TIMEZONE": "set it to an IANA timezone such as Europe/London",
+    "QMF_LOG_FORMAT": "set it to text (the default) or json (one JSON object per line), or unset it",
+    "QMF_HEALTH_OUTBOX_STUCK": "set it to a number of seconds above 0, such as 600, or unset it",
+    "QMF_HEALTH_JOB_GRACE": "set it to a number of seconds above 0, such as 3600, or unset it",
+    "SENTRY_DSN": "set it to the DSN from your Sentry project's Client Keys page (https://...), or unset it",
 }
 
 
@@ -40,7 +48,36 @@ class Settings(BaseSettings):
     slack_api_url: str = SLACK_DEFAULT_API_URL
     database_url: str = "sqlite:///qmf.db"
     qmf_org_file: str | None = None
-    qmf_timezone: str = "Europe/London"
+    qmf_timezone: str = DEFAULT_TIMEZONE
+    qmf_log_format: Literal["text", "json"] = "text"
+    qmf_health_outbox_stuck: float = 600.0
+    qmf_health_job_grace: float = 3600.0
+    sentry_dsn: str | None = None
+
+    @field_validator("qmf_log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("text", "json"):
+            return value.strip().lower()
+        if value is None or value == "":
+            return "text"
+        raise ValueError("must be text or json")
+
+    @field_validator("qmf_health_outbox_stuck", "qmf_health_job_grace")
+    @classmethod
+    def _seconds(cls, value: float) -> float:
+        if not value > 0 or value != value or value == float("inf"):
+            raise ValueError("must be a number of seconds above 0")
+        return value
+
+    @field_validator("sentry_dsn", mode="before")
+    @classmethod
+    def _sentry_dsn(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise ValueError("must be a Sentry DSN URL")
+        return value
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -222,9 +222,10 @@ def _statements() -> dict[str, Executable]:
         .order_by(Service.position, Service.id, Team.position, Team.id),
         "team": select(Team).join(Team.service).options(contains_eager(Team.service))
         .where(Team.key == bindparam("key"), Team.active),
-        "people": select(Person).where(or_(
-            and_(Person.slack_id.in_(bindparam("slack_ids", expanding=True)), Person.active),
-            Person.id == bindparam("also_id"))),
+        "people": select(Person, TeamMember.person_id)
+        .outerjoin(TeamMember, and_(TeamMember.person_id == Person.id, TeamMember.team_id == bindparam("team_id")))
+        .where(or_(and_(Person.slack_id.in_(bindparam("slack_ids", expanding=True)), Person.active),
+                   Person.id == bindparam("also_id"))),
         "in_team": select(TeamMember.person_id).where(TeamMember.team_id == bindparam("team_id"),
                                                       TeamMember.person_id.in_(bindparam("person_ids", expanding=True))),
         "clash": select(Proposal).where(Proposal.quarter == bindparam("quarter"),
@@ -332,12 +333,13 @@ def _team(session: Session, who: directory.Who, key: str) -> Team | None:
     return session.scalar(_statements()["team"], {"key": key})
 
 
-def _people(session: Session, who: directory.Who, slack_ids: set[str],
-            also_id: int | None = None) -> dict[str, Person]:
+def _people(session: Session, who: directory.Who, slack_ids: set[str], also_id: int | None = None,
+            team: Team | None = None, members: set[int] | None = None) -> dict[str, Person]:
     """The active people with these Slack ids, in one statement (none if the proposer is all it needs).
 
     ``also_id`` loads one more person whatever their state (the team's manager, read through
-    ``team.team_manager``), so that relationship is then answered from the session.
+    ``team.team_manager``), so that relationship is then answered from the session. ``members``, if
+    given, gets the ids of the people loaded here who are members of ``team`` (for ``outsiders``).
     """
     found: dict[str, Person] = {}
     if who.person is not None and who.person.slack_id in slack_ids:
@@ -345,7 +347,10 @@ def _people(session: Session, who: directory.Who, slack_ids: set[str],
     wanted = slack_ids - found.keys()
     if not wanted and also_id is None:
         return found
-    for person in session.scalars(_statements()["people"], {"slack_ids": sorted(wanted), "also_id": also_id}):
+    params = {"slack_ids": sorted(wanted), "also_id": also_id, "team_id": team.id if team is not None else None}
+    for person, member in session.execute(_statements()["people"], params):
+        if members is not None and member is not None:
+            members.add(person.id)
         if person.slack_id in wanted and person.active:
             found[person.slack_id] = person
         elif person.id == also_id:
@@ -353,7 +358,8 @@ def _people(session: Session, who: directory.Who, slack_ids: set[str],
     return found
 
 
-def outsiders(session: Session, team: Team, *, holder: Person | None, manager: Person | None) -> dict[str, str]:
+def outsiders(session: Session, team: Team, *, holder: Person | None, manager: Person | None,
+              looked_up: tuple[set[int], set[int]] | None = None) -> dict[str, str]:
     """Inline errors for a case holder or chosen team manager who is not in the chosen team.
 
     The team is what the form says holds the case, and the independence rule starts from it: a
@@ -365,8 +371,13 @@ def outsiders(session: Session, team: Team, *, holder: Person | None, manager: P
     people = [p for p in (holder, manager) if p is not None]
     if not people:
         return {}
-    inside = {team.team_manager_id} | set(session.scalars(
-        _statements()["in_team"], {"team_id": team.id, "person_ids": sorted({p.id for p in people})}))
+    inside = {team.team_manager_id}
+    # ``looked_up``: (people whose membership of this team was already read, the members among them)
+    unknown = sorted({p.id for p in people} - inside - (looked_up[0] if looked_up else set()))
+    if looked_up:
+        inside |= looked_up[1]
+    if unknown:
+        inside |= set(session.scalars(_statements()["in_team"], {"team_id": team.id, "person_ids": unknown}))
     errors: dict[str, str] = {}
     if holder is not None and holder.id not in inside:
         errors[ProposalIds.CASE_HOLDER] = (
@@ -381,12 +392,17 @@ def outsiders(session: Session, team: Team, *, holder: Person | None, manager: P
 
 
 def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_id: int | None, now: datetime,
-                  calendar: WorkingCalendar, policy: Policy) -> Proposal:
+                  calendar: WorkingCalendar, policy: Policy, insert_judges_clash: bool = False) -> Proposal:
     """Validate everything, then store and confirm; any problem raises before anything is written.
 
     InvalidInput carries one inline message per field; NotPermitted and ProposalsClosed refuse the
     whole thing. A race with another proposer of the same case surfaces as an IntegrityError on
     flush: call again and the duplicate is then reported inline.
+
+    ``insert_judges_clash`` (the modal's first attempt): a new proposal whose form is otherwise valid
+    is inserted without first looking for the same case this quarter; the unique key (quarter,
+    live_ref) refuses a clash with an IntegrityError, and the caller calls again without it, which
+    names the clash inline. One statement fewer on every submission; a clash costs a second attempt.
     """
     who = directory.who(session, actor)
     _require_proposer(session, who)
@@ -412,8 +428,11 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
         team = editing.team
     if team is None:
         errors[ProposalIds.TEAM] = "Please choose the service and team that hold the case."
+    members: set[int] = set()
     people = _people(session, who, {s for s in (form.case_holder, form.team_manager) if s},
-                     also_id=team.team_manager_id if team is not None and not form.team_manager else None)
+                     also_id=team.team_manager_id if team is not None and not form.team_manager else None,
+                     team=team, members=members)
+    read = {p.id for p in people.values() if p is not who.person}  # membership read with them
     holder = people.get(form.case_holder) if form.case_holder else None
     if not form.case_holder:
         errors[ProposalIds.CASE_HOLDER] = "Please choose the case holder (the allocated worker)."
@@ -430,14 +449,15 @@ def save_proposal(session: Session, *, actor: str, form: ProposalForm, proposal_
     elif manager is None and team is not None:
         manager = team.team_manager
     if team is not None:
-        errors |= outsiders(session, team, holder=holder, manager=manager if form.team_manager else None)
+        errors |= outsiders(session, team, holder=holder, manager=manager if form.team_manager else None,
+                            looked_up=(read, members))
     if not form.reason:
         errors[ProposalIds.REASON] = "Please say why this case would give most learning."
     else:
         problem = free_text_problem(form.reason, REASON_LABEL, calendar.today(now))
         if problem:
             errors[ProposalIds.REASON] = problem
-    if case_ref is not None:
+    if case_ref is not None and (editing is not None or errors or not insert_judges_clash):
         clash = session.scalar(_statements()["clash"], {"quarter": quarter.key, "case_ref": case_ref,
                                                         "not_id": editing.id if editing else -1})
         if clash is not None:

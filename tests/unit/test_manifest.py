@@ -123,9 +123,8 @@ def test_every_request_url_goes_to_slack_events(manifest: dict[str, Any]) -> Non
     urls = [c["url"] for c in manifest["features"]["slash_commands"]]
     urls.append(settings["event_subscriptions"]["request_url"])
     urls.append(settings["interactivity"]["request_url"])
-    urls.append(settings["interactivity"]["message_menu_options_url"])
 
-    assert len(urls) == 5
+    assert len(urls) == 4
     assert all(url.startswith("https://") and url.endswith(EVENTS_PATH) for url in urls), urls
 
 
@@ -153,3 +152,31 @@ def test_every_bot_scope_is_one_we_can_justify(manifest: dict[str, Any]) -> None
 
     assert len(scopes) == len(set(scopes))
     assert set(scopes) == set(SCOPE_REASONS)
+
+
+def test_the_messages_tab_shows_the_bots_dms_but_takes_no_messages(manifest: dict[str, Any]) -> None:
+    # Reminders and results arrive in the bot's DM, so the tab stays; but nobody reads what is typed
+    # there (no message.im subscription, no im:history scope), so Slack says messaging is off rather
+    # than letting someone type a case's details into a conversation no one will answer.
+    app_home = manifest["features"]["app_home"]
+    assert app_home["messages_tab_enabled"] is True
+    assert app_home["messages_tab_read_only_enabled"] is True
+    assert not any(event.startswith("message") for event in manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert "im:history" not in manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_no_options_url_without_a_menu_that_loads_its_options(manifest: dict[str, Any]) -> None:
+    # message_menu_options_url is for external_select menus; the bot builds none (its menus are static),
+    # so the setting would point Slack at a listener that does not exist.
+    import bot.app.features  # noqa: F401
+    sources = "\n".join(p.read_text(encoding="utf-8") for folder in ("bot", "handlers")
+                         for p in (REPO / folder).rglob("*.py"))
+    builds_external = re.search(r"[\"']type[\"']\s*:\s*[\"'](multi_)?external_select[\"']", sources)
+    assert builds_external is None
+    assert "message_menu_options_url" not in manifest["settings"]["interactivity"]
+
+
+def test_every_event_subscribed_has_a_listener(manifest: dict[str, Any]) -> None:
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "handlers").rglob("*.py"))
+    for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
+        assert f'app.event("{event}")' in sources, f"{event} is subscribed but nothing listens for it"
