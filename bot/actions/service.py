@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, joinedload
 from bot.actions import messages as blocks
 from bot.core import outbox
 from bot.core.audit import record
+from bot.core.council import council_timezone
 from bot.core.directory import is_available, who
 from bot.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from bot.core.formatting import date_only
@@ -139,7 +140,7 @@ def _now(session: Session) -> datetime:
 
 
 def _local_date(session: Session, moment: datetime) -> date:
-    tz = ZoneInfo(session.info.get(TIMEZONE_KEY) or "Europe/London")
+    tz = ZoneInfo(session.info.get(TIMEZONE_KEY) or council_timezone())
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(tz).date()
 
 

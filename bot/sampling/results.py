@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.core import audit, directory, outbox
 from bot.core.charts import alt_text
-from bot.core.council import policy_of
+from bot.core.council import council_timezone, policy_of
 from bot.core.errors import NotFound, NotPermitted
 from bot.core.grade_trend import enqueue_trend_chart
 from bot.core.grades import Grade, sample_stats
@@ -167,7 +167,7 @@ def report_for(session: Session, *, actor: str, quarter_key: str | None, policy:
 
 
 def _local_day(session: Session, moment: datetime) -> date:
-    return moment.astimezone(ZoneInfo(session.info.get("timezone") or "Europe/London")).date()
+    return moment.astimezone(ZoneInfo(session.info.get("timezone") or council_timezone())).date()
 
 
 def digest_lines(session: Session, since: date, until: date) -> list[str]:
