@@ -17,6 +17,7 @@ from bot.core.errors import NotFound
 from bot.core.grades import Grade
 from bot.core.runtime import Runtime
 from bot.sampling import messages as blocks
+from bot.sampling import report_messages
 from bot.sampling.corrections import correct_grade, correction_form
 from bot.sampling.draw_run import set_next_service
 from bot.sampling.findings import request_talk
@@ -183,7 +184,7 @@ def sample_command(call: CommandCall) -> None:
         with call.rt.db.session() as session:
             report = report_for(session, actor=call.user_id, quarter_key=asked,
                                          policy=call.rt.policy(session))
-            text, message = blocks.report_blocks(report.view, final=report.complete)
+            text, message = report_messages.report_blocks(report.view, final=report.complete)
         call.reply(text, blocks.as_dicts(message))
         return
     call.reply(USAGE)

@@ -24,11 +24,12 @@ from bot.core.calendar import WorkingCalendar
 from bot.core.errors import Conflict, InvalidInput, NotPermitted
 from bot.core.grades import Grade
 from bot.core.policy import Policy
-from bot.core.privacy import free_text_problem, outbound
+from bot.core.privacy import outbound
 from bot.core.roles import Role
 from bot.sampling import findings
 from bot.sampling import messages as blocks
 from bot.sampling.alerts import inadequate_agreed
+from bot.sampling.grading import grade_and_reason
 from bot.sampling.service import active_person, get_case, members
 from bot.sampling.types import CorrectionForm, SampleIds
 from storage.models.sampling import SampledCase, SampleGradeCorrection, SampleModeration
@@ -61,21 +62,12 @@ def correct_grade(session: Session, *, case_id: int, slack_id: str, values: dict
     """Store the correction beside the moderation and tell everyone it concerns."""
     today = calendar.today(now)
     case, mod = _moderated(session, case_id, slack_id, for_update=True)
-    errors: dict[str, str] = {}
-    grade: Grade | None = None
-    try:
-        grade = Grade(int(values.get(SampleIds.CORRECTED_GRADE.value) or 0))
-    except ValueError:
-        errors[SampleIds.CORRECTED_GRADE.value] = "Choose the corrected grade."
+    grade, reason, errors = grade_and_reason(
+        values, (SampleIds.CORRECTED_GRADE, "Choose the corrected grade."),
+        (SampleIds.CORRECTION_REASON, "Reason for the correction", "Say why the agreed grade is being corrected."),
+        today)
     if grade is not None and int(grade) == mod.agreed_grade:
         errors[SampleIds.CORRECTED_GRADE.value] = "That is the agreed grade already."
-    reason = str(values.get(SampleIds.CORRECTION_REASON.value) or "").strip()
-    if not reason:
-        errors[SampleIds.CORRECTION_REASON.value] = "Say why the agreed grade is being corrected."
-    else:
-        problem = free_text_problem(reason, "Reason for the correction", today)
-        if problem:
-            errors[SampleIds.CORRECTION_REASON.value] = problem
     if errors:
         raise InvalidInput(errors)
     assert grade is not None

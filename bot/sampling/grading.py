@@ -226,25 +226,34 @@ def moderation_form(session: Session, *, case_id: int, slack_id: str) -> tuple[B
     return grades, audits["qi"].rationale, audits["pc"].rationale
 
 
+def grade_and_reason(values: dict[str, Any], grade_field: tuple[SampleIds, str],
+                     reason_field: tuple[SampleIds, str, str], today: date) -> tuple[Grade | None, str, dict[str, str]]:
+    """A grade chosen and the reason for it, as moderation and a correction both ask: (grade or None,
+    reason, inline errors keyed by block id). ``grade_field`` is (block, "when none is chosen");
+    ``reason_field`` is (block, the box's label for the text guard, "when it is empty")."""
+    (grade_id, no_grade), (reason_id, label, no_reason) = grade_field, reason_field
+    errors: dict[str, str] = {}
+    grade: Grade | None = None
+    try:
+        grade = Grade(int(values.get(grade_id.value) or 0))
+    except ValueError:
+        errors[grade_id.value] = no_grade
+    reason = str(values.get(reason_id.value) or "").strip()
+    problem = no_reason if not reason else free_text_problem(reason, label, today)
+    if problem:
+        errors[reason_id.value] = problem
+    return grade, reason, errors
+
+
 def record_moderation(session: Session, *, case_id: int, slack_id: str, values: dict[str, Any], now: datetime,
                       calendar: WorkingCalendar, policy: Policy) -> SampleModeration:
     """Store the agreed grade beside the two originals; alert, open an action and report as needed."""
     today = calendar.today(now)
     case = get_case(session, case_id, for_update=True)
     role, blind = _check_moderation(session, case, slack_id)
-    errors: dict[str, str] = {}
-    grade: Grade | None = None
-    try:
-        grade = Grade(int(values.get(SampleIds.AGREED_GRADE.value) or 0))
-    except ValueError:
-        errors[SampleIds.AGREED_GRADE.value] = "Choose the grade you agreed."
-    reason = str(values.get(SampleIds.AGREED_REASON.value) or "").strip()
-    if not reason:
-        errors[SampleIds.AGREED_REASON.value] = "Say why you agreed this grade."
-    else:
-        problem = free_text_problem(reason, "Reason for the agreed grade", today)
-        if problem:
-            errors[SampleIds.AGREED_REASON.value] = problem
+    grade, reason, errors = grade_and_reason(
+        values, (SampleIds.AGREED_GRADE, "Choose the grade you agreed."),
+        (SampleIds.AGREED_REASON, "Reason for the agreed grade", "Say why you agreed this grade."), today)
     agreed_sections, section_errors, stale = practice.parse_section_grades(
         values, [p.section for p in blind.sections], agreed=True)
     errors.update(section_errors)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot.core.grades import Grade
 from bot.core.policy import Policy
 from bot.core.privacy import safe_cell, xlsx_append
-from bot.sampling.messages import report_lines
+from bot.sampling.report_messages import report_lines
 from bot.sampling.service import draw_for, latest_draw, quarter_of
 from bot.sampling.types import CaseRow, SampleReport
 from storage.models.sampling import SampleDraw

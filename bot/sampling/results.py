@@ -25,7 +25,7 @@ from bot.core.grades import Grade, sample_stats
 from bot.core.policy import Policy
 from bot.core.privacy import SmallCounts, redacted
 from bot.core.roles import Channel, Role
-from bot.sampling import messages as blocks
+from bot.sampling import report_messages
 from bot.sampling import sections as practice
 from bot.sampling.service import audits_of, draw_for, latest_draw, quarter_of
 from bot.sampling.types import CaseRow, ReportView, SampleReport, SectionFigures
@@ -126,7 +126,7 @@ def maybe_post_report(session: Session, row: SampleDraw, *, policy: Policy, now:
         log.warning("random sample %s is complete but there is no quality_improvement channel", row.quarter)
         return False
     shown = SmallCounts(policy.suppression_threshold)  # a channel and a manager: small counts withheld
-    text, message = blocks.report_blocks(report.view, final=True, shown=shown)
+    text, message = report_messages.report_blocks(report.view, final=True, shown=shown)
     outbox.enqueue(session, channel=channel, text=text, blocks=message, dedupe_key=f"sample-report:{row.quarter}")
     outbox.enqueue_chart(session, channel=channel, file_name=f"random-sample-{row.quarter}-grades.png",
                          title=f"Random sample {report.quarter.label}: grades", **grade_chart_spec(report.view),
@@ -135,7 +135,7 @@ def maybe_post_report(session: Session, row: SampleDraw, *, policy: Policy, now:
                         key=f"sample-report-trend:{row.quarter}")
     manager = row.service.service_manager
     if manager is not None and manager.active:  # the sampled service's own manager gets the report too
-        text, message = blocks.service_report_message(report.view, shown)
+        text, message = report_messages.service_report_message(report.view, shown)
         outbox.enqueue(session, channel=manager.slack_id, text=text, blocks=message,
                        dedupe_key=f"sample-report-sm:{row.quarter}")
         audit.record(session, "system", "export", "sample_report", row.quarter, channel=manager.slack_id)

@@ -353,7 +353,7 @@ def test_the_cib_digest_and_the_shared_report_never_show_a_count_under_the_thres
     import re
 
     from bot.core.privacy import SmallCounts
-    from bot.sampling.messages import report_lines
+    from bot.sampling.report_messages import report_lines
 
     draw(registered)
     g = Grade
