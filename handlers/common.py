@@ -196,40 +196,41 @@ def _submission_key(body: dict[str, Any] | None) -> tuple[str, str] | None:
 
 def _claim_submission(rt: Runtime, key: tuple[str, str]) -> tuple[int | None, dict[str, Any] | None]:
     """Claim this submission: (claim id, None) when it is ours to do, (None, stored ack) when it was
-    already done, (None, None) when another request is still doing it."""
-    from sqlalchemy import select, true, update
+    already done, (None, None) when another request is still doing it. Each statement here stands
+    alone and commits as it runs (``Database.autocommit``): no BEGIN and COMMIT round trips."""
+    from sqlalchemy import insert, select, true, update
     from sqlalchemy.exc import IntegrityError
 
     from storage.models import ViewSubmission, utcnow
 
     view_id, view_hash = key
     try:
-        with rt.db.session() as session:
-            row = ViewSubmission(view_id=view_id, view_hash=view_hash, status="pending", created_at=utcnow())
-            session.add(row)
-            session.flush()
-            return row.id, None
+        with rt.db.autocommit() as connection:
+            return connection.execute(insert(ViewSubmission).values(
+                view_id=view_id, view_hash=view_hash, status="pending", created_at=utcnow(),
+            ).returning(ViewSubmission.id)).scalar_one(), None
     except IntegrityError:
         pass  # taken: by an earlier request, or one running now
     deadline = time.monotonic() + SUBMISSION_WAIT
     while True:
-        with rt.db.session() as session:
-            found = session.scalars(select(ViewSubmission).where(
-                ViewSubmission.view_id == view_id, ViewSubmission.view_hash == view_hash)).first()
+        with rt.db.autocommit() as connection:
+            found = connection.execute(select(ViewSubmission.id, ViewSubmission.status, ViewSubmission.response)
+                                       .where(ViewSubmission.view_id == view_id,
+                                              ViewSubmission.view_hash == view_hash)).first()
             if found is None:  # the first one failed and let go: this one may try
                 return _claim_submission(rt, key) if time.monotonic() < deadline else (None, None)
             if found.status == "done":
                 return None, dict(found.response or {})
             abandoned = found.id in _ABANDONED
-            taken_over = session.execute(
+            taken_over = connection.execute(
                 update(ViewSubmission)
                 .where(ViewSubmission.id == found.id, ViewSubmission.status == "pending",
                        true() if abandoned else ViewSubmission.created_at < utcnow() - SUBMISSION_ABANDONED)
                 .values(created_at=utcnow())
-            ).rowcount  # type: ignore[attr-defined]
+            ).rowcount
             if taken_over:
                 _ABANDONED.discard(found.id)
-                return found.id, None
+                return int(found.id), None
         if time.monotonic() >= deadline:
             return None, None
         _look_again_soon()
@@ -251,7 +252,7 @@ def _settle_submission(rt: Runtime, claim: int, response: dict[str, Any] | None)
                  .values(status="done", response=_as_json(response)))
     try:
         # One statement, committed by the server as it runs: no BEGIN and COMMIT round trips.
-        with rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with rt.db.autocommit() as connection:
             connection.execute(statement)
     except DatabaseUnavailable as exc:  # it stays 'pending' until SUBMISSION_ABANDONED has passed
         log.warning("could not settle modal submission claim %s: %s", claim, exc.reason)
@@ -284,7 +285,7 @@ def submit_modal(ack: Ack, work: Callable[[], dict[str, Any] | None], *, keep_op
     Every submission is done once. Slack re-sends a submission whose ack was late, and people press
     Submit twice; both arrive byte for byte the same, with the view's ``id`` and ``hash`` (the hash
     changes whenever the view does, so a new submission of a changed form is a new key). Before the
-    work, a ``view_submissions`` row for (id, hash) is inserted in its own short transaction: the
+    work, a ``view_submissions`` row for (id, hash) is inserted by a statement of its own: the
     unique key makes the database the judge, also between processes. When the work is saved the row
     becomes 'done' with the ack given; when the work raised (inline errors, refusal, failure) the row
     is deleted, so the person can correct and press Submit again, and nothing was stored to repeat.

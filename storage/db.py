@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,52 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, exc, inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.deadline import DatabaseUnavailable, Limits, Watchdog, current, limited
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
+
+
+_HELD: ContextVar[dict[int, Connection] | None] = ContextVar("qmf_held_connections", default=None)
+"""Within ``one_connection()``: each Database's one connection for the request, by ``id``."""
+
+
+@contextmanager
+def one_connection() -> Iterator[None]:
+    """Within this, each Database's sessions and ``autocommit()`` share one pooled connection,
+    checked out at its first use and returned at the end: a Slack request checks out (and pings,
+    and has its time limits set) once, however many units of work it does. Sessions opened one
+    after another each still begin and commit their own transaction on it."""
+    held: dict[int, Connection] = {}
+    token = _HELD.set(held)
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+        for connection in held.values():
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - a broken connection is dropped by the pool; the answer stands
+                log.warning("could not return a request's database connection", exc_info=True)
+
+
+def _mid_transaction(connection: Connection) -> bool:
+    """The driver's own view: its connection is inside a transaction (or cannot say)."""
+    try:
+        driver = connection.connection.dbapi_connection
+    except Exception:  # noqa: BLE001 - an invalidated connection: treat it as unsafe
+        return True
+    if driver is None:
+        return True
+    info = getattr(driver, "info", None)
+    if info is not None and hasattr(info, "transaction_status"):  # psycopg
+        from psycopg.pq import TransactionStatus
+
+        return bool(info.transaction_status != TransactionStatus.IDLE)
+    return bool(getattr(driver, "in_transaction", False))  # sqlite3
 
 
 class SchemaError(Exception):
@@ -285,14 +325,73 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    def _held(self) -> Connection | None:
+        """The request's connection (``one_connection``), checked out on first use; None outside one."""
+        held = _HELD.get()
+        if held is None:
+            return None
+        connection = held.get(id(self))
+        if connection is not None and connection.invalidated:  # cut by the watchdog: never reused
+            with suppress(Exception):
+                connection.close()
+            connection = None
+        if connection is None or connection.closed:
+            connection = held[id(self)] = self.engine.connect()
+        return connection
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection on which each statement commits as the server runs it: no BEGIN or COMMIT
+        round trips, for a single statement that needs no transaction of its own."""
+        connection = self._held()
+        if connection is None:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                yield connection
+            return
+        if connection.in_transaction() or _mid_transaction(connection):
+            # inside a session's unit of work: a connection of its own (switching this one to
+            # autocommit would commit what it holds)
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+                yield own
+            return
+        before = connection.get_execution_options().get("isolation_level")
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            yield connection
+        finally:
+            if not connection.closed and not connection.invalidated:
+                # ends SQLAlchemy's record of the autobegun transaction; in autocommit the driver sends nothing
+                connection.rollback()
+                connection.execution_options(
+                    isolation_level=before or self.engine.dialect.default_isolation_level)
+
+    def _let_go_of_held(self, connection: Connection) -> None:
+        """A held connection whose rollback failed may still hold the request's uncommitted work:
+        close it (the server discards that work) and check out a fresh one if more is done."""
+        held = _HELD.get()
+        if held is not None and held.get(id(self)) is connection:
+            del held[id(self)]
+        with suppress(Exception):
+            connection.invalidate()
+        with suppress(Exception):
+            connection.close()
+
     @contextmanager
     def session(self) -> Iterator[Session]:
-        session = self.sessions()
+        connection = self._held()
+        session = self.sessions() if connection is None else self.sessions(bind=connection)
         try:
             yield session
             session.commit()
         except BaseException:
-            session.rollback()
+            try:
+                session.rollback()
+            except BaseException:
+                if connection is not None:
+                    self._let_go_of_held(connection)
+                raise
+            if connection is not None and _mid_transaction(connection):
+                self._let_go_of_held(connection)
             raise
         finally:
             session.close()

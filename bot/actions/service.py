@@ -231,8 +231,9 @@ def may_mark_done(session: Session, action: Action, actor: str) -> bool:
 
 def add_action(session: Session, *, source_kind: str, source_id: int, owner: str, description: str,
                due_on: date, created_by: str | None, service_id: int | None, quarter: str | None,
-               status: str = OPEN, today: date | None = None) -> Action:
-    """Store an action; an open one is DMed to its owner in the same transaction.
+               status: str = OPEN, today: date | None = None, notify: bool = True) -> Action:
+    """Store an action; an open one is DMed to its owner in the same transaction, unless ``notify``
+    is False because a message sent at the same moment already carries it with its "Mark done".
 
     ``today`` defaults to the council-local date of the session's clock (see CLOCK_KEY).
     Inline errors use the block ids of ``bot.actions.messages.action_input_blocks``.
@@ -274,7 +275,7 @@ def add_action(session: Session, *, source_kind: str, source_id: int, owner: str
     session.flush()
     record(session, created_by or "system", "create", ENTITY, action.id, source_kind=source_kind,
            source_id=source_id, status=status, owner=owner, due_on=due_on.isoformat())
-    if status == OPEN:
+    if status == OPEN and notify:
         _notify_assigned(session, action)
     return action
 

@@ -42,7 +42,7 @@ from starlette.routing import Route
 from bot.app.factory import runtime_of
 from bot.core.logcontext import log_context
 from schedules.health import Thresholds, operations_state
-from storage.db import Database
+from storage.db import Database, one_connection
 from storage.deadline import ACK_BUDGET, Limits, limited
 
 MAX_BODY = 1 << 20
@@ -134,8 +134,9 @@ def _dispatch(bolt_app: App, body: bytes, query: str, headers: dict[str, str | S
         raise MalformedBody(type(e).__name__) from None
     ack = bolt_request.context["ack"] = AnsweringAck(answer)
     # The request's database time limits count from its arrival, the wait for a thread included.
+    # One checked-out database connection for the whole request (storage.db.one_connection).
     with limited(Limits(ack_by=arrived + ACK_BUDGET, answered=lambda: ack.response is not None)), \
-            log_context(request=_request_id(headers), slack=_kind(bolt_request.body)):
+            one_connection(), log_context(request=_request_id(headers), slack=_kind(bolt_request.body)):
         return bolt_app.dispatch(bolt_request)
 
 

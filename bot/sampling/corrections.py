@@ -100,7 +100,7 @@ def _tell(session: Session, case: SampledCase, mod: SampleModeration, row: Sampl
     readers = _told_findings(session, case)
     plan_owner = plan_due = None
     if after is Grade.INADEQUATE and mod.action_id is None:  # an action opened before stays the one
-        plan_owner, plan_due = inadequate_agreed(session, case, mod, actor=actor, today=today, calendar=calendar,
+        plan_owner, plan_due, _ = inadequate_agreed(session, case, mod, actor=actor, today=today, calendar=calendar,
                                                  policy=policy, told=readers)
     text, message = blocks.grade_corrected_message(case_ref=case.case_ref, before=before, after=after, by=actor,
                                                    reason=outbound(row.reason, policy), plan_owner=plan_owner,

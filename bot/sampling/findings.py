@@ -46,7 +46,7 @@ def _distinct(items: list[str | None]) -> list[str]:
 
 
 def findings_of(session: Session, case: SampledCase, *, policy: Policy, plan_owner: str | None = None,
-                plan_due: date | None = None) -> Findings:
+                plan_due: date | None = None, plan_action: int | None = None) -> Findings:
     """The moderated case's findings for its case holder and team manager (never the blind grades)."""
     assert case.moderation is not None, "findings are shared only once the case is moderated"
     audits = audits_of(case)
@@ -60,7 +60,7 @@ def findings_of(session: Session, case: SampledCase, *, policy: Policy, plan_own
         feedback=_distinct([a.service_user_feedback for a in ordered]),
         qi=case.qi.slack_id, pc=case.pc.slack_id, case_holder=holder or "",
         team_manager=case.team_manager.slack_id, reviewing_officer=slack_id_of(session, case.reviewing_officer_id),
-        plan_owner=plan_owner, plan_due=plan_due,
+        plan_owner=plan_owner, plan_due=plan_due, plan_action=plan_action,
         sections=tuple(practice.loaded(case.moderation.section_grades).items()),
     )
 
@@ -76,14 +76,15 @@ def _key(case_id: int, person: str) -> str:
 
 
 def send_findings(session: Session, case: SampledCase, *, policy: Policy, plan_owner: str | None = None,
-                  plan_due: date | None = None) -> list[str]:
+                  plan_due: date | None = None, plan_action: int | None = None) -> list[str]:
     """At moderation: an agreed Inadequate's findings go at once, one DM each to the case holder and the
     team manager (the team manager's is also the urgent alert); any other grade waits for the morning's
     combined DM (``send_findings_due``), so a person hears of several cases in one message."""
     assert case.moderation is not None
     if Grade(case.moderation.agreed_grade) is not Grade.INADEQUATE:
         return []
-    findings = findings_of(session, case, policy=policy, plan_owner=plan_owner, plan_due=plan_due)
+    findings = findings_of(session, case, policy=policy, plan_owner=plan_owner, plan_due=plan_due,
+                           plan_action=plan_action)
     told = []
     for person in recipients(session, case):
         text, message = blocks.findings_message([findings], reader=person)

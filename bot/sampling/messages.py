@@ -453,6 +453,11 @@ def _case_findings(f: Findings, *, reader: str) -> list[Block]:
             plan = (f"{mention(f.plan_owner)} will agree an improvement plan for this case by "
                     f"{slack_date(f.plan_due)}.")
         blocks.append(section(f":rotating_light: {plan}"))
+        if f.plan_owner == reader and f.plan_action is not None:
+            # the action's own DM is not sent as well (bot.sampling.alerts): its button is here
+            from bot.actions.messages import mark_done_button  # the action-plan feature made this action
+
+            blocks.append(actions(mark_done_button(f.plan_action), block_id=f"action-{f.plan_action}"))
     if f.reviewing_officer and f.reviewing_officer != reader:
         blocks.append(context(f"The case's IRO / CP co-ordinator is {mention(f.reviewing_officer)}."))
     blocks.append(section(f"Would it help to talk *{f.case_ref}* through? The auditors will gladly go over what "

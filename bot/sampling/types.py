@@ -166,6 +166,7 @@ class Findings:
     reviewing_officer: str | None = None
     plan_owner: str | None = None  # an agreed Inadequate: who agrees the improvement plan, and by when
     plan_due: date | None = None
+    plan_action: int | None = None  # the plan's action: its owner's findings carry its "Mark done"
     sections: tuple[tuple[str, Grade], ...] = ()  # the agreed grade per section of practice
 
 

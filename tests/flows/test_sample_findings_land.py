@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.core.grades import Grade
 from bot.learning_audits.proposal_jobs import cases_to_revisit
 from bot.sampling.service import latest_draw, slack_id_of
-from storage.models import LearningAudit, Person, Proposal
+from storage.models import Action, LearningAudit, Person, Proposal
 from storage.models.sampling import SampledCase
 from tests.conftest import london
 from tests.flows.test_sampling_flow import (
@@ -210,13 +210,25 @@ def test_an_agreed_inadequate_reaches_the_team_manager_as_one_message_with_the_p
     submit_audit(slack, fake, c["pc"], c["id"], Grade.REQUIRES_IMPROVEMENT)
     before = {p: len(fake.dms(p)) for p in (c["holder"], c["tm"])}
     moderate(slack, fake, c["qi"], c["id"], Grade.INADEQUATE)
-    # the sampling news is one message (the alert inside the findings); the action plan's own DM, with
-    # its buttons, comes from the action-plan flow
-    news = [m for m in fake.dms(c["tm"])[before[c["tm"]]:] if not (m.get("text") or "").startswith("New action")]
+    # one message for the team manager: the alert, the findings and the plan's action with its "Mark done"
+    # (not the action plan's own "You have a new action" as a second DM at the same moment)
+    news = fake.dms(c["tm"])[before[c["tm"]]:]
     assert len(news) == 1, "\n".join(m.get("text") for m in news)
     tm_text = message_text(news[0])
     assert "For your attention at once" in tm_text and "You have an action to agree an improvement plan" in tm_text
-    assert "What was strong" in tm_text
+    assert "What was strong" in tm_text and "You have a new action" not in tm_text
+    with bot.rt.db.session() as session:
+        action = session.scalar(select(Action).where(Action.source_kind == "random_sample",
+                                                     Action.source_id == c["id"]))
+        assert action is not None and action.status == "open"
+    assert ("Mark done", str(action.id)) in buttons(news[0])
+    slack.click(c["tm"], "Mark done", message=news[0], value=str(action.id))
+    with bot.rt.db.session() as session:
+        assert session.get(Action, action.id).status == "done"
+    updated = fake.message(news[0]["channel"], news[0]["ts"])
+    assert ("Mark done", str(action.id)) not in buttons(updated)  # the findings stay, the button becomes who and when
+    assert "Done on" in message_text(updated) and "What was strong" in message_text(updated)
+    assert (f"Talk {c['ref']} through", str(c["id"])) in buttons(updated)
     holder_text = message_text(fake.dms(c["holder"])[-1])
     assert f"<@{c['tm']}> will agree an improvement plan" in holder_text
     assert "For your attention at once" not in holder_text
