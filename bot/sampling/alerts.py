@@ -51,12 +51,12 @@ def alert_inadequate(session: Session, case: SampledCase, *, agreed: bool, quart
 
 
 def inadequate_agreed(session: Session, case: SampledCase, row: SampleModeration, *, actor: str, today: date,
-                      calendar: WorkingCalendar, policy: Policy, told: Collection[str] = (),
-                      carried_by_findings: bool = False) -> tuple[str | None, date | None, int | None]:
+                      calendar: WorkingCalendar, policy: Policy,
+                      told: Collection[str] = ()) -> tuple[str | None, date | None, int | None]:
     """Open the improvement-plan action (the team manager's, else the service manager's) and alert
-    those not ``told`` by the findings DM; returns the plan's owner, due date and action id (None if
-    none opened). ``carried_by_findings``: an owner among ``told`` gets the action, with its "Mark
-    done", in their findings DM, not as a second message of its own that moment."""
+    those not ``told`` by the message about the grade (the findings, or the correction); returns the
+    plan's owner, due date and action id (None if none opened). An owner among ``told`` reads the
+    action, with its "Mark done", in that message, not in a second message of the same moment."""
     from bot.actions.service import (
         add_action,  # the action-plan flow; imported here so sampling loads without it
     )
@@ -71,7 +71,7 @@ def inadequate_agreed(session: Session, case: SampledCase, row: SampleModeration
                 action = add_action(session, source_kind="random_sample", source_id=case.id, owner=owner,
                                     description=description, due_on=due, created_by=actor,
                                     service_id=case.service_id, quarter=case.quarter, today=today,
-                                    notify=not (carried_by_findings and owner in told))
+                                    notify=owner not in told)
             break
         except InvalidInput:
             log.warning("could not give the improvement-plan action for %s to %s", case.case_ref, owner)

@@ -291,7 +291,7 @@ def record_moderation(session: Session, *, case_id: int, slack_id: str, values: 
     if grade is Grade.INADEQUATE:  # one message for the team manager: the findings carry the alert and the plan
         plan_owner, plan_due, plan_action = inadequate_agreed(
             session, case, row, actor=slack_id, today=today, calendar=calendar, policy=policy,
-            told=findings.recipients(session, case), carried_by_findings=True)
+            told=findings.recipients(session, case))
     findings.send_findings(session, case, policy=policy, plan_owner=plan_owner, plan_due=plan_due,
                            plan_action=plan_action)
     maybe_post_report(session, case.draw, policy=policy, now=now)

@@ -365,14 +365,22 @@ def correction_saved_view(*, case_ref: str, before: Grade, after: Grade) -> View
 
 
 def grade_corrected_message(*, case_ref: str, before: Grade, after: Grade, by: str, reason: str,
-                            plan_owner: str | None = None, plan_due: date | None = None) -> tuple[str, list[Block]]:
+                            plan_owner: str | None = None, plan_due: date | None = None,
+                            reader: str | None = None, plan_action: int | None = None) -> tuple[str, list[Block]]:
     """To the case holder and team manager who had the findings, and the auditors. ``reason`` has
-    already been through ``bot.core.privacy.outbound``."""
+    already been through ``bot.core.privacy.outbound``. The plan's owner (``reader``) reads their
+    action here, with its "Mark done", rather than in a second message of the same moment."""
     text = f"The agreed grade for {case_ref} was corrected from {before.label} to {after.label} by {mention(by)}."
     body = (f":pencil2: {mention(by)} (Quality & Improvement) corrected the agreed grade for *{case_ref}* from "
             f"{before.label} to *{after.label}*.\n*Why:*\n{quote(reason)}")
     message: list[Block] = [section(body[:TEXT_MAX])]
-    if plan_owner and plan_due:
+    if plan_owner and plan_due and reader == plan_owner and plan_action is not None:
+        from bot.actions.messages import mark_done_button  # the action-plan feature made this action
+
+        message.append(section(f":rotating_light: You have an action to agree an improvement plan for {case_ref} "
+                               f"by {slack_date(plan_due)}."))
+        message.append(actions(mark_done_button(plan_action), block_id=f"action-{plan_action}"))
+    elif plan_owner and plan_due:
         message.append(context(f"An action is open for {mention(plan_owner)} to agree an improvement plan by "
                                f"{slack_date(plan_due)}."))
     return text, message

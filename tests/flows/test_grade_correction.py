@@ -138,6 +138,7 @@ def test_corrected_to_inadequate_takes_the_inadequate_path(bot, slack, fake):
     case_id, ref, pc, holder, tm = moderated_case(bot, slack, fake, Grade.REQUIRES_IMPROVEMENT,
                                                   Grade.REQUIRES_IMPROVEMENT, Grade.REQUIRES_IMPROVEMENT)
     open_correction(slack, fake, case_id)
+    before = len(fake.dms(tm))
     assert slack.submit(QI, {"Corrected grade": Grade.INADEQUATE.label, "Reason for the correction": REASON}).errors == {}
     with bot.rt.db.session() as session:
         case = session.get(SampledCase, case_id)
@@ -148,7 +149,15 @@ def test_corrected_to_inadequate_takes_the_inadequate_path(bot, slack, fake):
         assert case.moderation.action_id == action.id
         assert session.scalar(select(SampleFlag).where(SampleFlag.case_id == case_id,
                                                        SampleFlag.kind == "inadequate_agreed")) is not None
-    assert "improvement plan" in all_dm_text(fake, tm)
+    # the team manager, who had the findings, reads the correction and their plan's action in one message
+    news = fake.dms(tm)[before:]
+    assert len(news) == 1, "\n".join(m.get("text") or "" for m in news)
+    assert "You have an action to agree an improvement plan" in message_text(news[0])
+    assert ("Mark done", str(action.id)) in buttons(news[0])
+    assert ("Mark done", str(action.id)) not in [b for m in fake.dms(holder) for b in buttons(m)]
+    slack.click(tm, "Mark done", message=news[0], value=str(action.id))
+    with bot.rt.db.session() as session:
+        assert session.get(Action, action.id).status == "done"
     assert "Inadequate" in all_dm_text(fake, sm) and ref in all_dm_text(fake, sm)
     assert fake.problems == []
 
