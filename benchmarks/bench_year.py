@@ -61,7 +61,7 @@ from sqlalchemy import func, select  # noqa: E402
 from bot.app.sandbox.demo_history import RECORD  # noqa: E402
 from bot.app.sandbox.fake_slack import FakeSlack  # noqa: E402
 from bot.app.sandbox.harness import LocalBot  # noqa: E402
-from bot.app.sandbox.render import render_blocks  # noqa: E402
+from bot.app.sandbox.render import buttons, render_blocks  # noqa: E402
 from bot.core.directory import import_org  # noqa: E402
 from bot.core.grades import Grade  # noqa: E402
 from bot.core.orgfile import Division, Forum, OrgFile, People, Service, Team  # noqa: E402
@@ -143,17 +143,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
-    """(words, value) of every button in a message, as tests/flows/test_sampling_flow.py reads them."""
-    found = []
-    for block in message.get("blocks") or []:
-        elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
-        if isinstance(block.get("accessory"), dict):
-            elements.append(block["accessory"])
-        found += [(e["text"]["text"], e.get("value", "")) for e in elements if e.get("type") == "button"]
-    return found
 
 
 def header_text(message: dict[str, Any]) -> str:

@@ -344,13 +344,9 @@ class Database:
         """A connection on which each statement commits as the server runs it: no BEGIN or COMMIT
         round trips, for a single statement that needs no transaction of its own."""
         connection = self._held()
-        if connection is None:
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                yield connection
-            return
-        if connection.in_transaction() or _mid_transaction(connection):
-            # inside a session's unit of work: a connection of its own (switching this one to
-            # autocommit would commit what it holds)
+        if connection is None or connection.in_transaction() or _mid_transaction(connection):
+            # outside a request, or inside a session's unit of work: a connection of its own
+            # (switching the request's to autocommit would commit what it holds)
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
                 yield own
             return
@@ -379,6 +375,8 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         connection = self._held()
+        if connection is not None and connection.in_transaction():
+            connection = None  # a unit of work inside another: its own connection and transaction, as ever
         session = self.sessions() if connection is None else self.sessions(bind=connection)
         try:
             yield session
@@ -390,8 +388,6 @@ class Database:
                 if connection is not None:
                     self._let_go_of_held(connection)
                 raise
-            if connection is not None and _mid_transaction(connection):
-                self._let_go_of_held(connection)
             raise
         finally:
             session.close()

@@ -152,7 +152,9 @@ def _hint(text: str) -> Block:
     return ContextBlock(block_id=HINT_BLOCK, elements=[MarkdownTextObject(text=text)])
 
 
-def _action_block(action_id: int) -> Block:
+def mark_done_block(action_id: int) -> Block:
+    """An action's "Mark done", as every message carrying an action shows it (``done_message_blocks``
+    swaps it for who did it and when)."""
     return actions(mark_done_button(action_id), block_id=f"action-{action_id}")
 
 
@@ -163,7 +165,7 @@ def assigned_message(action: Action, source: str) -> tuple[str, list[Block]]:
     blocks: list[Block] = [
         section(f":pushpin: *You have a new action*, {source}.\n*Due:* {due}"),
         *[section(chunk) for chunk in split_text(quote(action.description))],
-        _action_block(action.id),
+        mark_done_block(action.id),
         _hint("Press *Mark done* when it is done. `/qmf actions` lists all your open actions."),
     ]
     return text, blocks
@@ -182,7 +184,7 @@ def reminder_message(action: Action, source: str, working_days_left: int) -> tup
     blocks: list[Block] = [
         section(lead),
         *[section(chunk) for chunk in split_text(quote(action.description))],
-        _action_block(action.id),
+        mark_done_block(action.id),
     ]
     return text, blocks
 
@@ -197,7 +199,7 @@ def escalation_message(action: Action, source: str, owner: str, manager_role: st
             f"You are told as {manager_role}."
         ),
         *[section(chunk) for chunk in split_text(quote(action.description))],
-        _action_block(action.id),
+        mark_done_block(action.id),
         _hint("Please follow it up with them; either of you can press *Mark done* once it is done."),
     ]
     return text, blocks

@@ -17,6 +17,7 @@ from bot.core.errors import InvalidInput
 from bot.core.policy import Policy
 from bot.sampling import messages as blocks
 from bot.sampling.service import members, quarter_of
+from bot.sampling.types import Plan
 from storage.models.sampling import SampledCase, SampleFlag, SampleModeration
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,7 @@ def add_flag(session: Session, case: SampledCase, kind: str, reason: str) -> Non
 
 
 def alert_inadequate(session: Session, case: SampledCase, *, agreed: bool, quarter_label: str,
-                     action_due: date | None = None, owner: str | None = None,
-                     skip: Collection[str] = ()) -> None:
+                     plan: Plan | None = None, skip: Collection[str] = ()) -> None:
     """Tell the case's team manager and service manager at once (never a member of the pair: blind).
 
     ``skip``: people told in another message at the same moment (the findings DM carries the plan)."""
@@ -43,7 +43,7 @@ def alert_inadequate(session: Session, case: SampledCase, *, agreed: bool, quart
     pair = set(members(case)) | set(skip)
     recipients = [case.team_manager.slack_id, case.service.service_manager.slack_id]
     text, message = blocks.inadequate_message(case_ref=case.case_ref, quarter_label=quarter_label, agreed=agreed,
-                                              action_due=action_due, owner=owner)
+                                              plan=plan)
     for person in dict.fromkeys(recipients):
         if person not in pair:
             outbox.enqueue(session, channel=person, text=text, blocks=message,
@@ -52,11 +52,11 @@ def alert_inadequate(session: Session, case: SampledCase, *, agreed: bool, quart
 
 def inadequate_agreed(session: Session, case: SampledCase, row: SampleModeration, *, actor: str, today: date,
                       calendar: WorkingCalendar, policy: Policy,
-                      told: Collection[str] = ()) -> tuple[str | None, date | None, int | None]:
+                      told: Collection[str] = ()) -> Plan | None:
     """Open the improvement-plan action (the team manager's, else the service manager's) and alert
     those not ``told`` by the message about the grade (the findings, or the correction); returns the
-    plan's owner, due date and action id (None if none opened). An owner among ``told`` reads the
-    action, with its "Mark done", in that message, not in a second message of the same moment."""
+    plan (None if none could be opened). An owner among ``told`` reads the action, with its "Mark
+    done", in that message, not in a second message of the same moment."""
     from bot.actions.service import (
         add_action,  # the action-plan flow; imported here so sampling loads without it
     )
@@ -77,8 +77,7 @@ def inadequate_agreed(session: Session, case: SampledCase, row: SampleModeration
             log.warning("could not give the improvement-plan action for %s to %s", case.case_ref, owner)
     if action is not None:
         row.action_id = action.id
-    plan_owner = action.owner.slack_id if action is not None else None
-    plan_due = due if action is not None else None
+    plan = Plan(owner=action.owner.slack_id, due=due, action_id=action.id) if action is not None else None
     alert_inadequate(session, case, agreed=True, quarter_label=quarter_of(case.quarter, policy).label,
-                     action_due=plan_due, owner=plan_owner, skip=told)
-    return plan_owner, plan_due, action.id if action is not None else None
+                     plan=plan, skip=told)
+    return plan

@@ -98,17 +98,16 @@ def _tell(session: Session, case: SampledCase, mod: SampleModeration, row: Sampl
           before: Grade, after: Grade, actor: str, today: date, calendar: WorkingCalendar, policy: Policy) -> None:
     key = f"sample-corrected:{row.id}"
     readers = _told_findings(session, case)
-    plan_owner = plan_due = plan_action = None
+    plan = None
     if after is Grade.INADEQUATE and mod.action_id is None:  # an action opened before stays the one
         # the plan's owner among the readers reads it, with "Mark done", in this message: one, not two
-        plan_owner, plan_due, plan_action = inadequate_agreed(
-            session, case, mod, actor=actor, today=today, calendar=calendar, policy=policy, told=readers)
+        plan = inadequate_agreed(session, case, mod, actor=actor, today=today, calendar=calendar, policy=policy,
+                                 told=readers)
     reason = outbound(row.reason, policy)
     for person in dict.fromkeys([*readers, *members(case)]):
         if person != actor:
             text, message = blocks.grade_corrected_message(
-                case_ref=case.case_ref, before=before, after=after, by=actor, reason=reason, plan_owner=plan_owner,
-                plan_due=plan_due, reader=person, plan_action=plan_action)
+                case_ref=case.case_ref, before=before, after=after, by=actor, reason=reason, plan=plan, reader=person)
             outbox.enqueue(session, channel=person, text=text, blocks=message, dedupe_key=f"{key}:{person}")
     if before is Grade.INADEQUATE and mod.action_id is not None:
         note = blocks.action_stays_open_text(case_ref=case.case_ref, after=after)

@@ -19,7 +19,7 @@ and go only to the two people whose case it is, by DM.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ from bot.core.policy import Policy
 from bot.sampling import messages as blocks
 from bot.sampling import sections as practice
 from bot.sampling.service import audits_of, get_case, quarter_of, slack_id_of
-from bot.sampling.types import Findings
+from bot.sampling.types import Findings, Plan
 from storage.models import AuditLogEntry, OutboxMessage, Person
 from storage.models.sampling import SampledCase, SampleModeration
 
@@ -45,8 +45,7 @@ def _distinct(items: list[str | None]) -> list[str]:
     return list(dict.fromkeys(i.strip() for i in items if i and i.strip()))
 
 
-def findings_of(session: Session, case: SampledCase, *, policy: Policy, plan_owner: str | None = None,
-                plan_due: date | None = None, plan_action: int | None = None) -> Findings:
+def findings_of(session: Session, case: SampledCase, *, policy: Policy, plan: Plan | None = None) -> Findings:
     """The moderated case's findings for its case holder and team manager (never the blind grades)."""
     assert case.moderation is not None, "findings are shared only once the case is moderated"
     audits = audits_of(case)
@@ -60,7 +59,7 @@ def findings_of(session: Session, case: SampledCase, *, policy: Policy, plan_own
         feedback=_distinct([a.service_user_feedback for a in ordered]),
         qi=case.qi.slack_id, pc=case.pc.slack_id, case_holder=holder or "",
         team_manager=case.team_manager.slack_id, reviewing_officer=slack_id_of(session, case.reviewing_officer_id),
-        plan_owner=plan_owner, plan_due=plan_due, plan_action=plan_action,
+        plan=plan,
         sections=tuple(practice.loaded(case.moderation.section_grades).items()),
     )
 
@@ -75,16 +74,14 @@ def _key(case_id: int, person: str) -> str:
     return f"sample-findings:{case_id}:{person}"
 
 
-def send_findings(session: Session, case: SampledCase, *, policy: Policy, plan_owner: str | None = None,
-                  plan_due: date | None = None, plan_action: int | None = None) -> list[str]:
+def send_findings(session: Session, case: SampledCase, *, policy: Policy, plan: Plan | None = None) -> list[str]:
     """At moderation: an agreed Inadequate's findings go at once, one DM each to the case holder and the
     team manager (the team manager's is also the urgent alert); any other grade waits for the morning's
     combined DM (``send_findings_due``), so a person hears of several cases in one message."""
     assert case.moderation is not None
     if Grade(case.moderation.agreed_grade) is not Grade.INADEQUATE:
         return []
-    findings = findings_of(session, case, policy=policy, plan_owner=plan_owner, plan_due=plan_due,
-                           plan_action=plan_action)
+    findings = findings_of(session, case, policy=policy, plan=plan)
     told = []
     for person in recipients(session, case):
         text, message = blocks.findings_message([findings], reader=person)

@@ -287,13 +287,11 @@ def record_moderation(session: Session, *, case_id: int, slack_id: str, values: 
                                                  correct_case_id=case.id)
         outbox.enqueue(session, channel=slack_id, text=text, blocks=message,
                        dedupe_key=f"sample-moderated-qi:{case.id}")
-    plan_owner = plan_due = plan_action = None
+    plan = None
     if grade is Grade.INADEQUATE:  # one message for the team manager: the findings carry the alert and the plan
-        plan_owner, plan_due, plan_action = inadequate_agreed(
-            session, case, row, actor=slack_id, today=today, calendar=calendar, policy=policy,
-            told=findings.recipients(session, case))
-    findings.send_findings(session, case, policy=policy, plan_owner=plan_owner, plan_due=plan_due,
-                           plan_action=plan_action)
+        plan = inadequate_agreed(session, case, row, actor=slack_id, today=today, calendar=calendar, policy=policy,
+                                 told=findings.recipients(session, case))
+    findings.send_findings(session, case, policy=policy, plan=plan)
     maybe_post_report(session, case.draw, policy=policy, now=now)
     return row
 

@@ -50,6 +50,7 @@ from bot.sampling.types import (
     CorrectionForm,
     DrawnCase,
     Findings,
+    Plan,
     ReminderItem,
     SampleIds,
     SectionPair,
@@ -365,25 +366,29 @@ def correction_saved_view(*, case_ref: str, before: Grade, after: Grade) -> View
 
 
 def grade_corrected_message(*, case_ref: str, before: Grade, after: Grade, by: str, reason: str,
-                            plan_owner: str | None = None, plan_due: date | None = None,
-                            reader: str | None = None, plan_action: int | None = None) -> tuple[str, list[Block]]:
+                            plan: Plan | None = None, reader: str | None = None) -> tuple[str, list[Block]]:
     """To the case holder and team manager who had the findings, and the auditors. ``reason`` has
     already been through ``bot.core.privacy.outbound``. The plan's owner (``reader``) reads their
-    action here, with its "Mark done", rather than in a second message of the same moment."""
+    action here, with its "Mark done" (``_your_plan``)."""
     text = f"The agreed grade for {case_ref} was corrected from {before.label} to {after.label} by {mention(by)}."
     body = (f":pencil2: {mention(by)} (Quality & Improvement) corrected the agreed grade for *{case_ref}* from "
             f"{before.label} to *{after.label}*.\n*Why:*\n{quote(reason)}")
     message: list[Block] = [section(body[:TEXT_MAX])]
-    if plan_owner and plan_due and reader == plan_owner and plan_action is not None:
-        from bot.actions.messages import mark_done_button  # the action-plan feature made this action
-
-        message.append(section(f":rotating_light: You have an action to agree an improvement plan for {case_ref} "
-                               f"by {slack_date(plan_due)}."))
-        message.append(actions(mark_done_button(plan_action), block_id=f"action-{plan_action}"))
-    elif plan_owner and plan_due:
-        message.append(context(f"An action is open for {mention(plan_owner)} to agree an improvement plan by "
-                               f"{slack_date(plan_due)}."))
+    if plan is not None and plan.owner == reader:
+        message += _your_plan(plan, case_ref)
+    elif plan is not None:
+        message.append(context(f"An action is open for {mention(plan.owner)} to agree an improvement plan by "
+                               f"{slack_date(plan.due)}."))
     return text, message
+
+
+def _your_plan(plan: Plan, what: str) -> list[Block]:
+    """The plan's owner's own lines: the action, and its "Mark done", so the action's own "You have a
+    new action" DM is not sent as well at that moment (bot.sampling.alerts.inadequate_agreed)."""
+    from bot.actions.messages import mark_done_block  # the action-plan feature made this action
+
+    return [section(f":rotating_light: You have an action to agree an improvement plan for {what} by "
+                    f"{slack_date(plan.due)}."), mark_done_block(plan.action_id)]
 
 
 def action_stays_open_text(*, case_ref: str, after: Grade) -> str:
@@ -410,17 +415,17 @@ def qi_flag_message(g: BlindGrades) -> tuple[str, list[Block]]:
 
 
 def inadequate_message(*, case_ref: str, quarter_label: str, agreed: bool,
-                       action_due: date | None, owner: str | None) -> tuple[str, list[Block]]:
+                       plan: Plan | None) -> tuple[str, list[Block]]:
     if agreed:
         what = f"the moderated grade for *{case_ref}* in the {quarter_label} random sample is *Inadequate*."
-        plan = (f" An action is open for <@{owner}> to agree an improvement plan by {slack_date(action_due)}."
-                if action_due and owner else "")
+        opened = (f" An action is open for <@{plan.owner}> to agree an improvement plan by {slack_date(plan.due)}."
+                  if plan is not None else "")
     else:
         what = (f"a blind grade for *{case_ref}* in the {quarter_label} random sample is *Inadequate* "
                 "(before moderation).")
-        plan = " You will hear the moderated grade when the auditors have agreed it."
+        opened = " You will hear the moderated grade when the auditors have agreed it."
     text = f"Inadequate grade: {case_ref} ({quarter_label} random sample)."
-    return text, [section(f":rotating_light: For your attention at once: {what}{plan}")]
+    return text, [section(f":rotating_light: For your attention at once: {what}{opened}")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,18 +459,11 @@ def _case_findings(f: Findings, *, reader: str) -> list[Block]:
         body = _notes(items) if items else "_Nothing was recorded._"
         for chunk in split_text(f"{title}\n{body}"):
             blocks.append(section(chunk))
-    if f.plan_due is not None and f.plan_owner is not None:
-        if f.plan_owner == reader:
-            plan = f"You have an action to agree an improvement plan for this case by {slack_date(f.plan_due)}."
-        else:
-            plan = (f"{mention(f.plan_owner)} will agree an improvement plan for this case by "
-                    f"{slack_date(f.plan_due)}.")
-        blocks.append(section(f":rotating_light: {plan}"))
-        if f.plan_owner == reader and f.plan_action is not None:
-            # the action's own DM is not sent as well (bot.sampling.alerts): its button is here
-            from bot.actions.messages import mark_done_button  # the action-plan feature made this action
-
-            blocks.append(actions(mark_done_button(f.plan_action), block_id=f"action-{f.plan_action}"))
+    if f.plan is not None and f.plan.owner == reader:
+        blocks += _your_plan(f.plan, "this case")
+    elif f.plan is not None:
+        blocks.append(section(f":rotating_light: {mention(f.plan.owner)} will agree an improvement plan for this "
+                              f"case by {slack_date(f.plan.due)}."))
     if f.reviewing_officer and f.reviewing_officer != reader:
         blocks.append(context(f"The case's IRO / CP co-ordinator is {mention(f.reviewing_officer)}."))
     blocks.append(section(f"Would it help to talk *{f.case_ref}* through? The auditors will gladly go over what "

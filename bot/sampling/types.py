@@ -147,6 +147,16 @@ class BlindGrades:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """An agreed Inadequate's improvement-plan action: who agrees the plan, by when, and the action.
+    Its owner reads it, with its "Mark done", in the message about the grade they are sent then."""
+
+    owner: str
+    due: date
+    action_id: int
+
+
+@dataclass(frozen=True)
 class Findings:
     """What a moderated case's case holder and team manager are told: the agreed grade only (the blind
     grades and the auditors' reasons for them stay with the pair), the auditors' notes on what was
@@ -164,9 +174,7 @@ class Findings:
     case_holder: str
     team_manager: str
     reviewing_officer: str | None = None
-    plan_owner: str | None = None  # an agreed Inadequate: who agrees the improvement plan, and by when
-    plan_due: date | None = None
-    plan_action: int | None = None  # the plan's action: its owner's findings carry its "Mark done"
+    plan: Plan | None = None  # an agreed Inadequate's improvement-plan action
     sections: tuple[tuple[str, Grade], ...] = ()  # the agreed grade per section of practice
 
 

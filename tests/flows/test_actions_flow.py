@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.actions import service as actions
-from bot.app.sandbox.render import render_blocks
+from bot.app.sandbox.render import buttons, render_blocks
 from bot.core.calendar import WorkingCalendar
 from storage.models import Action, LearningAudit, Person, Proposal, Service, Team
 from tests.conftest import london
@@ -45,16 +45,6 @@ def add_audit_action(bot, *, owner: str = "U0P1", due: date = date(2026, 4, 10),
         action_id = action.id
     bot.rt.wait_idle()
     return action_id
-
-
-def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
-    out = []
-    for block in message.get("blocks") or []:
-        elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
-        if isinstance(block.get("accessory"), dict):
-            elements.append(block["accessory"])
-        out += [(e["text"]["text"], e.get("value", "")) for e in elements if e.get("type") == "button"]
-    return out
 
 
 def about(fake, user: str, action_id: int) -> list[dict[str, Any]]:  # noqa: ANN001

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.app.sandbox.harness import SAMPLE_CASES as CASES_CSV  # noqa: E402
+from bot.app.sandbox.render import buttons
 from bot.core.council import policy_of
 from bot.core.grades import Grade, needs_qi_attention, sample_stats
 from bot.core.privacy import SmallCounts
@@ -35,16 +36,6 @@ def import_cases(bot: Any) -> None:
     with bot.rt.db.session() as session:
         result = import_register(session, CASES_CSV.read_text(), policy=policy_of(session))
     assert result.imported and not result.errors
-
-
-def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
-    found = []
-    for block in message.get("blocks") or []:
-        elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
-        if isinstance(block.get("accessory"), dict):
-            elements.append(block["accessory"])
-        found += [(e["text"]["text"], e.get("value", "")) for e in elements if e.get("type") == "button"]
-    return found
 
 
 def message_text(message: dict[str, Any]) -> str:

@@ -94,3 +94,15 @@ def test_autocommit_inside_an_open_unit_of_work_uses_a_connection_of_its_own(db:
         raise RuntimeError("the work failed after the claim")
     with db.session() as session:
         assert list(session.scalars(select(ViewSubmission.view_id))) == ["V2"]
+
+
+def test_a_unit_of_work_inside_another_keeps_its_own_transaction(db: Database) -> None:
+    """As outside a request: the inner one failing rolls back only itself; the outer one commits."""
+    with one_connection(), db.session() as outer:
+        outer.execute(_claim("V1"))
+        with pytest.raises(RuntimeError), db.session() as inner:
+            inner.execute(select(func.count()).select_from(ViewSubmission))
+            raise RuntimeError("the inner work failed")
+        outer.execute(_claim("V2"))
+    with db.session() as session:
+        assert sorted(session.scalars(select(ViewSubmission.view_id))) == ["V1", "V2"]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 from bot.app.sandbox import demo_learning  # noqa: F401  (the learning audits play first)
 from bot.app.sandbox.demo_play import QUARTER, REPO_CASES_CSV, SAMPLE_SEED, TEAM_MANAGERS, VOICE, Play
 from bot.app.sandbox.narrator import Narrator, london, scene
-from bot.app.sandbox.render import render_blocks
+from bot.app.sandbox.render import buttons, render_blocks
 
 # =============================================================================================
 # c. a random sample
@@ -103,19 +102,9 @@ def _sample_audit(grade: str, *, pc: bool) -> dict[str, Any]:
     return values
 
 
-def _buttons(message: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    for block in message.get("blocks") or []:
-        elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
-        if isinstance(block.get("accessory"), dict):
-            elements.append(block["accessory"])
-        for e in elements:
-            if e.get("type") == "button":
-                yield e["text"]["text"], str(e.get("value", ""))
-
-
 def _press(p: Play, user: str, label: str, value: int) -> None:
     """Press ``label`` for this case, in the newest DM that has that button for it."""
-    dm = next(m for m in reversed(p.fake.dms(user)) if (label, str(value)) in set(_buttons(m)))
+    dm = next(m for m in reversed(p.fake.dms(user)) if (label, str(value)) in set(buttons(m)))
     p.slack.click(user, label, message=dm, value=str(value))
 
 

@@ -219,3 +219,14 @@ def render_view(view: dict[str, Any]) -> str:
     if footer and view.get("type") != "home":
         lines.append("  ".join(footer))
     return plain_dates("\n".join(line for line in lines if line is not None))
+
+
+def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """(words, value) of every button in a message, in order: an actions block's and a section's."""
+    found: list[tuple[str, str]] = []
+    for block in message.get("blocks") or []:
+        elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
+        if isinstance(block.get("accessory"), dict):
+            elements.append(block["accessory"])
+        found += [(e["text"]["text"], str(e.get("value", ""))) for e in elements if e.get("type") == "button"]
+    return found
